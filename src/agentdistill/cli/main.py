@@ -1,0 +1,22 @@
+"""The `agentdistill` command: a thin layer over the parts; each sub-command lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from agentdistill.cli import data_cmd, index_cmd, models_cmd, pipeline_cmd, run_cmd, train_cmd
+
+app = typer.Typer(
+    name="agentdistill",
+    help="Distill LLM agents (thought + code + retrieval) into small language models.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(models_cmd.app, name="models", help="Embedded and user models: list, fetch, verify.")
+app.add_typer(data_cmd.app, name="data", help="Task sets: list, show.")
+app.add_typer(index_cmd.app, name="index", help="Retrieval indexes: build, search.")
+for module in (index_cmd, run_cmd, train_cmd, pipeline_cmd):
+    module.register(app)
+
+if __name__ == "__main__":
+    app()

