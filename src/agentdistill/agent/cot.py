@@ -1,0 +1,76 @@
+"""Plain chain-of-thought runner: the source of the first-thought prefix and the CoT / RAG baselines.
+
+The model answers with a step-by-step explanation; the answer is taken from the last ``\\boxed{…}``, else the
+last "answer is …" / "Final answer: …" phrase, else the last non-empty line. With a retriever, the top-k
+passages for the question are put before it (RAG baseline).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentdistill.agent.prompts import load_prompt
+from agentdistill.data.task import Task
+from agentdistill.llm.types import LLM, GenerationConfig, Usage
+
+_ANSWER_IS = re.compile(
+    r"(?:the\s+(?:final\s+)?answer\s+is|final\s+answer)\s*[:：]?\s*(?P<ans>.+)", re.IGNORECASE
+)
+
+
+@dataclass
+class CotResult:
+    text: str
+    answer: str | None
+    usage: Usage = field(default_factory=Usage)
+    passages: list[Any] = field(default_factory=list)
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed{…}`` (or ``\\fbox{…}``), balancing nested braces."""
+    starts = [m.end() for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text)]
+    for start in reversed(starts):
+        depth, i = 1, start
+        while i < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        if depth == 0:
+            return text[start : i - 1].strip()
+    return None
+
+
+def extract_answer(text: str) -> str | None:
+    """Best-effort final answer of a CoT text (see module docstring for the order of rules)."""
+    boxed = last_boxed(text)
+    if boxed:
+        return boxed
+    matches = list(_ANSWER_IS.finditer(text))
+    if matches:
+        ans = matches[-1].group("ans").strip().splitlines()[0].strip()
+        ans = re.sub(r"^\*+|\*+$", "", ans).strip()
+        ans = ans.rstrip(".").strip()
+        if ans:
+            return ans
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+def _format_passages(passages: list[Any]) -> str:
+    return "\n".join(f"[{i}] {p.title}: {p.text}" for i, p in enumerate(passages, start=1))
+
+
+def run_cot(task: Task, llm: LLM, gen: GenerationConfig | None = None, retriever: Any = None, k: int = 3) -> CotResult:
+    """Answer ``task`` with one plain CoT generation (optionally with the top-k retrieved passages)."""
+    gen = gen or GenerationConfig(max_tokens=512)
+    system = load_prompt("cot").render(kind=task.kind, search=False)
+    user = task.question
+    passages: list[Any] = []
+    if retriever is not None:
+        passages = list(retriever.search(task.question, k=k))
+        if passages:
+            user = f"Passages:\n{_format_passages(passages)}\n\nQuestion: {task.question}"
+    result = llm.generate([{"role": "system", "content": system}, {"role": "user", "content": user}], gen)
+    text = result.text
+    return CotResult(text=text, answer=extract_answer(text), usage=result.usage, passages=passages)

@@ -1,0 +1,178 @@
+"""The CodeAct loop (DESIGN.md §3): system prompt, task, then thought + code steps run in one sandbox.
+
+Each step is one generation call (n candidates with SAG), parsed leniently and executed; its observation goes
+back as ``"Observation:\\n..."`` in the next user turn. The loop stops at ``final_answer`` (status ``answered``)
+or after ``max_steps`` (status ``max_steps``, no answer). A parse failure costs a step: the model is told
+precisely what was wrong. Backend or sandbox failures end the episode with status ``error`` and a message —
+a batch run keeps going and the record says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agentdistill.agent.generate import generate_candidates
+from agentdistill.agent.prompts import STEP_STOP, PromptTemplate, load_prompt
+from agentdistill.agent.records import Step, Totals, Trajectory
+from agentdistill.agent.sag import StepOutcome, run_sag, run_single
+from agentdistill.data.task import Task
+from agentdistill.llm.types import LLM, GenerationConfig, Message
+from agentdistill.sandbox.types import SandboxConfig
+
+DEFAULT_GEN = GenerationConfig(max_tokens=512, temperature=0.0, stop=STEP_STOP)
+NO_OUTPUT = "(no output: print() what you need to see, or call final_answer(...))"
+
+
+def _search_tool(retriever: Any, k: int) -> Callable[[str], str]:
+    if hasattr(retriever, "search"):
+        from agentdistill.retrieval import SearchTool
+
+        return SearchTool(retriever, k=k)
+    if callable(retriever):  # already a tool: query -> str
+        return retriever
+    raise TypeError(f"retriever must have .search(query, k) or be callable, got {type(retriever).__name__}")
+
+
+def _sandbox_config(config: SandboxConfig | None, kind: str) -> SandboxConfig:
+    config = config or SandboxConfig()
+    if config.imports == "default":  # import preset by task kind unless the caller chose one
+        config = dataclasses.replace(config, imports=kind)
+    return config
+
+
+def _observation(outcome: StepOutcome) -> str:
+    if not outcome.parsed.ok:
+        return f"Error: {outcome.parsed.error}"
+    assert outcome.result is not None
+    return outcome.result.observation or NO_OUTPUT
+
+
+def _make_step(index: int, prefix: str, raws: list, outcome: StepOutcome, usage: Any, seconds: float) -> Step:
+    parsed, result = outcome.parsed, outcome.result
+    raw = raws[outcome.winner]
+    error_kind, error = parsed.error_kind, parsed.error
+    if result is not None and result.error is not None:
+        error_kind, error = result.error.kind, f"{result.error.type}: {result.error.message}"
+    return Step(
+        index=index,
+        raw=raw.raw,
+        thought=parsed.thought,
+        code=parsed.code,
+        observation=_observation(outcome),
+        error_kind=error_kind,
+        error=error,
+        final_answer=result.final_answer if result is not None else None,
+        has_final_answer=bool(result is not None and result.has_final_answer),
+        prefix=prefix,
+        finish_reason=raw.finish_reason,
+        prompt_tokens=usage.prompt_tokens,
+        cached_prompt_tokens=usage.cached_prompt_tokens,
+        tokens=usage.completion_tokens,
+        gen_seconds=usage.seconds,
+        exec_seconds=outcome.exec_seconds,
+        seconds=seconds,
+        tool_calls=list(result.tool_calls) if result is not None else [],
+        n_candidates=len(raws),
+        n_valid=sum(c.valid for c in outcome.candidates) if outcome.candidates else int(
+            parsed.ok and result is not None and result.error is None
+        ),
+        winner=outcome.winner,
+        candidates=outcome.candidates,
+    )
+
+
+def _totals(steps: list[Step], seconds: float) -> Totals:
+    return Totals(
+        steps=len(steps),
+        prompt_tokens=sum(s.prompt_tokens for s in steps),
+        cached_prompt_tokens=sum(s.cached_prompt_tokens for s in steps),
+        completion_tokens=sum(s.tokens for s in steps),
+        gen_seconds=sum(s.gen_seconds for s in steps),
+        exec_seconds=sum(s.exec_seconds for s in steps),
+        seconds=seconds,
+        parse_failures=sum(s.error_kind in ("empty", "no_code", "empty_code", "syntax") for s in steps),
+        exec_errors=sum(
+            s.error_kind is not None and s.error_kind not in ("empty", "no_code", "empty_code", "syntax")
+            for s in steps
+        ),
+    )
+
+
+def run_episode(
+    task: Task,
+    llm: LLM,
+    *,
+    retriever: Any = None,
+    prompt: str | PromptTemplate = "student",
+    max_steps: int = 5,
+    gen: GenerationConfig | None = None,
+    sag_n: int = 1,
+    sag_temperature: float = 0.4,
+    sag_top_p: float = 0.8,
+    prefix: str | None = None,
+    sandbox_config: SandboxConfig | None = None,
+    k: int = 3,
+    on_step: Callable[[Step], None] | None = None,
+) -> Trajectory:
+    """Run one task to ``final_answer`` or ``max_steps``; return its full trajectory record.
+
+    ``retriever``: a ``Retriever`` (wrapped in ``SearchTool(k=k)``) or a ready ``query -> str`` tool; without
+    one the prompt offers no search tool. ``sag_n > 1`` samples that many candidates per step with
+    ``sag_temperature``/``sag_top_p``. ``prefix`` (first-thought prefix) starts the first assistant turn.
+    """
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    if sag_n < 1:
+        raise ValueError(f"sag_n must be >= 1, got {sag_n}")
+    from agentdistill.sandbox import Sandbox
+
+    template = prompt if isinstance(prompt, PromptTemplate) else load_prompt(prompt)
+    gen = gen or DEFAULT_GEN
+    if not gen.stop:
+        gen = dataclasses.replace(gen, stop=STEP_STOP)
+    if sag_n > 1:
+        gen = dataclasses.replace(gen, n=sag_n, temperature=sag_temperature, top_p=sag_top_p)
+    system = template.render(kind=task.kind, search=retriever is not None, max_steps=max_steps, k=k)
+    messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": task.question}]
+    sb_config = _sandbox_config(sandbox_config, task.kind)
+    tools = {template.search_tool: _search_tool(retriever, k)} if retriever is not None else {}
+    settings = {
+        "prompt": template.name,
+        "max_steps": max_steps,
+        "sag_n": sag_n,
+        "generation": dataclasses.asdict(gen),
+        "k": k if retriever is not None else None,
+        "search_tool": template.search_tool if retriever is not None else None,
+        "sandbox_imports": sb_config.imports,
+    }
+    traj = Trajectory(task=task, model=getattr(llm, "name", type(llm).__name__), settings=settings,
+                      messages=messages, prefix=prefix or None)
+    start = time.perf_counter()
+    try:
+        with Sandbox(tools=tools, config=sb_config) as sandbox:
+            for index in range(max_steps):
+                step_start = time.perf_counter()
+                step_prefix = (prefix or "") if index == 0 else ""
+                raws, usage = generate_candidates(llm, messages, gen, prefix=step_prefix)
+                outcome = run_sag(sandbox, raws) if sag_n > 1 else run_single(sandbox, raws[0])
+                step = _make_step(index, step_prefix, raws, outcome, usage, time.perf_counter() - step_start)
+                traj.steps.append(step)
+                messages.append({"role": "assistant", "content": step.raw})
+                if on_step is not None:
+                    on_step(step)
+                if step.has_final_answer:
+                    traj.final_answer = step.final_answer
+                    traj.status = "answered"
+                    break
+                messages.append({"role": "user", "content": f"Observation:\n{step.observation}"})
+            else:
+                traj.status = "max_steps"
+    except Exception as exc:  # backend/sandbox failure: record it, let the batch go on
+        traj.status = "error"
+        traj.error = f"{type(exc).__name__}: {exc}"
+    traj.messages = messages
+    traj.totals = _totals(traj.steps, time.perf_counter() - start)
+    return traj

@@ -1,0 +1,86 @@
+"""System prompts as Jinja templates (package data in ``agent/prompts/*.j2``) or user files.
+
+A template's first line may carry settings in a Jinja comment, e.g. ``{#- agentdistill: search_tool=web_search -#}``:
+the ``paper`` prompt names the search tool ``web_search`` so that models released with the paper work unchanged.
+Variables: ``search_tool`` (tool name, or None when no retriever), ``kind`` ("qa"/"math"), ``max_steps``, ``k``.
+The teacher prompt shows one worked example matching the task kind (QA: multi-hop search; math: Python);
+the student prompt has no examples and does not depend on the kind, so it is identical at training and inference.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+BUILTIN = ("student", "teacher", "paper", "cot")
+_HEADER = re.compile(r"^\{#-?\s*agentdistill:(?P<body>.*?)-?#\}")
+# Stop strings that end a step: the paper's terminator, a hallucinated observation, a closing bare fence.
+STEP_STOP = ("<end_code>", "Observation:", "\n```\n")
+
+_ENV = jinja2.Environment(
+    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
+    autoescape=False,
+)
+
+
+class PromptError(ValueError):
+    """A prompt name or file could not be loaded or rendered; the message names it."""
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    source: str
+    settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def search_tool(self) -> str:
+        return self.settings.get("search_tool", "search")
+
+    def render(self, *, kind: str = "qa", search: bool = True, max_steps: int = 5, k: int = 3) -> str:
+        try:
+            template = _ENV.from_string(self.source)
+            text = template.render(
+                search_tool=self.search_tool if search else None, kind=kind, max_steps=max_steps, k=k
+            )
+        except jinja2.TemplateError as exc:
+            line = getattr(exc, "lineno", None)
+            where = f" line {line}" if line else ""
+            raise PromptError(f"prompt '{self.name}'{where}: {exc}") from exc
+        return text.strip() + "\n"
+
+
+def _settings(source: str) -> dict[str, str]:
+    match = _HEADER.match(source.lstrip())
+    if not match:
+        return {}
+    pairs = (item.split("=", 1) for item in match.group("body").split() if "=" in item)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+@lru_cache(maxsize=32)
+def _load_builtin(name: str) -> PromptTemplate:
+    source = resources.files("agentdistill.agent").joinpath("prompts", f"{name}.j2").read_text("utf-8")
+    return PromptTemplate(name=name, source=source, settings=_settings(source))
+
+
+def load_prompt(name_or_path: str | Path) -> PromptTemplate:
+    """A built-in prompt by name (student, teacher, paper, cot) or a user's template file."""
+    if isinstance(name_or_path, str) and name_or_path in BUILTIN:
+        return _load_builtin(name_or_path)
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise PromptError(
+            f"prompt '{name_or_path}' is neither a built-in ({', '.join(BUILTIN)}) nor an existing file"
+        )
+    source = path.read_text("utf-8")
+    try:
+        _ENV.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise PromptError(f"{path}:{exc.lineno}: template syntax error: {exc.message}") from exc
+    return PromptTemplate(name=str(path), source=source, settings=_settings(source))

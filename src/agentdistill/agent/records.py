@@ -1,0 +1,204 @@
+"""Trajectory records (DESIGN.md §4) and their JSONL file: one line per task attempt.
+
+A trajectory holds everything needed to audit a run and rebuild its training example without re-running it.
+The writer makes each record one ``write`` on an append-mode file followed by fsync, so a killed run leaves
+whole lines only; a torn last line (power loss) is repaired on open and reported by the reader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from agentdistill.data.task import Task
+
+Status = Literal["answered", "max_steps", "error"]
+SCHEMA_VERSION = 1
+
+
+class Candidate(BaseModel):
+    """One SAG sample for a step, run in its own sandbox fork."""
+
+    index: int
+    raw: str  # prefix + continuation, as generated
+    thought: str = ""
+    code: str = ""
+    error_kind: str | None = None  # parse kind ("no_code", "syntax", …) or sandbox kind ("exception", …)
+    error: str | None = None
+    observation: str = ""
+    final_answer: Any = None
+    has_final_answer: bool = False
+    valid: bool = False  # parsed and ran without raising: takes part in the vote
+    vote_key: str | None = None  # JSON [observation, repr(final_answer) or null]
+    group_size: int = 0
+    tokens: int = 0
+    finish_reason: str = "stop"
+    exec_seconds: float = 0.0
+    shared_execution_with: int | None = None  # identical code: reused this candidate's run
+
+
+class Step(BaseModel):
+    index: int
+    raw: str  # the assistant message content (prefix + continuation)
+    thought: str = ""
+    code: str = ""
+    observation: str = ""  # what the model saw next (without the "Observation:" label)
+    error_kind: str | None = None
+    error: str | None = None
+    final_answer: Any = None
+    has_final_answer: bool = False
+    prefix: str = ""  # first-thought prefix given to the model for this step, if any
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    tokens: int = 0  # completion tokens, summed over candidates
+    gen_seconds: float = 0.0
+    exec_seconds: float = 0.0
+    seconds: float = 0.0
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    n_candidates: int = 1
+    n_valid: int = 0
+    winner: int = 0
+    candidates: list[Candidate] = Field(default_factory=list)  # empty when SAG is off
+
+
+class Totals(BaseModel):
+    steps: int = 0
+    prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    completion_tokens: int = 0
+    gen_seconds: float = 0.0
+    exec_seconds: float = 0.0
+    seconds: float = 0.0
+    parse_failures: int = 0
+    exec_errors: int = 0
+
+
+class Trajectory(BaseModel):
+    version: int = SCHEMA_VERSION
+    task: Task
+    model: str
+    settings: dict[str, Any] = Field(default_factory=dict)  # prompt, max_steps, sag_n, generation config, …
+    messages: list[dict[str, str]] = Field(default_factory=list)  # full chat incl. system
+    steps: list[Step] = Field(default_factory=list)
+    final_answer: Any = None
+    status: Status = "max_steps"
+    error: str | None = None
+    correct: bool | None = None  # filled by the caller (grading)
+    grade: dict[str, Any] | None = None
+    prefix: str | None = None  # first-thought prefix used, if any
+    totals: Totals = Field(default_factory=Totals)
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def answer_text(self) -> str | None:
+        return None if self.final_answer is None else str(self.final_answer)
+
+
+class TrajectoryFormatError(ValueError):
+    """A trajectory file has a bad line; the message names file, line and field."""
+
+
+class TrajectoryWriter:
+    """Append trajectories to a JSONL file, one durable line per record."""
+
+    def __init__(self, path: str | Path, *, fsync: bool = True):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fsync = fsync
+        self.repaired_bytes = _drop_torn_tail(self.path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def write(self, traj: Trajectory) -> None:
+        data = (traj.model_dump_json() + "\n").encode()
+        view = memoryview(data)
+        while view:  # one write() for regular files; loop only guards against short writes
+            written = os.write(self._fd, view)
+            view = view[written:]
+        if self.fsync:
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> TrajectoryWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _drop_torn_tail(path: Path) -> int:
+    """Cut a last line that has no newline (a torn write); return how many bytes were removed."""
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    with open(path, "rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - 1))
+        if fh.read(1) == b"\n":
+            return 0
+        block = 1 << 16
+        pos = size
+        while pos > 0:
+            start = max(0, pos - block)
+            fh.seek(start)
+            chunk = fh.read(pos - start)
+            nl = chunk.rfind(b"\n")
+            if nl >= 0:
+                keep = start + nl + 1
+                break
+            pos = start
+        else:
+            keep = 0
+        fh.truncate(keep)
+        warnings.warn(f"{path}: removed a torn last line ({size - keep} bytes)", stacklevel=3)
+        return size - keep
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "<record>"
+
+
+def iter_trajectories(path: str | Path, *, truncated: Literal["warn", "error", "ignore"] = "warn") -> Iterator[Trajectory]:
+    """Yield validated trajectories; a torn last line is skipped with a warning (or raises)."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        lines = fh.read().split(b"\n")
+    last_torn = lines[-1] != b""  # file does not end with a newline
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        is_last = number == len(lines)
+        try:
+            obj = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            if is_last and last_torn:
+                msg = f"{path}:{number}: truncated last line ({len(raw)} bytes), skipped"
+                if truncated == "error":
+                    raise TrajectoryFormatError(msg) from exc
+                if truncated == "warn":
+                    warnings.warn(msg, stacklevel=2)
+                return
+            raise TrajectoryFormatError(f"{path}:{number}: not valid JSON: {exc}") from exc
+        try:
+            yield Trajectory.model_validate(obj)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise TrajectoryFormatError(
+                f"{path}:{number}: field '{_field_path(first['loc'])}': {first['msg']}"
+                + (f" (and {exc.error_count() - 1} more errors)" if exc.error_count() > 1 else "")
+            ) from exc
+
+
+def read_trajectories(path: str | Path, *, truncated: Literal["warn", "error", "ignore"] = "warn") -> list[Trajectory]:
+    """All trajectories in a JSONL file, validated; errors name the file, line and field."""
+    return list(iter_trajectories(path, truncated=truncated))

@@ -1,0 +1,67 @@
+"""`agentdistill report RUN_DIR... --out DIR`: results table on the terminal, Markdown + HTML on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agentdistill.evaluate.records import RunInputError, discover_run_dirs, load_run
+from agentdistill.evaluate.report_table import ResultsTable, fmt, results_table
+from agentdistill.evaluate.report_viewer import DEFAULT_MAX_TRAJECTORIES
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def rich_results_table(table: ResultsTable, title: str = "Accuracy (%)") -> Table:
+    """The results table for the terminal: one section per model, like the paper."""
+    out = Table(title=title, title_justify="left", header_style="bold")
+    out.add_column("Model", style="bold")
+    out.add_column("Method")
+    for col in table.columns:
+        out.add_column(col.name, justify="right", style="dim" if col.is_average else None)
+    groups = table.groups()
+    for g, (model, rows) in enumerate(groups):
+        for i, row in enumerate(rows):
+            out.add_row(
+                model if i == 0 else "",
+                row.label,
+                *[fmt(row.accuracy.get(c.name)) for c in table.columns],
+                end_section=i == len(rows) - 1 and g < len(groups) - 1,
+            )
+    return out
+
+
+def report(
+    run_dirs: list[Path] = typer.Argument(
+        ..., help="Eval run directories (each with results.jsonl / summary.json), or folders of them."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for report.md, report.html, accuracy.png."),
+    title: str = typer.Option("agentdistill report", "--title", help="Report title."),
+    max_trajectories: int = typer.Option(
+        DEFAULT_MAX_TRAJECTORIES, "--max-trajectories", min=0, help="Questions embedded per run in the viewer."
+    ),
+) -> None:
+    """Write a Markdown and a self-contained HTML report (results table, charts, trajectory viewer)."""
+    from agentdistill.evaluate.report import write_report
+
+    try:
+        runs = [load_run(d) for d in discover_run_dirs(run_dirs)]
+    except RunInputError as e:
+        err_console.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
+        raise typer.Exit(code=1) from None
+    for run in runs:
+        for w in run.warnings:
+            err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    paths = write_report(runs, out, title, max_trajectories=max_trajectories)
+    console.print(rich_results_table(results_table(runs)))
+    console.print(f"Markdown: {paths.markdown}")
+    console.print(f"HTML report: [bold]{paths.html}[/bold]")
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `report` command to the root app."""
+    root.command("report")(report)

@@ -1,0 +1,93 @@
+"""Crash-safe JSONL: whole lines only, flushed and fsynced per record, so a killed run resumes cleanly.
+
+A record is either fully on disk (ending in a newline) or not there at all; a torn last line left by
+a kill is cut off on open, never parsed as data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+class JsonlError(ValueError):
+    """A malformed line in a JSONL file; the message names the file and line."""
+
+
+def repair_tail(path: Path) -> int:
+    """Drop a torn final line (no trailing newline) left by a killed writer; return bytes removed."""
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    with path.open("rb+") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 1))
+        if f.read(1) == b"\n":
+            return 0
+        # walk back to the last newline
+        pos = size - 1
+        chunk = 4096
+        while pos > 0:
+            start = max(0, pos - chunk)
+            f.seek(start)
+            buf = f.read(pos - start)
+            idx = buf.rfind(b"\n")
+            if idx >= 0:
+                keep = start + idx + 1
+                f.truncate(keep)
+                return size - keep
+            pos = start
+        f.truncate(0)
+        return size
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, record); a bad line raises JsonlError naming file and line."""
+    with Path(path).open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            if not line.endswith("\n"):
+                raise JsonlError(f"{path}:{lineno}: truncated last line (a killed writer?); re-run to repair")
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise JsonlError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+            if not isinstance(record, dict):
+                raise JsonlError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+            yield lineno, record
+
+
+class JsonlAppender:
+    """Append records one whole line at a time; ``done`` holds the keys already on disk (for resume)."""
+
+    def __init__(self, path: Path, key: Callable[[dict[str, Any]], str] | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        repair_tail(self.path)
+        self.key = key
+        self.done: set[str] = set()
+        if key is not None and self.path.exists():
+            for _, rec in iter_jsonl(self.path):
+                self.done.add(key(rec))
+        self._f = self.path.open("a", encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False, default=str)
+        self._f.write(line + "\n")
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        if self.key is not None:
+            self.done.add(self.key(record))
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,33 @@
+"""`load_tasks`: a bundled set by name, or a user's JSON/JSONL/CSV file with an optional field mapping."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from agentdistill.data.catalog import SPECS, set_path
+from agentdistill.data.errors import DataError
+from agentdistill.data.io import read_tasks_file
+from agentdistill.data.task import Task
+
+_PATH_HINTS = (".json", ".jsonl", ".csv", ".tsv", ".gz", ".ndjson")
+
+
+def load_tasks(name_or_path: str | Path, limit: int | None = None, field_map: dict | None = None,
+               kind: str | None = None) -> list[Task]:
+    """Load tasks; `limit` keeps the first n (sets are stored in a fixed order, so this is reproducible)."""
+    if limit is not None and limit < 0:
+        raise DataError(f"limit must be >= 0, got {limit}")
+    name = str(name_or_path)
+    if name in SPECS:
+        p = set_path(name)
+        if not p.exists():
+            raise DataError(f"bundled set '{name}' is not built; run scripts/build_task_sets.py", file=p)
+        tasks = read_tasks_file(p)
+    elif Path(name).exists() or name.lower().endswith(_PATH_HINTS) or "/" in name:
+        tasks = read_tasks_file(name, field_map=field_map, kind=kind)
+    else:
+        close = difflib.get_close_matches(name, list(SPECS), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; known sets: {', '.join(sorted(SPECS))}"
+        raise DataError(f"unknown task set '{name}' (and no such file){hint}")
+    return tasks[:limit] if limit is not None else tasks

@@ -1,0 +1,116 @@
+"""Keep the teacher trajectories worth learning from, and say why each other one was dropped.
+
+Kept: correct final answer, every step parsed, not a forced final-answer turn. Execution errors may stay
+(the student learns to recover). With K samples per task, up to ``max_per_task`` *distinct* correct
+trajectories per task are kept (distinct = different assistant text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentdistill.agent.records import Trajectory, TrajectoryWriter, iter_trajectories
+from agentdistill.common.jsonl import JsonlAppender, iter_jsonl
+
+PARSE_ERROR_KINDS = frozenset({"empty", "no_code", "empty_code", "syntax"})
+EXEC_ERROR_KINDS = frozenset({"exception", "timeout", "memory", "killed", "import", "output"})
+
+
+@dataclass
+class FilterReport:
+    total: int = 0
+    kept: int = 0
+    tasks: int = 0
+    tasks_kept: int = 0
+    dropped: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "kept": self.kept, "tasks": self.tasks, "tasks_kept": self.tasks_kept,
+                "dropped": dict(self.dropped)}
+
+
+def drop_reason(traj: Trajectory, keep_exec_errors: bool = True) -> str | None:
+    """Why a trajectory is not training data, or None if it is."""
+    if traj.status != "answered":
+        return f"status:{traj.status}"
+    if traj.settings.get("forced_final_answer"):
+        return "forced_final_answer"
+    if not traj.correct:
+        return "incorrect"
+    for step in traj.steps:
+        if step.error_kind in PARSE_ERROR_KINDS:
+            return "parse_error"
+        if not keep_exec_errors and step.error_kind in EXEC_ERROR_KINDS:
+            return "exec_error"
+    return None
+
+
+def _fingerprint(texts: list[str]) -> str:
+    return hashlib.sha256("\x00".join(texts).encode()).hexdigest()
+
+
+def filter_trajectories(
+    src: Path, dst: Path, max_per_task: int = 1, keep_exec_errors: bool = True
+) -> FilterReport:
+    """Write the kept agent trajectories of ``src`` to ``dst`` (rewritten whole: filtering is cheap)."""
+    report = FilterReport()
+    seen: dict[str, set[str]] = {}
+    tmp = Path(dst).with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    with TrajectoryWriter(tmp, fsync=False) as writer:
+        for traj in iter_trajectories(src):
+            report.total += 1
+            kept = seen.setdefault(traj.task.id, set())
+            reason = drop_reason(traj, keep_exec_errors)
+            if reason is None:
+                fp = _fingerprint([s.raw for s in traj.steps])
+                if fp in kept:
+                    reason = "duplicate"
+                elif len(kept) >= max_per_task:
+                    reason = "over_max_per_task"
+                else:
+                    kept.add(fp)
+            if reason:
+                report.dropped[reason] += 1
+                continue
+            writer.write(traj)
+            report.kept += 1
+    tmp.replace(dst)
+    report.tasks = len(seen)
+    report.tasks_kept = sum(1 for v in seen.values() if v)
+    return report
+
+
+def filter_cot(src: Path, dst: Path, max_per_task: int = 1) -> FilterReport:
+    """The CoT-baseline counterpart: keep correct, distinct CoT answers."""
+    report = FilterReport()
+    seen: dict[str, set[str]] = {}
+    tmp = Path(dst).with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    with JsonlAppender(tmp) as out:
+        for _, rec in iter_jsonl(src):
+            report.total += 1
+            kept = seen.setdefault(rec["task"]["id"], set())
+            fp = _fingerprint([rec.get("text", "")])
+            if not rec.get("correct"):
+                reason = "incorrect" if rec.get("answer") is not None else "no_answer"
+            elif fp in kept:
+                reason = "duplicate"
+            elif len(kept) >= max_per_task:
+                reason = "over_max_per_task"
+            else:
+                kept.add(fp)
+                reason = None
+            if reason:
+                report.dropped[reason] += 1
+                continue
+            out.write(rec)
+            report.kept += 1
+    tmp.replace(dst)
+    report.tasks = len(seen)
+    report.tasks_kept = sum(1 for v in seen.values() if v)
+    return report

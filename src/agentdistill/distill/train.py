@@ -1,0 +1,264 @@
+"""Train a student on SFT examples: TRL SFTTrainer + PEFT LoRA (or full FT), assistant-only loss.
+
+Paper defaults (DESIGN.md §5): LoRA r=64, alpha=128, dropout 0.05 on all linear layers, lr 2e-4, 2 epochs,
+effective batch 8. Efficiency on by default (issue 8): padding-free packing (sequence boundaries kept by
+``position_ids`` → block-diagonal attention; assistant labels preserved per example), and a chunked linear
+cross-entropy that never builds full-vocabulary logits for the batch. Outputs in ``out_dir``: ``adapter/``
+(LoRA), ``merged/`` (plain HF model + tokenizer with its inference chat template), optionally ``model.gguf``,
+and ``train_metrics.json``. A re-run resumes from the last checkpoint in ``out_dir/checkpoints``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agentdistill.distill.sft import SFTDataError, read_sft_jsonl, sniff_kind, trajectories_to_sft_file
+
+
+class TrainConfig(BaseModel):
+    """Everything a training run needs; unknown fields are rejected (typos fail loudly)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="HF dir, embedded name (smollm2-135m) or hub id")
+    data: Path = Field(description="SFT JSONL ({'messages': [...]}) or a trajectories JSONL")
+    out_dir: Path
+    student_prompt: str = "student"
+    # method
+    lora: bool = True
+    lora_r: int = 64
+    lora_alpha: int = 128
+    lora_dropout: float = 0.05
+    lora_target: str | list[str] = "all-linear"
+    learning_rate: float = 2e-4
+    epochs: float = 2.0
+    effective_batch: int = 8
+    per_device_batch: int = 1
+    max_seq_len: int = 2048
+    max_steps: int = -1
+    warmup_ratio: float = 0.03
+    lr_scheduler: str = "cosine"
+    weight_decay: float = 0.0
+    seed: int = 42
+    assistant_only_loss: bool = True
+    chat_template: str | None = None  # a training template with {% generation %} markers, overriding ours
+    # efficiency
+    packing: bool = True
+    chunked_loss: bool = True
+    loss_chunk_size: int = 1024
+    gradient_checkpointing: bool | None = None  # None: on for CUDA, off on CPU
+    torch_compile: bool = False
+    bf16: bool | None = None  # None: bf16 on CUDA if supported, bf16 autocast on CPUs with AVX512-BF16/AMX
+    attn_implementation: str | None = None  # None: flash_attention_2 if installed on CUDA, else sdpa
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    accelerate: Literal["ddp", "fsdp", "zero3"] | None = None  # recorded; launching is the CLI's job
+    # outputs
+    merge: bool = True
+    export_gguf: bool = False
+    gguf_quant: str = "q8_0"
+    save_steps: int = 200
+    logging_steps: int = 1
+    resume: bool = True
+    progress: bool = True
+
+    @field_validator("effective_batch", "per_device_batch", "max_seq_len", "lora_r", "loss_chunk_size")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be >= 1")
+        return v
+
+    @field_validator("data")
+    @classmethod
+    def _exists(cls, v: Path) -> Path:
+        if not Path(v).is_file():
+            raise ValueError(f"data file not found: {v}")
+        return v
+
+
+class TrainOutput(BaseModel):
+    adapter_dir: Path | None
+    merged_dir: Path | None
+    gguf_path: Path | None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+def _device(cfg: TrainConfig) -> str:
+    import torch
+
+    if cfg.device != "auto":
+        return cfg.device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _use_bf16(cfg: TrainConfig, device: str) -> bool:
+    import torch
+
+    from agentdistill.distill.train_model import cpu_supports_bf16
+
+    if cfg.bf16 is not None:
+        return cfg.bf16
+    return torch.cuda.is_bf16_supported() if device == "cuda" else cpu_supports_bf16()
+
+
+def prepare_data(cfg: TrainConfig) -> Path:
+    """The SFT JSONL to train on: the given file, or one converted from trajectories into ``out_dir``."""
+    if sniff_kind(cfg.data) == "sft":
+        return Path(cfg.data)
+    out = Path(cfg.out_dir) / "sft.jsonl"
+    n = trajectories_to_sft_file(cfg.data, out, cfg.student_prompt)
+    if n == 0:
+        raise SFTDataError(f"{cfg.data}: no trajectories to train on")
+    return out
+
+
+def last_checkpoint(ckpt_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+
+
+def build_trainer(cfg: TrainConfig, examples: list[list[dict[str, str]]], *, callbacks: list | None = None) -> Any:
+    """An SFTTrainer set up from ``cfg`` (exposed for tests and benchmarks: one place decides every knob)."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    from agentdistill.distill.loss import add_chunked_lm_head
+    from agentdistill.distill.train_model import load_student, pick_attention, resolve_student
+    from agentdistill.distill.train_template import training_chat_template
+
+    device = _device(cfg)
+    bf16 = _use_bf16(cfg, device)
+    path = resolve_student(cfg.model)
+    # On CUDA the weights live in bf16 for full FT too (fused AdamW keeps fp32 moments); LoRA on CPU trains in
+    # fp32 weights with bf16 autocast
+    dtype = torch.bfloat16 if (device == "cuda" and bf16 and not cfg.lora) else torch.float32
+    model, tok = load_student(path, dtype=dtype, attn=cfg.attn_implementation or pick_attention(device))
+    template = cfg.chat_template or (training_chat_template(tok) if cfg.assistant_only_loss else None)
+    if template is not None:
+        # TRL renders with the tokenizer's template; the inference template is restored before saving
+        tok._agentdistill_inference_template = tok.chat_template
+        tok.chat_template = template
+    grad_ckpt = cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else device == "cuda"
+    accum = max(1, math.ceil(cfg.effective_batch / cfg.per_device_batch))
+    args = SFTConfig(
+        output_dir=str(Path(cfg.out_dir) / "checkpoints"),
+        per_device_train_batch_size=cfg.per_device_batch,
+        gradient_accumulation_steps=accum,
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio,
+        weight_decay=cfg.weight_decay,
+        seed=cfg.seed,
+        bf16=bf16,
+        fp16=False,
+        use_cpu=device == "cpu",
+        gradient_checkpointing=grad_ckpt,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if grad_ckpt else None,
+        torch_compile=cfg.torch_compile,
+        optim="adamw_torch_fused" if device == "cuda" else "adamw_torch",
+        max_length=cfg.max_seq_len,
+        packing=cfg.packing,
+        packing_strategy="bfd",
+        assistant_only_loss=cfg.assistant_only_loss,
+        logging_steps=cfg.logging_steps,
+        save_steps=cfg.save_steps,
+        save_total_limit=2,
+        report_to="none",
+        disable_tqdm=cfg.progress,
+        dataloader_num_workers=0,
+        dataset_num_proc=None,
+    )
+    peft_config = None
+    if cfg.lora:
+        peft_config = LoraConfig(
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules=cfg.lora_target,
+            task_type="CAUSAL_LM",
+        )
+    dataset = Dataset.from_list([{"messages": ex} for ex in examples])
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tok,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    if cfg.chunked_loss:
+        base = trainer.model.get_base_model() if hasattr(trainer.model, "get_base_model") else trainer.model
+        add_chunked_lm_head(base, cfg.loss_chunk_size)
+    return trainer
+
+
+def _save_tokenizer(tok: Any, out: Path) -> None:
+    inference = getattr(tok, "_agentdistill_inference_template", None)
+    if inference is not None:
+        tok.chat_template = inference
+    tok.save_pretrained(out)
+
+
+def _export_gguf(merged: Path, out: Path, quant: str) -> Path:
+    try:
+        from agentdistill.models.convert import hf_to_gguf
+    except ImportError:
+        from agentdistill.distill.export import hf_to_gguf
+    return Path(hf_to_gguf(merged, out, quant=quant))
+
+
+def train(cfg: TrainConfig) -> TrainOutput:
+    """Run (or resume) training and write adapter / merged model / GGUF; returns their paths and metrics."""
+    from agentdistill.distill.train_progress import LossLog, RichProgress
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = prepare_data(cfg)
+    examples = read_sft_jsonl(data)
+    (out / "train_config.json").write_text(cfg.model_dump_json(indent=2))
+    log = LossLog()
+    callbacks: list[Any] = [log] + ([RichProgress()] if cfg.progress else [])
+    trainer = build_trainer(cfg, examples, callbacks=callbacks)
+    resume = last_checkpoint(out / "checkpoints") if cfg.resume else None
+    result = trainer.train(resume_from_checkpoint=resume)
+    tok = trainer.processing_class
+    adapter_dir = merged_dir = gguf_path = None
+    if trainer.is_world_process_zero():
+        model = trainer.model
+        if cfg.lora:
+            adapter_dir = out / "adapter"
+            model.save_pretrained(adapter_dir)
+            _save_tokenizer(tok, adapter_dir)
+            if cfg.merge:
+                model = model.merge_and_unload()
+        if cfg.merge or not cfg.lora:
+            merged_dir = out / "merged"
+            if merged_dir.exists():
+                shutil.rmtree(merged_dir)
+            model.save_pretrained(merged_dir)
+            _save_tokenizer(tok, merged_dir)
+        if cfg.export_gguf and merged_dir is not None:
+            gguf_path = _export_gguf(merged_dir, out / f"model-{cfg.gguf_quant}.gguf", cfg.gguf_quant)
+    metrics = {
+        "train_loss": result.training_loss,
+        "global_step": result.global_step,
+        "losses": log.losses,
+        "first_loss": log.losses[0] if log.losses else None,
+        "last_loss": log.losses[-1] if log.losses else None,
+        "examples": len(examples),
+        "resumed_from": resume,
+        **{k: v for k, v in result.metrics.items() if isinstance(v, int | float)},
+    }
+    (out / "train_metrics.json").write_text(json.dumps(metrics, indent=2))
+    return TrainOutput(adapter_dir=adapter_dir, merged_dir=merged_dir, gguf_path=gguf_path, metrics=metrics)

@@ -1,0 +1,186 @@
+"""`agentdistill report`: a Markdown and a self-contained HTML report over one or more eval runs.
+
+The HTML has no external resources (inline CSS, the chart as a base64 PNG, a few lines of inline JS), so it
+can be mailed or archived as one file. All text from runs goes through Jinja autoescaping: model-written code
+such as ``</pre><script>`` shows as text and never runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import jinja2
+
+from agentdistill.evaluate.records import RunResult, load_run
+from agentdistill.evaluate.report_table import (
+    ResultsTable,
+    accuracy_markdown,
+    efficiency_markdown,
+    f1_markdown,
+    fmt,
+    results_table,
+)
+from agentdistill.evaluate.report_viewer import DEFAULT_MAX_TRAJECTORIES, build_views
+
+CHART_FILE = "accuracy.png"
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    markdown: Path
+    html: Path
+    chart: Path | None = None
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("agentdistill")
+    except Exception:  # noqa: BLE001 - not installed (source checkout)
+        return "dev"
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("agentdistill.evaluate", "templates"),
+        autoescape=True,  # .j2 names are not matched by select_autoescape: force it on
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _best_cells(table: ResultsTable) -> set[tuple[str, str, str]]:
+    """(model, label, column) of the best value per column within each model group of two or more rows."""
+    best: set[tuple[str, str, str]] = set()
+    for model, rows in table.groups():
+        if len(rows) < 2:
+            continue
+        for col in table.columns:
+            values = [r.accuracy.get(col.name) for r in rows]
+            present = [v for v in values if v is not None]
+            if not present:
+                continue
+            top = max(present)
+            best |= {(model, r.label, col.name) for r, v in zip(rows, values, strict=True) if v == top}
+    return best
+
+
+def _domain_spans(table: ResultsTable) -> list[tuple[str, int]]:
+    spans: list[tuple[str, int]] = []
+    for col in table.columns:
+        name = "Question answering" if col.kind == "qa" else "Math"
+        if spans and spans[-1][0] == name:
+            spans[-1] = (name, spans[-1][1] + 1)
+        else:
+            spans.append((name, 1))
+    return spans
+
+
+def _all_warnings(runs: list[RunResult]) -> list[str]:
+    return [w for run in runs for w in run.warnings]
+
+
+def render_markdown(runs: list[RunResult], table: ResultsTable, title: str, chart_name: str | None) -> str:
+    parts = [f"# {title}", "", f"Generated {datetime.now():%Y-%m-%d %H:%M} · {len(runs)} runs", ""]
+    warnings = _all_warnings(runs)
+    if warnings:
+        parts += ["> **Check these inputs:**"] + [f"> - {w}" for w in warnings] + [""]
+    parts += ["## Accuracy (%)", "", accuracy_markdown(table), ""]
+    parts += ["Exact match for QA, math equivalence for math. Averages are unweighted means over a domain's sets.", ""]
+    f1 = f1_markdown(table)
+    if f1:
+        parts += ["### F1 on QA sets (%)", "", f1, ""]
+    if chart_name:
+        parts += [f"![Accuracy per test set]({chart_name})", ""]
+    parts += ["## Behaviour and cost per run", "", efficiency_markdown(table), ""]
+    parts += ["## Runs", ""]
+    for run in runs:
+        s = run.summary
+        sag = f", SAG N={s.sag_n}" if s.sag_n > 1 else ""
+        parts.append(f"- **{run.label}**: `{s.model}`, {s.mode}{sag} — run `{s.run_name}`" + (
+            f" (`{run.run_dir}`)" if run.run_dir else ""
+        ))
+    parts += ["", "Trajectories (thought / code / observation per step, SAG votes) are in `report.html`.", ""]
+    return "\n".join(parts)
+
+
+def render_html(
+    runs: list[RunResult],
+    table: ResultsTable,
+    title: str,
+    chart_uri: str | None,
+    max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
+) -> str:
+    template = _environment().get_template("report.html.j2")
+    run_rows = [
+        {
+            "label": run.label,
+            "model": run.summary.model,
+            "mode": run.summary.mode,
+            "sag_n": run.summary.sag_n,
+            "run_name": run.summary.run_name,
+            "dir": str(run.run_dir) if run.run_dir else "",
+        }
+        for run in runs
+    ]
+    return template.render(
+        title=title,
+        generated=f"{datetime.now():%Y-%m-%d %H:%M}",
+        version=_version(),
+        runs=runs,
+        run_rows=run_rows,
+        warnings=_all_warnings(runs),
+        table=table,
+        groups=table.groups(),
+        qa_columns=[c for c in table.columns if c.kind == "qa"],
+        domain_spans=_domain_spans(table),
+        best=_best_cells(table),
+        chart=chart_uri,
+        views=build_views(runs, max_trajectories),
+        max_trajectories=max_trajectories,
+        fmt=fmt,
+    )
+
+
+def write_report(
+    runs: list[RunResult],
+    out_dir: Path | str,
+    title: str = "agentdistill report",
+    *,
+    max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
+    chart: bool = True,
+) -> ReportPaths:
+    """Write report.md, report.html and accuracy.png (referenced by the Markdown) into out_dir."""
+    if not runs:
+        raise ValueError("write_report: no runs given")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = results_table(runs)
+    chart_path: Path | None = None
+    chart_uri: str | None = None
+    if chart and table.set_columns and table.rows:
+        from agentdistill.evaluate.charts import accuracy_chart_png, data_uri
+
+        png = accuracy_chart_png(table)
+        chart_path = out_dir / CHART_FILE
+        chart_path.write_bytes(png)
+        chart_uri = data_uri(png)
+    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    md_path.write_text(
+        render_markdown(runs, table, title, CHART_FILE if chart_path else None), encoding="utf-8"
+    )
+    html_path.write_text(render_html(runs, table, title, chart_uri, max_trajectories), encoding="utf-8")
+    return ReportPaths(markdown=md_path, html=html_path, chart=chart_path)
+
+
+def report_from_dirs(
+    run_dirs: list[Path], out_dir: Path | str, title: str = "agentdistill report", **kwargs: object
+) -> tuple[ReportPaths, ResultsTable]:
+    """Load each run directory, write the report, and return its paths and table."""
+    runs = [load_run(d) for d in run_dirs]
+    paths = write_report(runs, out_dir, title, **kwargs)  # type: ignore[arg-type]
+    return paths, results_table(runs)

@@ -1,0 +1,206 @@
+"""The results table in the paper's layout (methods × test sets, grouped by model), and its Markdown form.
+
+Pure functions over loaded runs: no I/O, so the CLI, the HTML and the Markdown all show the same numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from agentdistill.evaluate.records import RunResult
+
+_MATH_NAME = re.compile(r"gsm|math|aime|amc|olym|svamp|asdiv|minerva", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A test set (or a domain average) in the table."""
+
+    name: str
+    kind: str  # "qa" | "math"
+    is_average: bool = False
+
+
+@dataclass
+class Row:
+    """One method (one run) in the table. Values are percent; None where the run has no such set."""
+
+    model: str
+    label: str
+    run_name: str
+    accuracy: dict[str, float | None] = field(default_factory=dict)
+    f1: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class EfficiencyRow:
+    """Cost and behaviour of one run on one set."""
+
+    model: str
+    label: str
+    set_name: str
+    n: int
+    accuracy: float  # percent
+    f1: float | None  # percent, QA only
+    mean_steps: float
+    parse_error_rate: float  # percent
+    tokens_per_task: float
+    seconds_per_task: float
+
+
+@dataclass
+class ResultsTable:
+    columns: list[Column]
+    rows: list[Row]
+    efficiency: list[EfficiencyRow]
+
+    @property
+    def set_columns(self) -> list[Column]:
+        return [c for c in self.columns if not c.is_average]
+
+    @property
+    def qa_columns(self) -> list[Column]:
+        return [c for c in self.set_columns if c.kind == "qa"]
+
+    def groups(self) -> list[tuple[str, list[Row]]]:
+        """Rows grouped by model, in order of first appearance."""
+        out: dict[str, list[Row]] = {}
+        for row in self.rows:
+            out.setdefault(row.model, []).append(row)
+        return list(out.items())
+
+    def value(self, label: str, set_name: str, model: str | None = None) -> float | None:
+        """Accuracy (percent) of the row with this label (and model) on this set."""
+        for row in self.rows:
+            if row.label == label and (model is None or row.model == model):
+                return row.accuracy.get(set_name)
+        raise KeyError(f"no row labelled {label!r}" + (f" for model {model!r}" if model else ""))
+
+
+def set_kind(set_name: str, runs: list[RunResult]) -> str:
+    """"qa" or "math": from the records' task kind, else guessed from the set's name."""
+    kinds = {r.task.kind for run in runs for r in run.records if r.task.dataset == set_name}
+    if len(kinds) == 1:
+        return kinds.pop()
+    return "math" if _MATH_NAME.search(set_name) else "qa"
+
+
+def _pct(x: float | None) -> float | None:
+    return None if x is None else 100.0 * x
+
+
+def _mean(values: list[float | None]) -> float | None:
+    if not values or any(v is None for v in values):
+        return None
+    return sum(values) / len(values)  # type: ignore[arg-type]
+
+
+def results_table(runs: list[RunResult]) -> ResultsTable:
+    """Build the table: QA sets first, then math, each in order of first appearance; an average column per
+    domain with two or more sets (only for rows that have every set of that domain)."""
+    names: list[str] = []
+    for run in runs:
+        for name in run.summary.per_set:
+            if name not in names:
+                names.append(name)
+    kinds = {n: set_kind(n, runs) for n in names}
+    columns: list[Column] = []
+    for kind in ("qa", "math"):
+        domain = [Column(n, kind) for n in names if kinds[n] == kind]
+        columns += domain
+        if len(domain) >= 2:
+            columns.append(Column("QA avg" if kind == "qa" else "Math avg", kind, is_average=True))
+
+    rows: list[Row] = []
+    efficiency: list[EfficiencyRow] = []
+    for run in runs:
+        s = run.summary
+        row = Row(model=s.model, label=run.label, run_name=s.run_name)
+        for col in columns:
+            if col.is_average:
+                domain = [c.name for c in columns if c.kind == col.kind and not c.is_average]
+                row.accuracy[col.name] = _mean([row.accuracy.get(n) for n in domain])
+                row.f1[col.name] = _mean([row.f1.get(n) for n in domain]) if col.kind == "qa" else None
+                continue
+            m = s.per_set.get(col.name)
+            row.accuracy[col.name] = _pct(m.accuracy) if m else None
+            row.f1[col.name] = _pct(m.f1) if m and col.kind == "qa" else None
+        rows.append(row)
+        for col in columns:
+            m = s.per_set.get(col.name)
+            if col.is_average or m is None:
+                continue
+            efficiency.append(
+                EfficiencyRow(
+                    model=s.model,
+                    label=run.label,
+                    set_name=col.name,
+                    n=m.n,
+                    accuracy=100.0 * m.accuracy,
+                    f1=_pct(m.f1) if col.kind == "qa" else None,
+                    mean_steps=m.mean_steps,
+                    parse_error_rate=100.0 * m.parse_error_rate,
+                    tokens_per_task=m.tokens_per_task,
+                    seconds_per_task=m.seconds_per_task,
+                )
+            )
+    # Group rows by model (stable: first appearance of each model, rows in input order within it).
+    order = {model: i for i, model in reversed(list(enumerate(r.model for r in rows)))}
+    rows.sort(key=lambda r: order[r.model])
+    efficiency.sort(key=lambda e: order[e.model])
+    return ResultsTable(columns=columns, rows=rows, efficiency=efficiency)
+
+
+def fmt(x: float | None, digits: int = 1) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(header: list[str], body: list[list[str]], align: list[str]) -> str:
+    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |"]
+    lines.append("|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|")
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def _grouped_md(table: ResultsTable, columns: list[Column], metric: str) -> str:
+    header = ["Model", "Method"] + [c.name for c in columns]
+    body = []
+    for model, rows in table.groups():
+        for i, row in enumerate(rows):
+            values = getattr(row, metric)
+            body.append([model if i == 0 else "", row.label] + [fmt(values.get(c.name)) for c in columns])
+    return _md_table(header, body, ["l", "l"] + ["r"] * len(columns))
+
+
+def accuracy_markdown(table: ResultsTable) -> str:
+    return _grouped_md(table, table.columns, "accuracy")
+
+
+def f1_markdown(table: ResultsTable) -> str | None:
+    cols = [c for c in table.columns if c.kind == "qa"]
+    return _grouped_md(table, cols, "f1") if cols else None
+
+
+def efficiency_markdown(table: ResultsTable) -> str:
+    header = ["Model", "Method", "Set", "n", "Acc %", "F1 %", "Steps", "Parse err %", "Tokens/task", "s/task"]
+    body = [
+        [
+            e.model,
+            e.label,
+            e.set_name,
+            str(e.n),
+            fmt(e.accuracy),
+            fmt(e.f1),
+            fmt(e.mean_steps, 2),
+            fmt(e.parse_error_rate),
+            fmt(e.tokens_per_task, 0),
+            fmt(e.seconds_per_task, 2),
+        ]
+        for e in table.efficiency
+    ]
+    return _md_table(header, body, ["l", "l", "l"] + ["r"] * 7)

@@ -1,0 +1,75 @@
+"""Pull the final answer out of a math prediction and clean it for comparison."""
+
+from __future__ import annotations
+
+import re
+
+from agentdistill.data.answers import boxed_contents
+
+_FINAL_RE = re.compile(r"final answer\s*(?:is|:)\s*[:\s]*(.+)", re.IGNORECASE)
+_ANSWER_RE = re.compile(r"(?:^|\n)\s*answer\s*[:=]\s*(.+)", re.IGNORECASE)
+_THOUSANDS_RE = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_UNIT_WORDS = (r"dollars?|cents?|cm|centimeters?|meters?|m|km|kilometers?|inch(?:es)?|feet|foot|ft|miles?|"
+               r"hours?|minutes?|mins?|seconds?|days?|weeks?|months?|years?|degrees?|units?|square|sq|kg|g|grams?|"
+               r"pounds?|lbs?|liters?|ml|mph|percent|people|students|apples|points?")
+
+
+def extract_math_answer(prediction: object) -> str:
+    """The last `\\boxed{}` value, else a 'final answer is X' value, else the value after '####',
+    else the prediction itself (agents usually hand `final_answer` a bare value)."""
+    if prediction is None:
+        return ""
+    if isinstance(prediction, bool):
+        return str(prediction)
+    if isinstance(prediction, int | float):
+        return repr(prediction) if isinstance(prediction, float) else str(prediction)
+    text = str(prediction).strip()
+    boxes = boxed_contents(text)
+    if boxes:
+        return boxes[-1]
+    for pattern in (_FINAL_RE, _ANSWER_RE):
+        found = pattern.findall(text)
+        if found:
+            return _strip_sentence(found[-1])
+    if "####" in text:
+        return text.rsplit("####", 1)[1].strip().splitlines()[0] if text.rsplit("####", 1)[1].strip() else ""
+    return text
+
+
+def _strip_sentence(s: str) -> str:
+    s = s.strip().splitlines()[0].strip()
+    s = re.sub(r"^\$+|\$+\.?$", "", s.strip())
+    return s.rstrip(" .")
+
+
+def clean_math(s: str) -> str:
+    """Drop what never changes the value: $, \\text{units}, unit words, degree marks, \\!, `x =`,
+    thousands separators, a trailing period; \\dfrac/\\tfrac -> \\frac."""
+    s = s.strip().strip("$").strip()
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\!", "").replace("\\,", "")
+    s = s.replace("\\left", "").replace("\\right", "")
+    s = re.sub(r"\^\s*\{?\\circ\}?|°|\\degree", "", s)
+    s = re.sub(r"\\(?:text|mbox|mathrm)\{\s*(?:" + _UNIT_WORDS + r")?\s*\}", "", s)
+    s = re.sub(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}", r"\1", s)
+    s = re.sub(r"^\\?\$\s*", "", s)  # currency sign
+    s = re.sub(r"\s+(?:" + _UNIT_WORDS + r")\b.*$", "", s, flags=re.IGNORECASE) if re.match(r"^[-+]?[\d.,/]+\s+[a-zA-Z]", s) else s
+    s = re.sub(r"^[a-zA-Z]\s*=\s*(?=[-+\d\\(])", "", s)  # "x = 5"
+    s = re.sub(r"\\?%$", "", s.rstrip(". ").strip()).strip()  # MATH convention: "25\\%" grades as 25
+    if _THOUSANDS_RE.match(s):
+        s = s.replace(",", "")
+    return s
+
+
+def to_number(s: str) -> float | None:
+    """A plain number, fraction a/b, \\frac{a}{b} or percentage as float; None otherwise."""
+    t = s.replace(" ", "").replace("\\%", "").rstrip("%")
+    m = re.fullmatch(r"\\frac\{([-+]?\d+(?:\.\d+)?)\}\{([-+]?\d+(?:\.\d+)?)\}", t) or \
+        re.fullmatch(r"([-+]?\d+(?:\.\d+)?)/([-+]?\d+(?:\.\d+)?)", t)
+    try:
+        if m:
+            val = float(m.group(1)) / float(m.group(2))
+        else:
+            val = float(t)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return val

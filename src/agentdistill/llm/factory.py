@@ -1,0 +1,85 @@
+"""``load_llm(spec, **options)``: one string picks the backend (grammar in docs/CONTRACTS.md).
+
+- ``smollm2-135m`` / ``qwen2.5-coder-0.5b`` / ``qwen2.5-coder-1.5b``: embedded GGUF, llama.cpp in-process
+- ``llamacpp:/path/model.gguf`` (or ``llamacpp:<embedded name>``, or a bare ``*.gguf`` path): llama.cpp
+- ``hf:/local/dir`` / ``hf:org/name`` / ``hf:<embedded name>``: transformers
+- ``openai:MODEL@http://host:port/v1[,http://host2:port/v1]``: OpenAI-compatible HTTP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentdistill.llm.types import LLM, GenerationError
+
+_LLAMACPP_OPTS = {"n_ctx", "n_threads", "n_batch", "max_parallel", "n_gpu_layers", "lora_path", "chat_template",
+                  "verbose", "name"}  # fmt: skip
+_HF_OPTS = {"device", "dtype", "lora_path", "chat_template", "name", "n_ctx", "n_threads"}
+_HTTP_OPTS = {"api_key", "max_concurrency", "timeout", "retries", "backoff", "name", "completions_fallback"}
+
+
+def _check(kind: str, options: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
+    bad = sorted(k for k in options if k not in allowed)
+    if bad:
+        raise GenerationError(f"option(s) {', '.join(bad)} not supported by the {kind} backend; allowed: "
+                              f"{', '.join(sorted(allowed))}")  # fmt: skip
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _embedded_names() -> set[str]:
+    from agentdistill.models.registry import MODELS
+
+    return set(MODELS)
+
+
+def _load_llamacpp(target: str, options: dict[str, Any]) -> LLM:
+    from agentdistill.llm.llamacpp import LlamaCppLLM
+    from agentdistill.models.registry import ModelError, resolve_model
+
+    try:
+        resolved = resolve_model(target)
+    except ModelError as exc:
+        raise GenerationError(str(exc)) from exc
+    if resolved.kind != "gguf":
+        raise GenerationError(f"llama.cpp needs a GGUF file or an embedded model name, got {target!r}")
+    opts = _check("llama.cpp", options, _LLAMACPP_OPTS)
+    opts.setdefault("name", target if target in _embedded_names() else resolved.path.stem)
+    return LlamaCppLLM(resolved.path, **opts)
+
+
+def _load_hf(target: str, options: dict[str, Any]) -> LLM:
+    from agentdistill.llm.transformers_backend import TransformersLLM
+
+    return TransformersLLM(target, **_check("transformers", options, _HF_OPTS))
+
+
+def _load_http(target: str, options: dict[str, Any]) -> LLM:
+    from agentdistill.llm.openai_http import OpenAIHTTPLLM
+
+    model, sep, urls = target.rpartition("@")
+    if not sep or not model or not urls:
+        raise GenerationError(
+            f"openai spec must be 'openai:MODEL@http://host:port/v1[,url2]', got 'openai:{target}'"
+        )
+    endpoints = [u.strip() for u in urls.split(",") if u.strip()]
+    return OpenAIHTTPLLM(model, endpoints, **_check("openai", options, _HTTP_OPTS))
+
+
+def load_llm(spec: str, **options: Any) -> LLM:
+    """Build the LLM a spec names. Options a backend does not take raise GenerationError."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise GenerationError(f"model spec must be a non-empty string, got {spec!r}")
+    spec = spec.strip()
+    scheme, sep, rest = spec.partition(":")
+    if sep and scheme in {"llamacpp", "gguf"}:
+        return _load_llamacpp(rest, options)
+    if sep and scheme == "hf":
+        return _load_hf(rest, options)
+    if sep and scheme == "openai":
+        return _load_http(rest, options)
+    if spec in _embedded_names() or spec.endswith(".gguf"):
+        return _load_llamacpp(spec, options)
+    raise GenerationError(
+        f"cannot parse model spec {spec!r}: use an embedded name ({', '.join(sorted(_embedded_names()))}), "
+        "llamacpp:/path.gguf, hf:dir-or-id, or openai:MODEL@http://host:port/v1"
+    )
