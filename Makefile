@@ -23,4 +23,4 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+

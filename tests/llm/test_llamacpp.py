@@ -114,7 +114,7 @@ def test_more_samples_than_parallel_slots(tiny_gguf: Path) -> None:
 
 def test_prompt_too_long_is_a_clear_error(tiny_gguf: Path) -> None:
     with LlamaCppLLM(tiny_gguf, n_ctx=128) as small, pytest.raises(GenerationError, match="exceeds n_ctx"):
-        small.generate([{"role": "user", "content": "word " * 200}], GenerationConfig(max_tokens=8))
+        small.generate([{"role": "user", "content": "word " * 400}], GenerationConfig(max_tokens=8))
 
 
 def test_bad_message_is_a_clear_error(llm: LlamaCppLLM) -> None:

@@ -49,8 +49,7 @@ def extract_answer(text: str) -> str | None:
     matches = list(_ANSWER_IS.finditer(text))
     if matches:
         ans = matches[-1].group("ans").strip().splitlines()[0].strip()
-        ans = re.sub(r"^\*+|\*+$", "", ans).strip()
-        ans = ans.rstrip(".").strip()
+        ans = ans.rstrip(".").strip().strip("*").strip().rstrip(".").strip()
         if ans:
             return ans
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]

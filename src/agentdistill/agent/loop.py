@@ -28,7 +28,7 @@ NO_OUTPUT = "(no output: print() what you need to see, or call final_answer(...)
 
 def _search_tool(retriever: Any, k: int) -> Callable[[str], str]:
     if hasattr(retriever, "search"):
-        from agentdistill.retrieval import SearchTool
+        from agentdistill.retrieval.tool import SearchTool
 
         return SearchTool(retriever, k=k)
     if callable(retriever):  # already a tool: query -> str
@@ -47,6 +47,8 @@ def _observation(outcome: StepOutcome) -> str:
     if not outcome.parsed.ok:
         return f"Error: {outcome.parsed.error}"
     assert outcome.result is not None
+    if outcome.result.has_final_answer:
+        return outcome.result.observation
     return outcome.result.observation or NO_OUTPUT
 
 

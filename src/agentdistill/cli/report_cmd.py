@@ -42,7 +42,10 @@ def report(
     out: Path = typer.Option(..., "--out", "-o", help="Directory for report.md, report.html, accuracy.png."),
     title: str = typer.Option("agentdistill report", "--title", help="Report title."),
     max_trajectories: int = typer.Option(
-        DEFAULT_MAX_TRAJECTORIES, "--max-trajectories", min=0, help="Questions embedded per run in the viewer."
+        DEFAULT_MAX_TRAJECTORIES,
+        "--max-trajectories",
+        min=0,
+        help="Questions embedded per run in the viewer.",
     ),
 ) -> None:
     """Write a Markdown and a self-contained HTML report (results table, charts, trajectory viewer)."""
@@ -57,7 +60,10 @@ def report(
         for w in run.warnings:
             err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     paths = write_report(runs, out, title, max_trajectories=max_trajectories)
-    console.print(rich_results_table(results_table(runs)))
+    table = rich_results_table(results_table(runs))
+    if not console.is_terminal:  # piped / CI log: print the table whole rather than wrapped to 80 columns
+        console.width = max(console.width, console.measure(table, options=console.options.update_width(400)).maximum)
+    console.print(table)
     console.print(f"Markdown: {paths.markdown}")
     console.print(f"HTML report: [bold]{paths.html}[/bold]")
 

@@ -1,7 +1,112 @@
-"""Placeholder, replaced by the part's owner."""
+"""`agentdistill run "question"`: one agent episode with a live, coloured trace of every step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.text import Text
+
+console = Console()
+
+
+def _render_step(step, max_steps: int) -> Panel:  # noqa: ANN001 - agent.records.Step
+    parts: list = []
+    if step.prefix:
+        parts.append(Text.assemble(("Prefix (first thought): ", "bold magenta"), (step.prefix.strip(), "magenta")))
+    parts.append(Text.assemble(("Thought: ", "bold cyan"), (step.thought or "(none)", "cyan")))
+    if step.code:
+        parts.append(Text("Code:", style="bold yellow"))
+        parts.append(Syntax(step.code, "python", theme="monokai", line_numbers=False, word_wrap=True))
+    style = "red" if step.error_kind else "green"
+    label = f"Observation ({step.error_kind}):" if step.error_kind else "Observation:"
+    parts.append(Text(label, style=f"bold {style}"))
+    parts.append(Text(step.observation, style=style))
+    extra = f" · SAG {step.n_valid}/{step.n_candidates} valid, winner #{step.winner}" if step.n_candidates > 1 else ""
+    title = f"Step {step.index + 1}/{max_steps}{extra} · {step.tokens} tok · {step.seconds:.1f}s"
+    return Panel(Group(*parts), title=title, title_align="left", border_style="blue")
+
+
+def run(
+    question: Annotated[str, typer.Argument(help="The task question.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model spec, e.g. smollm2-135m, hf:DIR, openai:M@URL")] = "qwen2.5-coder-0.5b",
+    sag: Annotated[int, typer.Option("--sag", help="Self-consistent action generation: candidates per step (1 = off).")] = 1,
+    kind: Annotated[str, typer.Option("--kind", help="Task kind: qa or math.")] = "qa",
+    prompt: Annotated[str, typer.Option("--prompt", help="student, teacher, paper, or a .j2 file.")] = "student",
+    max_steps: Annotated[int, typer.Option("--max-steps", help="Step limit.")] = 5,
+    retriever: Annotated[str, typer.Option("--retriever", help="default (bundled BM25), an index DIR, a URL, or none.")] = "default",
+    k: Annotated[int, typer.Option("--k", help="Passages per search.")] = 3,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", help="Token budget per step.")] = 512,
+    temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature (SAG uses 0.4).")] = 0.0,
+    cot_prefix: Annotated[bool, typer.Option("--ftp/--no-ftp", help="First-thought prefix from the model's own CoT.")] = False,
+    save: Annotated[Path | None, typer.Option("--save", help="Append the trajectory to this JSONL file.")] = None,
+) -> None:
+    """Run one agent episode and print its thought / code / observation trace and the final answer."""
+    from agentdistill.agent import TrajectoryWriter, first_thought_prefix, load_prompt, run_cot, run_episode
+    from agentdistill.agent.prompts import STEP_STOP, PromptError
+    from agentdistill.data.task import Task
+    from agentdistill.llm.factory import load_llm
+    from agentdistill.llm.types import GenerationConfig, GenerationError
+
+    if kind not in ("qa", "math"):
+        raise typer.BadParameter(f"--kind must be qa or math, got {kind!r}")
+    if sag < 1 or max_steps < 1:
+        raise typer.BadParameter("--sag and --max-steps must be >= 1")
+    try:
+        template = load_prompt(prompt)
+    except PromptError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--prompt") from exc
+    task = Task(id="cli", dataset="cli", kind=kind, question=question, answer="")
+    ret = None
+    if retriever.lower() != "none":
+        from agentdistill.retrieval import load_retriever
+
+        with console.status(f"Loading retriever '{retriever}'…"):
+            ret = load_retriever(retriever)
+    with console.status(f"Loading model '{model}'…"):
+        try:
+            llm = load_llm(model)
+        except GenerationError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+    try:
+        prefix = None
+        if cot_prefix:
+            with console.status("Chain of thought for the first-thought prefix…"):
+                cot = run_cot(task, llm, GenerationConfig(max_tokens=max_tokens))
+            prefix = first_thought_prefix(cot.text) or None
+        console.rule(f"[bold]{question}")
+        gen = GenerationConfig(max_tokens=max_tokens, temperature=temperature, stop=STEP_STOP)
+        traj = run_episode(
+            task, llm, retriever=ret, prompt=template, max_steps=max_steps, gen=gen, sag_n=sag, prefix=prefix,
+            k=k, on_step=lambda step: console.print(_render_step(step, max_steps)),
+        )
+    finally:
+        llm.close()
+    t = traj.totals
+    summary = (f"{t.steps} steps · {t.completion_tokens} tokens · {t.seconds:.1f}s "
+               f"(generation {t.gen_seconds:.1f}s, execution {t.exec_seconds:.1f}s)")
+    if traj.status == "answered":
+        console.print(Panel(Text(str(traj.final_answer), style="bold green"), title="Final answer",
+                            subtitle=summary, border_style="green"))
+    elif traj.status == "max_steps":
+        console.print(Panel(Text(f"No answer within {max_steps} steps.", style="bold yellow"), title="max_steps",
+                            subtitle=summary, border_style="yellow"))
+    else:
+        console.print(Panel(Text(traj.error or "error", style="bold red"), title="error", subtitle=summary,
+                            border_style="red"))
+    if save is not None:
+        with TrajectoryWriter(save) as writer:
+            writer.write(traj)
+        console.print(f"[dim]trajectory appended to {save}[/dim]")
+    if traj.status == "error":
+        raise typer.Exit(1)
 
 
 def register(root: typer.Typer) -> None:
-    """Top-level commands of this module (none yet)."""
+    """Adds the top-level `run` command."""
+    root.command("run")(run)

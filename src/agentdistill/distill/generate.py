@@ -111,8 +111,9 @@ def _agent_attempt(
     prefix = None
     cot_text = None
     if s.ftp:
+        # Only the CoT's first paragraph is used: stop at the first blank line instead of paying for the rest.
         cot = run_cot(task, llm, GenerationConfig(max_tokens=s.max_tokens, temperature=gen.temperature,
-                                                  top_p=gen.top_p, seed=seed))
+                                                  top_p=gen.top_p, seed=seed, stop=("\n\n",)))
         cot_text = cot.text
         prefix = first_thought_prefix(cot.text) or None
     traj = run_episode(

@@ -44,7 +44,9 @@ class ResultRecord(BaseModel):
     parse_errors: int = Field(default=0, ge=0)
     tokens: int = Field(default=0, ge=0)
     seconds: float = Field(default=0.0, ge=0.0)
-    trajectory: dict[str, Any] | None = None  # agent Trajectory as a dict (agent/records.py); None in CoT mode
+    trajectory: dict[str, Any] | None = (
+        None  # agent Trajectory as a dict (agent/records.py); None in CoT mode
+    )
     cot_text: str | None = None  # CoT mode: the model's full answer text
 
 
@@ -196,7 +198,9 @@ def load_run(run_dir: Path | str) -> RunResult:
         raise RunInputError(f"{run_dir}: not a directory")
     results_path, summary_path = run_dir / RESULTS_FILE, run_dir / SUMMARY_FILE
     if not results_path.exists() and not summary_path.exists():
-        raise RunInputError(f"{run_dir}: no {RESULTS_FILE} or {SUMMARY_FILE} (is this an eval run directory?)")
+        raise RunInputError(
+            f"{run_dir}: no {RESULTS_FILE} or {SUMMARY_FILE} (is this an eval run directory?)"
+        )
     records = read_results(results_path) if results_path.exists() else []
     if summary_path.exists():
         summary = read_summary(summary_path)
@@ -223,6 +227,8 @@ def discover_run_dirs(paths: list[Path]) -> list[Path]:
         if (p / RESULTS_FILE).exists() or (p / SUMMARY_FILE).exists() or not p.is_dir():
             out.append(p)
             continue
-        children = sorted(c for c in p.iterdir() if (c / RESULTS_FILE).exists() or (c / SUMMARY_FILE).exists())
+        children = sorted(
+            c for c in p.iterdir() if (c / RESULTS_FILE).exists() or (c / SUMMARY_FILE).exists()
+        )
         out.extend(children or [p])
     return out

@@ -7,6 +7,7 @@ such as ``</pre><script>`` shows as text and never runs.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from agentdistill.evaluate.report_table import (
 from agentdistill.evaluate.report_viewer import DEFAULT_MAX_TRAJECTORIES, build_views
 
 CHART_FILE = "accuracy.png"
+OPEN_SETS_UP_TO = 40  # small reports show every question list unfolded; larger ones start folded
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,10 @@ def render_markdown(runs: list[RunResult], table: ResultsTable, title: str, char
     if warnings:
         parts += ["> **Check these inputs:**"] + [f"> - {w}" for w in warnings] + [""]
     parts += ["## Accuracy (%)", "", accuracy_markdown(table), ""]
-    parts += ["Exact match for QA, math equivalence for math. Averages are unweighted means over a domain's sets.", ""]
+    parts += [
+        "Exact match for QA, math equivalence for math. Averages are unweighted means over a domain's sets.",
+        "",
+    ]
     f1 = f1_markdown(table)
     if f1:
         parts += ["### F1 on QA sets (%)", "", f1, ""]
@@ -101,9 +106,10 @@ def render_markdown(runs: list[RunResult], table: ResultsTable, title: str, char
     for run in runs:
         s = run.summary
         sag = f", SAG N={s.sag_n}" if s.sag_n > 1 else ""
-        parts.append(f"- **{run.label}**: `{s.model}`, {s.mode}{sag} — run `{s.run_name}`" + (
-            f" (`{run.run_dir}`)" if run.run_dir else ""
-        ))
+        parts.append(
+            f"- **{run.label}**: `{s.model}`, {s.mode}{sag} — run `{s.run_name}`"
+            + (f" (`{run.run_dir}`)" if run.run_dir else "")
+        )
     parts += ["", "Trajectories (thought / code / observation per step, SAG votes) are in `report.html`.", ""]
     return "\n".join(parts)
 
@@ -116,6 +122,7 @@ def render_html(
     max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
 ) -> str:
     template = _environment().get_template("report.html.j2")
+    views = build_views(runs, max_trajectories)
     run_rows = [
         {
             "label": run.label,
@@ -140,9 +147,11 @@ def render_html(
         domain_spans=_domain_spans(table),
         best=_best_cells(table),
         chart=chart_uri,
-        views=build_views(runs, max_trajectories),
+        views=views,
         max_trajectories=max_trajectories,
         fmt=fmt,
+        eff_spans=Counter(e.run_index for e in table.efficiency),
+        open_sets=sum(len(s.items) for v in views for s in v.sets) <= OPEN_SETS_UP_TO,
     )
 
 

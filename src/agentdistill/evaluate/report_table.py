@@ -43,10 +43,11 @@ class EfficiencyRow:
     n: int
     accuracy: float  # percent
     f1: float | None  # percent, QA only
-    mean_steps: float
-    parse_error_rate: float  # percent
+    mean_steps: float | None  # None for CoT runs (no agent steps)
+    parse_error_rate: float | None  # percent; None for CoT runs
     tokens_per_task: float
     seconds_per_task: float
+    run_index: int = 0  # position of the run in the input list
 
 
 @dataclass
@@ -79,7 +80,7 @@ class ResultsTable:
 
 
 def set_kind(set_name: str, runs: list[RunResult]) -> str:
-    """"qa" or "math": from the records' task kind, else guessed from the set's name."""
+    """ "qa" or "math": from the records' task kind, else guessed from the set's name."""
     kinds = {r.task.kind for run in runs for r in run.records if r.task.dataset == set_name}
     if len(kinds) == 1:
         return kinds.pop()
@@ -114,8 +115,9 @@ def results_table(runs: list[RunResult]) -> ResultsTable:
 
     rows: list[Row] = []
     efficiency: list[EfficiencyRow] = []
-    for run in runs:
+    for run_index, run in enumerate(runs):
         s = run.summary
+        agent = s.mode == "agent"
         row = Row(model=s.model, label=run.label, run_name=s.run_name)
         for col in columns:
             if col.is_average:
@@ -139,10 +141,11 @@ def results_table(runs: list[RunResult]) -> ResultsTable:
                     n=m.n,
                     accuracy=100.0 * m.accuracy,
                     f1=_pct(m.f1) if col.kind == "qa" else None,
-                    mean_steps=m.mean_steps,
-                    parse_error_rate=100.0 * m.parse_error_rate,
+                    mean_steps=m.mean_steps if agent else None,
+                    parse_error_rate=100.0 * m.parse_error_rate if agent else None,
                     tokens_per_task=m.tokens_per_task,
                     seconds_per_task=m.seconds_per_task,
+                    run_index=run_index,
                 )
             )
     # Group rows by model (stable: first appearance of each model, rows in input order within it).

@@ -49,7 +49,7 @@ def clean_math(s: str) -> str:
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\!", "").replace("\\,", "")
     s = s.replace("\\left", "").replace("\\right", "")
     s = re.sub(r"\^\s*\{?\\circ\}?|°|\\degree", "", s)
-    s = re.sub(r"\\(?:text|mbox|mathrm)\{\s*(?:" + _UNIT_WORDS + r")?\s*\}", "", s)
+    s = re.sub(r"\\(?:text|mbox|mathrm)\{\s*(?:" + _UNIT_WORDS + r")?\s*\}(?:\^\{?[23]\}?)?", "", s)
     s = re.sub(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}", r"\1", s)
     s = re.sub(r"^\\?\$\s*", "", s)  # currency sign
     s = re.sub(r"\s+(?:" + _UNIT_WORDS + r")\b.*$", "", s, flags=re.IGNORECASE) if re.match(r"^[-+]?[\d.,/]+\s+[a-zA-Z]", s) else s
@@ -66,10 +66,7 @@ def to_number(s: str) -> float | None:
     m = re.fullmatch(r"\\frac\{([-+]?\d+(?:\.\d+)?)\}\{([-+]?\d+(?:\.\d+)?)\}", t) or \
         re.fullmatch(r"([-+]?\d+(?:\.\d+)?)/([-+]?\d+(?:\.\d+)?)", t)
     try:
-        if m:
-            val = float(m.group(1)) / float(m.group(2))
-        else:
-            val = float(t)
+        val = float(m.group(1)) / float(m.group(2)) if m else float(t)
     except (ValueError, ZeroDivisionError):
         return None
     return val

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 
 from agentdistill.grading.extract import clean_math, extract_math_answer, to_number
@@ -47,7 +48,8 @@ def grade_math(prediction: object, gold: str | float | int, numeric_tolerance: f
         return Grade(correct=False, method="empty", detail=detail)
     gn, pn = to_number(g), to_number(pred)
     if gn is not None and pn is not None:
-        ok = numeric_equal(gn, pn, numeric_tolerance)
+        integers = all(re.fullmatch(r"[-+]?\d+", x.replace(" ", "")) for x in (g, pred))
+        ok = gn == pn if integers else numeric_equal(gn, pn, numeric_tolerance)
         return Grade(correct=ok, em=float(ok), method="numeric", detail=detail)
     if pred.replace(" ", "") == g.replace(" ", ""):
         return Grade(correct=True, em=1.0, method="string", detail=detail)

@@ -117,7 +117,7 @@ class LlamaCppLLM:
             if llama_cpp.llama_set_adapters_lora(self._ctx, adapters, 1, scales):
                 raise GenerationError(f"llama.cpp could not apply the LoRA adapter {lora_path}")
         self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
-        self.n_batch = n_batch
+        self.n_batch = llama_cpp.llama_n_batch(self._ctx)  # llama.cpp may clamp it to n_ctx
         self.max_parallel = max_parallel
         meta = self._model.metadata()
         self.chat_template = chat_template or meta.get("tokenizer.chat_template")
@@ -126,7 +126,7 @@ class LlamaCppLLM:
         eos = self._model.token_eos()
         self._eos = self._piece(eos, special=True) if eos >= 0 else ""
         self._add_bos = self._model.add_bos_token()
-        self._batch = llama_cpp.llama_batch_init(max(n_batch, max_parallel), 0, 1)
+        self._batch = llama_cpp.llama_batch_init(max(self.n_batch, max_parallel), 0, 1)
         self._cache: dict[int, list[int]] = {}  # seq id -> tokens in the KV cache for it
         self._lock = threading.Lock()
         self._closed = False

@@ -49,6 +49,7 @@ class ReplayLLM:
         self.cycle = cycle
         self.position = 0
         self.calls: list[tuple[list[Message], GenerationConfig, str]] = []
+        self._continuations: list[tuple[str, str]] = []  # (text emitted incl. stop, rest of the sample)
 
     @classmethod
     def from_trajectories(cls, path: str | Path, **kwargs: Any) -> ReplayLLM:
@@ -66,6 +67,13 @@ class ReplayLLM:
 
     def generate(self, messages: list[Message], config: GenerationConfig, prefix: str = "") -> GenerationResult:
         start = time.perf_counter()
+        # A continuation of a sample cut at a stop string (the agent re-prompts after a bare opening fence):
+        # serve the rest of that same recorded sample instead of the next script entry.
+        rest = next((r for emitted, r in self._continuations if prefix and prefix.endswith(emitted)), None)
+        if rest is not None:
+            self._continuations = []
+            self.calls.append((list(messages), config, prefix))
+            return self._result([rest] * config.n, config, messages, prefix, start)
         if self.position >= len(self.script):
             if not self.cycle:
                 raise GenerationError(f"ReplayLLM: script exhausted after {len(self.script)} calls")
@@ -74,9 +82,17 @@ class ReplayLLM:
         self.position += 1
         self.calls.append((list(messages), config, prefix))
         samples = [entry] * config.n if isinstance(entry, str) else [entry[j % len(entry)] for j in range(config.n)]
+        return self._result(samples, config, messages, prefix, start)
+
+    def _result(
+        self, samples: list[str], config: GenerationConfig, messages: list[Message], prefix: str, start: float
+    ) -> GenerationResult:
         completions = []
+        self._continuations = []
         for sample in samples:
             text, stop = _truncate(sample, config.stop)
+            if stop is not None and len(sample) > len(text) + len(stop):
+                self._continuations.append((text + stop, sample[len(text) + len(stop) :]))
             tokens = max(1, len(text) // 4)
             finish = "stop"
             if tokens > config.max_tokens:

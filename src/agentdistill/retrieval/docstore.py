@@ -24,7 +24,7 @@ class DocStoreWriter:
     def __init__(self, directory: Path):
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
-        self._fh = open(directory / DOCS_FILE, "wb")
+        self._fh = open(directory / DOCS_FILE, "wb")  # noqa: SIM115 (closed by close())
         self._offsets: list[int] = [0]
 
     def add(self, doc: Doc) -> None:

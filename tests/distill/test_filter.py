@@ -1,0 +1,50 @@
+from pathlib import Path
+
+from agentdistill.agent.records import Step, Trajectory, TrajectoryWriter, read_trajectories
+from agentdistill.data.task import Task
+from agentdistill.distill.filter import filter_trajectories
+
+TASK = Task(id="t1", dataset="gsm8k-train", kind="math", question="1+1?", answer="2")
+
+
+def traj(task: Task, raws: list[str], *, status="answered", correct=True, kinds=None, **settings) -> Trajectory:
+    kinds = kinds or [None] * len(raws)
+    steps = [Step(index=i, raw=r, error_kind=k) for i, (r, k) in enumerate(zip(raws, kinds, strict=True))]
+    return Trajectory(task=task, model="teacher", steps=steps, status=status, correct=correct, settings=settings)
+
+
+def test_filter_keeps_correct_parsed_and_reports_reasons(tmp_path: Path) -> None:
+    t2 = TASK.model_copy(update={"id": "t2"})
+    t3 = TASK.model_copy(update={"id": "t3"})
+    records = [
+        traj(TASK, ["a", "b"]),  # kept
+        traj(TASK, ["a", "b"]),  # duplicate of the first
+        traj(TASK, ["c"]),  # distinct but over max_per_task=1
+        traj(t2, ["x"], correct=False),  # incorrect
+        traj(t2, ["y", "z"], kinds=["no_code", None]),  # a step did not parse
+        traj(t3, ["p"], status="max_steps", correct=False),  # ran out of steps
+        traj(t3, ["q", "r"], kinds=["exception", None]),  # execution error: kept (recovery is useful)
+        traj(t3, ["s"], forced_final_answer=True),  # forced final turn: never training data
+    ]
+    src, dst = tmp_path / "all.jsonl", tmp_path / "kept.jsonl"
+    with TrajectoryWriter(src) as w:
+        for r in records:
+            w.write(r)
+    rep = filter_trajectories(src, dst, max_per_task=1)
+    kept = read_trajectories(dst)
+    assert [(t.task.id, [s.raw for s in t.steps]) for t in kept] == [("t1", ["a", "b"]), ("t3", ["q", "r"])]
+    assert rep.total == 8 and rep.kept == 2 and rep.tasks == 3 and rep.tasks_kept == 2
+    assert dict(rep.dropped) == {
+        "duplicate": 1, "over_max_per_task": 1, "incorrect": 1, "parse_error": 1,
+        "status:max_steps": 1, "forced_final_answer": 1,
+    }
+
+
+def test_filter_max_per_task_and_exec_errors(tmp_path: Path) -> None:
+    src, dst = tmp_path / "all.jsonl", tmp_path / "kept.jsonl"
+    with TrajectoryWriter(src) as w:
+        for raws in (["a"], ["b"], ["c"]):
+            w.write(traj(TASK, raws))
+        w.write(traj(TASK, ["d"], kinds=["timeout"]))
+    rep = filter_trajectories(src, dst, max_per_task=2, keep_exec_errors=False)
+    assert rep.kept == 2 and rep.dropped["over_max_per_task"] == 1 and rep.dropped["exec_error"] == 1

@@ -1,0 +1,71 @@
+"""Generation with the real 135M model: records, resume after a kill, no duplicates, no lost records."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from agentdistill.agent.records import read_trajectories
+from agentdistill.distill.generate import GenerateSettings, attempt_seed, generate, record_key
+from agentdistill.data import load_tasks
+from agentdistill.llm.factory import load_llm
+
+FAST = dict(max_steps=2, max_tokens=96)
+
+
+def _cli(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "agentdistill.cli.main", "generate", "-t", "gsm8k-train:4", "--teacher",
+            "smollm2-135m", "--out", str(out), "--max-steps", "2", "--max-tokens", "96", "--n-ctx", "4096",
+            "--retriever", "", *extra]
+
+
+def test_seeds_are_stable_and_distinct() -> None:
+    assert attempt_seed(0, "a", 0) == attempt_seed(0, "a", 0)
+    assert len({attempt_seed(0, "a", k) for k in range(8)}) == 8
+    assert attempt_seed(0, "a", 0) != attempt_seed(1, "a", 0)
+
+
+def test_generate_samples_and_resume_in_process(tiny_gguf: Path, tmp_path: Path) -> None:
+    tasks = load_tasks("gsm8k-train", limit=2)
+    out = tmp_path / "traj.jsonl"
+    llm = load_llm("smollm2-135m", n_ctx=4096)
+    try:
+        s = GenerateSettings(samples=2, ftp=True, **FAST)
+        summary = generate(tasks, llm, out, s)
+        assert summary.attempts == 4 and summary.tasks == 2 and summary.skipped_resumed == 0
+        again = generate(tasks, llm, out, s)  # everything done: nothing re-run
+        assert again.skipped_resumed == 4 and again.attempts == 4
+    finally:
+        llm.close()
+    trajs = read_trajectories(out)
+    keys = [record_key(t.task.id, t.settings["sample"]) for t in trajs]
+    assert sorted(keys) == sorted({record_key(t.id, k) for t in tasks for k in range(2)})
+    for t in trajs:
+        assert t.prefix and t.prefix.startswith("Thought: ")  # first-thought prefix was used
+        assert t.steps[0].raw.startswith(t.prefix)
+        assert t.correct in (True, False)
+        assert t.settings["seed"] == attempt_seed(0, t.task.id, t.settings["sample"])
+
+
+def test_killed_run_resumes_without_loss_or_duplicates(tiny_gguf: Path, tmp_path: Path) -> None:
+    out = tmp_path / "traj.jsonl"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(_cli(out, "--no-ftp"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if out.exists() and out.read_bytes().count(b"\n") >= 1:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, f"generation ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = read_trajectories(out)
+    assert 1 <= len(first) < 4
+    done = subprocess.run(_cli(out, "--no-ftp"), env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    trajs = read_trajectories(out)
+    ids = [t.task.id for t in trajs]
+    assert len(ids) == 4 and len(set(ids)) == 4  # none lost, none duplicated
+    assert [t.model_dump_json() for t in trajs[: len(first)]] == [t.model_dump_json() for t in first]

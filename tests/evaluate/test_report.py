@@ -1,0 +1,332 @@
+"""`agentdistill report`: table values, Markdown/HTML output, escaping, self-containment, input errors.
+
+Run directories are written by the test from the real record models (evaluate/records.py for results, the
+agent's Trajectory model for trajectories), the way `agentdistill eval` writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from agentdistill.agent.records import Candidate, Step, Totals, Trajectory
+from agentdistill.data.task import Task
+from agentdistill.evaluate.records import (
+    ResultRecord,
+    RunInputError,
+    RunSummary,
+    discover_run_dirs,
+    load_run,
+    summarize_records,
+)
+from agentdistill.evaluate.report import write_report
+from agentdistill.evaluate.report_table import accuracy_markdown, results_table
+from agentdistill.grading.types import Grade
+
+EVIL_CODE = 'x = "</pre><script>alert(1)</script>"\nprint(x)'
+
+QA = [
+    ("hq-1", "Which city is the birthplace of the director of Jaws?", "Cincinnati", ["Cincinnati, Ohio"]),
+    ("hq-2", "Are Aurora and Solaris both films by the same director?", "no", []),
+    ("hq-3", "What year did the band that recorded Hysteria form?", "1977", []),
+]
+MATH = [
+    ("gsm-1", "Tom has 3 apples and buys 4 more. How many apples does he have?", "7"),
+    ("gsm-2", "A train travels 60 km/h for 2.5 hours. How far does it go in km?", "150"),
+]
+
+
+def qa_task(i: int) -> Task:
+    tid, q, a, aliases = QA[i]
+    return Task(id=tid, dataset="hotpotqa", kind="qa", question=q, answer=a, aliases=aliases)
+
+
+def math_task(i: int) -> Task:
+    tid, q, a = MATH[i]
+    return Task(id=tid, dataset="gsm8k", kind="math", question=q, answer=a)
+
+
+def agent_trajectory(task: Task, model: str, answer: str, *, sag_n: int = 1, code: str | None = None) -> dict:
+    code1 = code or f'print(search("{task.question[:40]}"))'
+    step1 = Step(
+        index=0,
+        raw=f"Thought: I should look this up.\nCode:\n```py\n{code1}\n```",
+        thought="I should look this up.",
+        code=code1,
+        observation="1. (Jaws) Jaws is a 1975 film directed by Steven Spielberg...",
+        tokens=42,
+        seconds=1.3,
+    )
+    if sag_n > 1:
+        step1.n_candidates, step1.n_valid, step1.winner = 3, 2, 1
+        key = json.dumps(["1. (Jaws) Jaws is a 1975 film...", None])
+        step1.candidates = [
+            Candidate(index=0, raw="Thought: hmm", thought="hmm", error_kind="no_code", valid=False),
+            Candidate(
+                index=1,
+                raw="...",
+                code=code1,
+                observation="1. (Jaws)",
+                valid=True,
+                vote_key=key,
+                group_size=2,
+            ),
+            Candidate(
+                index=2,
+                raw="...",
+                code=code1,
+                observation="1. (Jaws)",
+                valid=True,
+                vote_key=key,
+                group_size=2,
+                shared_execution_with=1,
+            ),
+        ]
+    step2 = Step(
+        index=1,
+        raw=f"Thought: Done.\nCode:\n```py\nfinal_answer({answer!r})\n```",
+        thought="Done.",
+        code=f"final_answer({answer!r})",
+        observation="",
+        final_answer=answer,
+        has_final_answer=True,
+        tokens=20,
+        seconds=0.6,
+    )
+    traj = Trajectory(
+        task=task,
+        model=model,
+        steps=[step1, step2],
+        final_answer=answer,
+        status="answered",
+        totals=Totals(steps=2, completion_tokens=62, seconds=1.9),
+    )
+    return traj.model_dump(mode="json")
+
+
+def record(
+    task: Task,
+    model: str,
+    prediction: str | None,
+    correct: bool,
+    *,
+    mode: str = "agent",
+    sag_n: int = 1,
+    code: str | None = None,
+) -> ResultRecord:
+    traj = (
+        agent_trajectory(task, model, prediction or "", sag_n=sag_n, code=code) if mode == "agent" else None
+    )
+    return ResultRecord(
+        task=task,
+        mode=mode,
+        model=model,
+        sag_n=sag_n,
+        prediction=prediction,
+        grade=Grade(
+            correct=correct,
+            em=float(correct),
+            f1=1.0 if correct else 0.25,
+            method="qa-em" if task.kind == "qa" else "math-verify",
+        ),
+        status="answered" if prediction is not None else "max_steps",
+        steps=2 if mode == "agent" else 0,
+        parse_errors=1 if sag_n == 1 and not correct else 0,
+        tokens=62,
+        seconds=1.9,
+        trajectory=traj,
+        cot_text="Jaws was directed by Spielberg, born in Cincinnati.\n\nAnswer: Cincinnati"
+        if mode == "cot"
+        else None,
+    )
+
+
+def write_run(
+    root: Path, name: str, label: str, records: list[ResultRecord], *, summary: bool = True
+) -> Path:
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "results.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in records))
+    if summary:
+        first = records[0]
+        s = RunSummary(
+            run_name=name,
+            model=first.model,
+            mode=first.mode,
+            sag_n=first.sag_n,
+            label=label,
+            per_set=summarize_records(records),
+        )
+        # math first on purpose: the table must still put QA sets first
+        s.per_set = dict(sorted(s.per_set.items(), key=lambda kv: kv[0] != "gsm8k"))
+        (d / "summary.json").write_text(s.model_dump_json(indent=2))
+    return d
+
+
+def make_runs(root: Path) -> list[Path]:
+    teacher, student = "qwen2.5-coder-1.5b", "smollm2-135m"
+    t = [
+        record(qa_task(0), teacher, "Cincinnati", True),
+        record(qa_task(1), teacher, "no", True),
+        record(qa_task(2), teacher, "1976", False, code=EVIL_CODE),
+        record(math_task(0), teacher, "7", True),
+        record(math_task(1), teacher, "120", False),
+    ]
+    cot = [
+        record(qa_task(i), student, p, c, mode="cot")
+        for i, (p, c) in enumerate([("Cincinnati", True), ("yes", False), (None, False)])
+    ]
+    cot += [
+        record(math_task(0), student, "7", True, mode="cot"),
+        record(math_task(1), student, "150", True, mode="cot"),
+    ]
+    sag = [
+        record(qa_task(0), student, "Cincinnati", True, sag_n=8),
+        record(qa_task(1), student, "yes", False, sag_n=8),
+        record(qa_task(2), student, "1977", True, sag_n=8),
+        record(math_task(0), student, "7", True, sag_n=8),
+        record(math_task(1), student, "150", True, sag_n=8),
+    ]
+    return [
+        write_run(root, "teacher", "Teacher (agent)", t),
+        write_run(root, "student-cot", "Student CoT", cot),
+        write_run(root, "student-sag", "+ SAG", sag),
+    ]
+
+
+@pytest.fixture
+def run_dirs(tmp_path: Path) -> list[Path]:
+    return make_runs(tmp_path / "runs")
+
+
+def test_table_values_layout_and_grouping(run_dirs: list[Path]) -> None:
+    table = results_table([load_run(d) for d in run_dirs])
+    assert [c.name for c in table.columns] == ["hotpotqa", "gsm8k"]  # QA first; one set per domain: no avg
+    assert round(table.value("Teacher (agent)", "hotpotqa"), 1) == 66.7
+    assert table.value("Teacher (agent)", "gsm8k") == 50.0
+    assert round(table.value("Student CoT", "hotpotqa"), 1) == 33.3
+    assert table.value("+ SAG", "gsm8k") == 100.0
+    assert [(m, [r.label for r in rows]) for m, rows in table.groups()] == [
+        ("qwen2.5-coder-1.5b", ["Teacher (agent)"]),
+        ("smollm2-135m", ["Student CoT", "+ SAG"]),
+    ]
+    f1 = {r.label: r.f1 for r in table.rows}
+    assert round(f1["Teacher (agent)"]["hotpotqa"], 1) == 75.0  # (1 + 1 + 0.25) / 3
+    assert f1["Teacher (agent)"]["gsm8k"] is None
+    md = accuracy_markdown(table)
+    assert "| qwen2.5-coder-1.5b | Teacher (agent) | 66.7 | 50.0 |" in md
+    assert "|  | + SAG | 66.7 | 100.0 |" in md  # model named once per group
+
+
+def test_domain_averages_when_two_sets_per_domain(tmp_path: Path) -> None:
+    recs = [record(qa_task(0), "m", "Cincinnati", True)]
+    bam = Task(id="b1", dataset="bamboogle", kind="qa", question="q?", answer="a")
+    recs.append(record(bam, "m", "b", False))
+    table = results_table([load_run(write_run(tmp_path, "r", "Agent", recs))])
+    assert [c.name for c in table.columns] == ["hotpotqa", "bamboogle", "QA avg"]
+    assert table.value("Agent", "QA avg") == 50.0
+
+
+def test_report_files_markdown_and_self_contained_html(run_dirs: list[Path], tmp_path: Path) -> None:
+    runs = [load_run(d) for d in run_dirs]
+    paths = write_report(runs, tmp_path / "out", "Demo report")
+    md, html = paths.markdown.read_text(), paths.html.read_text()
+    assert "# Demo report" in md and "F1 on QA sets" in md and "![Accuracy per test set](accuracy.png)" in md
+    assert "| qwen2.5-coder-1.5b | Teacher (agent) | hotpotqa | 3 | 66.7 | 75.0 |" in md
+    assert paths.chart is not None and paths.chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # self-contained: no external src/href, no stylesheet links, the chart inline
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.IGNORECASE)
+    assert "<link" not in html
+    assert 'src="data:image/png;base64,' in html
+    # values in the HTML table
+    assert "<td>66.7</td>" in html
+
+
+def test_model_code_is_escaped(run_dirs: list[Path], tmp_path: Path) -> None:
+    html = write_report([load_run(run_dirs[0])], tmp_path / "out", chart=False).html.read_text()
+    assert "<script>alert(1)" not in html
+    assert "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert html.count("<script") == 1  # only the page's own filter script
+
+
+def test_viewer_filter_sag_votes_and_cot(run_dirs: list[Path], tmp_path: Path) -> None:
+    html = write_report([load_run(d) for d in run_dirs], tmp_path / "out", chart=False).html.read_text()
+    for f in ("all", "correct", "incorrect"):
+        assert f'data-filter="{f}"' in html
+    assert html.count('data-correct="correct"') == 3 + 3 + 4
+    assert html.count('data-correct="incorrect"') == 2 + 2 + 1
+    assert (
+        "winner</span>" in html and "group of 2" in html and "no_code" in html and "same code as #1" in html
+    )
+    assert "Jaws was directed by Spielberg" in html  # CoT text
+    assert "Gold</dt><dd>Cincinnati" in html and "also: Cincinnati, Ohio" in html
+    assert "At most 200 questions per run are embedded" in html
+
+
+def test_trajectory_cap_is_applied_and_stated(run_dirs: list[Path], tmp_path: Path) -> None:
+    html = write_report(
+        [load_run(run_dirs[0])], tmp_path / "o", chart=False, max_trajectories=2
+    ).html.read_text()
+    # cap shared by two sets: one question each; shown 1 of 3 and 1 of 2
+    assert "showing 1 of 3" in html and "showing 1 of 2" in html
+    assert html.count('class="item"') == 2
+
+
+def test_malformed_results_line_names_file_and_line(tmp_path: Path) -> None:
+    d = write_run(tmp_path, "r", "Agent", [record(qa_task(0), "m", "x", False)])
+    good = (d / "results.jsonl").read_text()
+    (d / "results.jsonl").write_text(good + '{"task": {"id": "t"\n')
+    with pytest.raises(RunInputError, match=r"results\.jsonl:2: not valid JSON"):
+        load_run(d)
+    bad = json.loads(good)
+    del bad["grade"]
+    (d / "results.jsonl").write_text(good + "\n" + json.dumps(bad) + "\n")
+    with pytest.raises(RunInputError, match=r"results\.jsonl:3: field 'grade': Field required"):
+        load_run(d)
+    (d / "results.jsonl").write_text(good)
+    summary = json.loads((d / "summary.json").read_text())
+    summary["per_set"]["hotpotqa"]["accuracy"] = 66.7  # percent instead of a fraction
+    (d / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(RunInputError, match=r"summary\.json: field 'per_set\.hotpotqa\.accuracy'"):
+        load_run(d)
+
+
+def test_missing_summary_is_rebuilt_and_stale_summary_flagged(tmp_path: Path) -> None:
+    recs = [record(qa_task(i), "m", "a", i == 0) for i in range(3)]
+    run = load_run(write_run(tmp_path, "nosum", "", recs, summary=False))
+    assert run.label == "Agent" and round(run.summary.per_set["hotpotqa"].accuracy * 100, 1) == 33.3
+    assert any("no summary.json" in w for w in run.warnings)
+    d = write_run(tmp_path, "stale", "Agent", recs)
+    with open(d / "results.jsonl", "a") as fh:
+        fh.write(record(math_task(0), "m", "7", True).model_dump_json() + "\n")
+    run = load_run(d)
+    assert any("'gsm8k' has records but is missing" in w for w in run.warnings)
+    assert run.summary.per_set["gsm8k"].accuracy == 1.0
+    assert discover_run_dirs([tmp_path]) == [tmp_path / "nosum", tmp_path / "stale"]
+
+
+def test_cli_prints_table_and_html_path(run_dirs: list[Path], tmp_path: Path) -> None:
+    from agentdistill.cli import report_cmd
+
+    app = typer.Typer()
+    report_cmd.register(app)
+
+    @app.callback()
+    def _root() -> None:  # keep `report` as a named sub-command, like under the real root app
+        pass
+
+    out = tmp_path / "rep"
+    res = CliRunner().invoke(app, ["report", str(run_dirs[0].parent), "--out", str(out), "--title", "T"])
+    assert res.exit_code == 0, res.output
+    assert "66.7" in res.output and "Teacher (agent)" in res.output
+    assert str(out / "report.html") in res.output.replace("\n", "")
+    assert (out / "report.md").exists()
+    (run_dirs[0] / "results.jsonl").write_text("not json\n")
+    res = CliRunner().invoke(app, ["report", str(run_dirs[0]), "--out", str(out)])
+    assert res.exit_code == 1
+    assert "results.jsonl:1: not valid JSON" in res.output.replace("\n", "")
