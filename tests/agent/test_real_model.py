@@ -76,7 +76,7 @@ def test_qa_episode_with_search(llm, retriever, tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     with TrajectoryWriter(path) as w:
         w.write(traj)
-    assert read_trajectories(path)[0] == traj
+    assert read_trajectories(path)[0].model_dump() == traj.model_dump()
 
 
 def test_gsm_hard_episode(llm, shared_data: Path) -> None:

@@ -10,6 +10,7 @@ from agentdistill.llm import GenerationConfig, GenerationError, load_llm
 from agentdistill.llm.llamacpp import LlamaCppLLM
 
 Q = [{"role": "user", "content": "What is the capital of France? Answer in one short sentence."}]
+OPEN = [{"role": "user", "content": "Write a short poem about the sea."}]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,9 @@ def test_greedy_generation_and_usage(llm: LlamaCppLLM) -> None:
 
 
 def test_max_tokens_gives_length(llm: LlamaCppLLM) -> None:
-    r = llm.generate([{"role": "user", "content": "Write a long story about a dragon."}], GenerationConfig(max_tokens=5))
+    r = llm.generate(
+        [{"role": "user", "content": "Write a long story about a dragon."}], GenerationConfig(max_tokens=5)
+    )
     assert r.completions[0].finish_reason == "length" and r.completions[0].tokens == 5
 
 
@@ -62,7 +65,7 @@ def test_prefix_is_continued_not_repeated(llm: LlamaCppLLM) -> None:
 
 
 def test_n_samples_distinct_with_temperature(llm: LlamaCppLLM) -> None:
-    r = llm.generate(Q, GenerationConfig(max_tokens=24, temperature=1.0, n=4, seed=7))
+    r = llm.generate(OPEN, GenerationConfig(max_tokens=24, temperature=1.0, n=4, seed=7))
     texts = [c.text for c in r.completions]
     assert len(texts) == 4 and len(set(texts)) == 4
     assert r.usage.completion_tokens == sum(c.tokens for c in r.completions)
@@ -108,7 +111,7 @@ def test_kv_reuse_follows_the_chosen_sample(llm: LlamaCppLLM) -> None:
 
 def test_more_samples_than_parallel_slots(tiny_gguf: Path) -> None:
     with LlamaCppLLM(tiny_gguf, n_ctx=256, max_parallel=2) as small:
-        r = small.generate(Q, GenerationConfig(max_tokens=40, temperature=1.0, n=5, seed=3))
+        r = small.generate(OPEN, GenerationConfig(max_tokens=40, temperature=1.0, n=5, seed=3))
         assert len(r.completions) == 5 and len({c.text for c in r.completions}) >= 4
 
 

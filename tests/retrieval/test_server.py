@@ -146,4 +146,5 @@ def test_cli_build_and_search(tiny_corpus: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": 1, "title": "x"}\n')
     result = runner.invoke(cli_app, ["index", "build", str(bad), "--out", str(tmp_path / "bad")])
-    assert result.exit_code == 2 and "line 1" in result.output and "'text'" in result.output
+    assert result.exit_code == 2 and "bad.jsonl, line 1: field 'text' missing" in result.output
+    assert not (tmp_path / "bad").exists()

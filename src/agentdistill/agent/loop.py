@@ -145,7 +145,7 @@ def run_episode(
         "prompt": template.name,
         "max_steps": max_steps,
         "sag_n": sag_n,
-        "generation": dataclasses.asdict(gen),
+        "generation": {**dataclasses.asdict(gen), "stop": list(gen.stop)},
         "k": k if retriever is not None else None,
         "search_tool": template.search_tool if retriever is not None else None,
         "sandbox_imports": sb_config.imports,

@@ -62,7 +62,9 @@ def report(
     paths = write_report(runs, out, title, max_trajectories=max_trajectories)
     table = rich_results_table(results_table(runs))
     if not console.is_terminal:  # piped / CI log: print the table whole rather than wrapped to 80 columns
-        console.width = max(console.width, console.measure(table, options=console.options.update_width(400)).maximum)
+        console.width = max(
+            console.width, console.measure(table, options=console.options.update_width(400)).maximum
+        )
     console.print(table)
     console.print(f"Markdown: {paths.markdown}")
     console.print(f"HTML report: [bold]{paths.html}[/bold]")

@@ -74,6 +74,7 @@ class ItemView:
     tokens: int
     seconds: float
     mode: str
+    grading: str  # grader method and its detail, e.g. "numeric: extracted='7'"
     steps: list[StepView] = field(default_factory=list)
     cot_text: str = ""
     prefix: str = ""
@@ -185,6 +186,7 @@ def item_view(rec: ResultRecord) -> ItemView:
         tokens=rec.tokens,
         seconds=rec.seconds,
         mode=rec.mode,
+        grading=clip(": ".join(x for x in (rec.grade.method, rec.grade.detail) if x), 400),
         steps=[step_view(s, i) for i, s in enumerate(steps) if isinstance(s, dict)]
         if isinstance(steps, list)
         else [],

@@ -15,7 +15,16 @@ from agentdistill.llm.types import LLM, GenerationError
 _LLAMACPP_OPTS = {"n_ctx", "n_threads", "n_batch", "max_parallel", "n_gpu_layers", "lora_path", "chat_template",
                   "verbose", "name"}  # fmt: skip
 _HF_OPTS = {"device", "dtype", "lora_path", "chat_template", "name", "n_ctx", "n_threads"}
-_HTTP_OPTS = {"api_key", "max_concurrency", "timeout", "retries", "backoff", "name", "completions_fallback"}
+_HTTP_OPTS = {
+    "api_key",
+    "max_concurrency",
+    "timeout",
+    "retries",
+    "backoff",
+    "name",
+    "prefix_mode",
+    "chat_template",
+}
 
 
 def _check(kind: str, options: dict[str, Any], allowed: set[str]) -> dict[str, Any]:

@@ -42,6 +42,16 @@ def build_index(corpus: Path | str, out: Path | str, kind: str = "bm25", *, mode
             raise FileExistsError(f"{out} already exists and is not empty (pass overwrite=True / --force)")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _build(corpus, out, kind, model=model, faiss=faiss, query_prefix=query_prefix,
+                      passage_prefix=passage_prefix, batch_size=batch_size, progress=progress, device=device)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # no half-built index left behind
+        raise
+
+
+def _build(corpus: Path, out: Path, kind: str, *, model: str | None, faiss: str, query_prefix: str,
+           passage_prefix: str, batch_size: int, progress: bool, device: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     docs = read_corpus(corpus)
     meta: dict[str, Any] = {"format": FORMAT, "kind": kind, "corpus": str(corpus.resolve())}

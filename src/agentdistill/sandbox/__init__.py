@@ -1,0 +1,6 @@
+"""Running untrusted model-written Python: stateful per episode, isolated, limited, forkable."""
+
+from .sandbox import Sandbox, SandboxClosed
+from .types import ExecError, ExecResult, SandboxConfig
+
+__all__ = ["ExecError", "ExecResult", "Sandbox", "SandboxClosed", "SandboxConfig"]

@@ -27,12 +27,12 @@ class ImportBlocked(ImportError):
 _DENY_PREFIXES = (
     "ctypes.", "subprocess.", "os.exec", "os.posix_spawn", "os.spawn", "pty.", "urllib.", "http.",
     "ftplib.", "smtplib.", "imaplib.", "poplib.", "nntplib.", "telnetlib.", "webbrowser.", "sqlite3.",
-    "resource.", "syslog.", "socket.",
+    "syslog.", "socket.",
 )
 _DENY = {"os.system", "os.kill", "os.killpg", "os.symlink", "os.link", "os.chroot", "signal.pthread_kill",
          "os.forkpty", "sys.settrace", "sys.setprofile", "sys._current_frames", "sys._current_exceptions",
          "gc.get_objects", "gc.get_referrers", "gc.get_referents", "os.setxattr", "os.removexattr"}
-_TRUSTED_ONLY = {"os.fork", "os.chdir", "os.fchdir", "sys._getframe"}
+_TRUSTED_ONLY = {"os.fork", "os.chdir", "os.fchdir", "sys._getframe", "resource.setrlimit", "resource.prlimit"}
 _FRAME_ATTRS = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "f_globals", "f_locals", "f_builtins"}
 _WRITE_PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate",
                       "os.utime", "os.mkfifo", "os.mknod", "shutil.copyfile", "shutil.copymode",
@@ -54,7 +54,7 @@ def install_audit_hook(scratch_base: str, read_roots: list[str]) -> list[bool]:
     realpath, fsdecode, AF_UNIX = os.path.realpath, os.fsdecode, socket.AF_UNIX  # noqa: N806
 
     def path_ok(path: object, write: bool) -> bool:
-        if path is None:
+        if path is None or trusted[0]:
             return True
         if not isinstance(path, str | bytes):
             return False  # file descriptors and odd objects: no
@@ -68,7 +68,7 @@ def install_audit_hook(scratch_base: str, read_roots: list[str]) -> list[bool]:
             path, mode, flags = (tuple(args) + (None, None, None))[:3]
             write = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool((flags or 0) & _WRITE_FLAGS)
             if not path_ok(path, write):
-                raise SandboxViolation(f"access to {path!r} is not allowed (only the scratch dir is writable)")
+                raise SandboxViolation(f"access to {path!r} is not allowed in the sandbox (outside the scratch dir)")
             return
         if event == "object.__getattr__":
             if len(args) > 1 and args[1] in _FRAME_ATTRS and not trusted[0]:

@@ -1,0 +1,112 @@
+"""Parse-failure rate of embedded models as agents, on N QA (HotpotQA test) and N math (GSM-hard) tasks, ± SAG.
+
+Expensive on a small CPU: runs model by model, config by config, appending each finished episode to
+``benchmarks/results/agent_parse_rate.jsonl`` (resumable: finished (model, sag, task) triples are skipped) and
+rewriting the summary ``benchmarks/results/agent_parse_rate.json`` after every episode, so a capped or killed
+run still reports whatever completed. A step is a parse failure when the *chosen* step did not parse; with SAG
+we also report the fraction of unparsable candidates.
+
+    python benchmarks/agent_parse_rate.py --models smollm2-135m qwen2.5-coder-0.5b --n 20 --budget 3600
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from rich.progress import Progress
+
+from agentdistill.agent import TrajectoryWriter, read_trajectories, run_episode
+from agentdistill.agent.prompts import STEP_STOP
+from agentdistill.data.task import Task
+from agentdistill.llm.types import GenerationConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "benchmarks"
+OUT = ROOT / "benchmarks" / "results"
+PARSE_KINDS = {"empty", "no_code", "empty_code", "syntax"}
+
+
+def _tasks(n: int) -> list[Task]:
+    qa = json.loads((DATA / "qa_dataset/test/hotpotqa_500_20250422.json").read_text())["examples"][:n]
+    math = json.loads((DATA / "math_dataset/test/gsm_hard_500_20250507.json").read_text())["examples"][:n]
+    tasks = [Task(id=f"hotpotqa-{e['id']}", dataset="hotpotqa", kind="qa", question=e["question"],
+                  answer=str(e.get("answer", e.get("golden_answers", ""))), ) for e in qa]
+    maths = [Task(id=f"gsm-hard-{e['id']}", dataset="gsm-hard", kind="math", question=e["question"],
+                  answer=str(e["answer"])) for e in math]
+    return [t for pair in zip(tasks, maths, strict=False) for t in pair]  # interleaved: partial runs cover both
+
+
+def summarize(path: Path) -> dict:
+    groups: dict[str, dict] = {}
+    if not path.exists():
+        return groups
+    for t in read_trajectories(path):
+        key = f"{t.model} sag={t.settings['sag_n']} {t.task.kind}"
+        g = groups.setdefault(key, {"episodes": 0, "steps": 0, "parse_failures": 0, "candidates": 0,
+                                    "candidate_parse_failures": 0, "answered": 0, "seconds": 0.0})
+        g["episodes"] += 1
+        g["answered"] += t.status == "answered"
+        g["seconds"] += t.totals.seconds
+        for s in t.steps:
+            g["steps"] += 1
+            g["parse_failures"] += s.error_kind in PARSE_KINDS
+            g["candidates"] += max(1, len(s.candidates))
+            g["candidate_parse_failures"] += (
+                sum(c.error_kind in PARSE_KINDS for c in s.candidates) if s.candidates
+                else int(s.error_kind in PARSE_KINDS)
+            )
+    for g in groups.values():
+        g["parse_failure_rate"] = round(g["parse_failures"] / max(1, g["steps"]), 3)
+        g["candidate_parse_failure_rate"] = round(g["candidate_parse_failures"] / max(1, g["candidates"]), 3)
+        g["seconds"] = round(g["seconds"], 1)
+    return groups
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="+", default=["smollm2-135m", "qwen2.5-coder-0.5b"])
+    ap.add_argument("--sag", nargs="+", type=int, default=[1, 8])
+    ap.add_argument("--n", type=int, default=20, help="tasks per kind")
+    ap.add_argument("--max-steps", type=int, default=3)
+    ap.add_argument("--max-tokens", type=int, default=192)
+    ap.add_argument("--prompt", default="student")
+    ap.add_argument("--budget", type=float, default=3600.0,
+                    help="seconds for the whole run, split evenly over the (model, sag) configurations")
+    args = ap.parse_args()
+
+    from agentdistill.llm.factory import load_llm
+    from agentdistill.retrieval import load_retriever
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    log = OUT / "agent_parse_rate.jsonl"
+    done = {(t.model, t.settings["sag_n"], t.task.id) for t in read_trajectories(log)} if log.exists() else set()
+    tasks = _tasks(args.n)
+    retriever = load_retriever("default", progress=False)
+    gen = GenerationConfig(max_tokens=args.max_tokens, temperature=0.0, stop=STEP_STOP, seed=0)
+    per_config = args.budget / (len(args.models) * len(args.sag))
+    with TrajectoryWriter(log) as writer, Progress() as progress:
+        for model in args.models:
+            llm = load_llm(model, n_ctx=4096)
+            for sag in args.sag:
+                bar = progress.add_task(f"{model} sag={sag}", total=len(tasks))
+                start = time.perf_counter()
+                for task in tasks:
+                    progress.advance(bar)
+                    if (llm.name, sag, task.id) in done:
+                        continue
+                    if time.perf_counter() - start > per_config:
+                        break
+                    traj = run_episode(task, llm, retriever=retriever if task.kind == "qa" else None,
+                                       prompt=args.prompt, max_steps=args.max_steps, gen=gen, sag_n=sag)
+                    writer.write(traj)
+                    summary = {"note": "measured on a busy shared 2-core CPU; partial if the budget ran out",
+                               "settings": vars(args), "groups": summarize(log)}
+                    (OUT / "agent_parse_rate.json").write_text(json.dumps(summary, indent=2))
+            llm.close()
+
+
+if __name__ == "__main__":
+    main()

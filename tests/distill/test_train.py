@@ -1,0 +1,80 @@
+"""A real few-step LoRA run on the 135M student: loss goes down, the merged model loads and generates, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("trl")
+
+from agentdistill.distill.train import TrainConfig, train  # noqa: E402
+
+EXAMPLE = [
+    {"role": "system", "content": "You solve tasks with code."},
+    {"role": "user", "content": "What is 2+3?"},
+    {"role": "assistant", "content": "Thought: add.\nCode:\n```py\nfinal_answer(2+3)\n```"},
+]
+
+
+@pytest.fixture(scope="module")
+def student_dir(request) -> Path:
+    try:
+        import agentdistill.models.convert  # noqa: F401
+
+        return request.getfixturevalue("tiny_hf_dir")
+    except ImportError:
+        from agentdistill.distill.train_model import resolve_student
+
+        request.getfixturevalue("tiny_gguf")
+        return Path(resolve_student("smollm2-135m"))
+
+
+def _cfg(student_dir, tmp_path, **kw):
+    data = tmp_path / "sft.jsonl"
+    data.write_text("".join(json.dumps({"messages": EXAMPLE}) + "\n" for _ in range(4)))
+    base = dict(
+        model=str(student_dir), data=data, out_dir=tmp_path / "run", lora_r=8, lora_alpha=16, learning_rate=2e-3,
+        warmup_ratio=0.0, lr_scheduler="constant", effective_batch=1, max_seq_len=128, save_steps=3, progress=False,
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def test_lora_run_loss_decreases_merged_generates_and_resumes(student_dir, tmp_path):
+    out = train(_cfg(student_dir, tmp_path, max_steps=3))
+    losses = out.metrics["losses"]
+    assert len(losses) == 3 and losses[-1] < losses[0] * 0.9, losses
+    assert (out.adapter_dir / "adapter_config.json").is_file()
+    assert json.loads((out.adapter_dir / "adapter_config.json").read_text())["r"] == 8
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(out.merged_dir)
+    assert "{%- generation" not in tok.chat_template and "{% generation" not in tok.chat_template  # inference template ships
+    model = AutoModelForCausalLM.from_pretrained(out.merged_dir)
+    prompt = tok.apply_chat_template(EXAMPLE[:2], add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    gen = model.generate(**prompt, max_new_tokens=8, do_sample=False)
+    text = tok.decode(gen[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert text.startswith("Thought")  # learned the format from three steps on one example
+
+    again = train(_cfg(student_dir, tmp_path, max_steps=4))
+    assert again.metrics["resumed_from"] and again.metrics["resumed_from"].endswith("checkpoint-3")
+    assert again.metrics["global_step"] == 4 and len(again.metrics["losses"]) == 1
+
+
+def test_bad_config_and_data_errors(tmp_path):
+    from pydantic import ValidationError
+
+    from agentdistill.distill.sft import SFTDataError, read_sft_jsonl
+
+    with pytest.raises(ValidationError, match="data file not found"):
+        TrainConfig(model="x", data=tmp_path / "nope.jsonl", out_dir=tmp_path)
+    (tmp_path / "d.jsonl").write_text("{}\n")
+    with pytest.raises(ValidationError, match="epochz"):
+        TrainConfig(model="x", data=tmp_path / "d.jsonl", out_dir=tmp_path, epochz=3)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"messages": EXAMPLE}) + "\n" + json.dumps({"messages": [{"role": "bot", "content": "x"}]}) + "\n")
+    with pytest.raises(SFTDataError, match=r"bad.jsonl:2: field 'messages.0.role'"):
+        read_sft_jsonl(bad)
