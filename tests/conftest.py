@@ -22,11 +22,14 @@ def tiny_gguf() -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_hf_dir(tiny_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same model as a plain HF checkpoint dir (GGUF dequantized by transformers), for training tests."""
-    from agentdistill.models.convert import gguf_to_hf
+def tiny_hf_dir(tiny_gguf: Path) -> Path:
+    """The same model as a plain HF checkpoint dir (GGUF dequantized by transformers), for training tests.
 
-    return gguf_to_hf(tiny_gguf, tmp_path_factory.mktemp("smollm2-hf"))
+    Converted once per machine into the model cache (keyed by the GGUF's fingerprint); treat it as read-only.
+    """
+    from agentdistill.models.convert import cached_hf_dir
+
+    return cached_hf_dir(tiny_gguf)
 
 
 @pytest.fixture(scope="session")

@@ -33,13 +33,13 @@ class FilterReport:
                 "dropped": dict(self.dropped)}
 
 
-def drop_reason(traj: Trajectory, keep_exec_errors: bool = True) -> str | None:
+def drop_reason(traj: Trajectory, keep_exec_errors: bool = True, require_correct: bool = True) -> str | None:
     """Why a trajectory is not training data, or None if it is."""
-    if traj.status != "answered":
+    if require_correct and traj.status != "answered":
         return f"status:{traj.status}"
     if traj.settings.get("forced_final_answer"):
         return "forced_final_answer"
-    if not traj.correct:
+    if require_correct and not traj.correct:
         return "incorrect"
     for step in traj.steps:
         if step.error_kind in PARSE_ERROR_KINDS:
@@ -54,7 +54,7 @@ def _fingerprint(texts: list[str]) -> str:
 
 
 def filter_trajectories(
-    src: Path, dst: Path, max_per_task: int = 1, keep_exec_errors: bool = True
+    src: Path, dst: Path, max_per_task: int = 1, keep_exec_errors: bool = True, require_correct: bool = True
 ) -> FilterReport:
     """Write the kept agent trajectories of ``src`` to ``dst`` (rewritten whole: filtering is cheap)."""
     report = FilterReport()
@@ -65,7 +65,7 @@ def filter_trajectories(
         for traj in iter_trajectories(src):
             report.total += 1
             kept = seen.setdefault(traj.task.id, set())
-            reason = drop_reason(traj, keep_exec_errors)
+            reason = drop_reason(traj, keep_exec_errors, require_correct)
             if reason is None:
                 fp = _fingerprint([s.raw for s in traj.steps])
                 if fp in kept:

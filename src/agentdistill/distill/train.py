@@ -211,10 +211,8 @@ def _save_tokenizer(tok: Any, out: Path) -> None:
 
 
 def _export_gguf(merged: Path, out: Path, quant: str) -> Path:
-    try:
-        from agentdistill.models.convert import hf_to_gguf
-    except ImportError:
-        from agentdistill.distill.export import hf_to_gguf
+    from agentdistill.models.convert import hf_to_gguf
+
     return Path(hf_to_gguf(merged, out, quant=quant))
 
 

@@ -122,7 +122,8 @@ def run_pipeline(cfg: PipelineConfig, stages: tuple[str, ...] | None = None) -> 
                 filt_dir.mkdir(parents=True, exist_ok=True)
                 fn = filter_trajectories if mode == "agent" else filter_cot
                 rep = fn(raw, kept, max_per_task=cfg.filter.max_per_task, **(
-                    {"keep_exec_errors": cfg.filter.keep_exec_errors} if mode == "agent" else {}))
+                    {"keep_exec_errors": cfg.filter.keep_exec_errors, "require_correct": cfg.filter.require_correct}
+                    if mode == "agent" else {}))
                 (filt_dir / "report.json").write_text(json.dumps(rep.as_dict(), indent=2))
                 console.print(f"kept {rep.kept} of {rep.total} ({rep.tasks_kept} tasks); dropped: "
                               f"{dict(rep.dropped) or 'none'}")

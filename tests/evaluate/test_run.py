@@ -1,0 +1,38 @@
+"""The eval stage with the real 135M model: graded records, summary metrics, resume, CoT mode."""
+
+import json
+from pathlib import Path
+
+from agentdistill.data import load_tasks
+from agentdistill.evaluate.records import load_run
+from agentdistill.evaluate.run import EvalSettings, evaluate
+from agentdistill.grading import grade
+from agentdistill.llm.factory import load_llm
+
+
+def test_eval_agent_and_cot_resume(tiny_gguf: Path, tmp_path: Path) -> None:
+    tasks = load_tasks("gsm-hard-500", limit=2)
+    llm = load_llm("smollm2-135m", n_ctx=4096)
+    try:
+        run = tmp_path / "agent"
+        s = EvalSettings(label="tiny agent", max_steps=2, max_tokens=96)
+        first = evaluate(tasks[:1], llm, run, s)
+        assert first.per_set["gsm-hard-500"].n == 1
+        summary = evaluate(tasks, llm, run, s)  # resumes: only the second task is new
+        cot = evaluate(tasks, llm, tmp_path / "cot", EvalSettings(label="tiny cot", mode="cot", max_tokens=96))
+    finally:
+        llm.close()
+    lines = (run / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and len({json.loads(x)["task"]["id"] for x in lines}) == 2
+    m = summary.per_set["gsm-hard-500"]
+    assert m.n == 2 and 0.0 <= m.accuracy <= 1.0 and 1 <= m.mean_steps <= 2
+    loaded = load_run(run)
+    assert loaded.summary.label == "tiny agent" and not loaded.warnings
+    for rec in loaded.records:
+        assert rec.trajectory is not None and rec.trajectory["steps"]
+        regraded = grade(rec.task, rec.prediction if rec.prediction is not None else "")
+        assert regraded.correct == rec.grade.correct
+        assert rec.trajectory["correct"] == rec.grade.correct
+        assert rec.tokens > 0 and rec.seconds > 0
+    assert cot.mode == "cot" and cot.per_set["gsm-hard-500"].n == 2
+    assert all(r.cot_text for r in load_run(tmp_path / "cot").records)
