@@ -19,7 +19,7 @@ sandbox = pytest.importorskip("agentdistill.sandbox")
 if not hasattr(sandbox, "Sandbox"):
     pytest.skip("agentdistill.sandbox.Sandbox not available yet", allow_module_level=True)
 
-GEN = GenerationConfig(max_tokens=128, temperature=0.0, seed=0, stop=("<end_code>", "Observation:", "\n```\n"))
+GEN = GenerationConfig(max_tokens=96, temperature=0.0, seed=0, stop=("<end_code>", "Observation:", "\n```\n"))
 STATUSES = {"answered", "max_steps", "error"}
 
 

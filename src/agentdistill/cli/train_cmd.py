@@ -28,19 +28,27 @@ def accelerate_command(name: str, argv: list[str], num_processes: int | None = N
     return cmd + ["-m", "agentdistill.cli.main", "train", *argv]
 
 
-def _strip_accelerate(argv: list[str]) -> list[str]:
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
+_FLAGS = {  # param: (flag when True, flag when False)
+    "lora": ("--lora", "--full"), "packing": ("--packing", "--no-packing"),
+    "chunked_loss": ("--chunked-loss", "--plain-loss"), "grad_ckpt": ("--grad-ckpt", "--no-grad-ckpt"),
+    "compile_": ("--compile", None), "bf16": ("--bf16", "--fp32"), "export_gguf": ("--export-gguf", None),
+}
+_NOT_FORWARDED = {"accelerate", "num_processes", "print_launch"}
+
+
+def forward_args(params: dict) -> list[str]:
+    """The parsed options as a `train` argv for the launched workers (without the launch options)."""
+    argv: list[str] = []
+    for key, value in params.items():
+        if key in _NOT_FORWARDED or value is None:
             continue
-        if a in ("--accelerate", "--num-processes"):
-            skip = True
+        if key in _FLAGS:
+            flag = _FLAGS[key][0] if value else _FLAGS[key][1]
+            if flag:
+                argv.append(flag)
             continue
-        if a.startswith(("--accelerate=", "--num-processes=")) or a == "--print-launch":
-            continue
-        out.append(a)
-    return out
+        argv += ["--" + key.replace("_", "-"), str(value)]
+    return argv
 
 
 def register(root: typer.Typer) -> None:
@@ -72,6 +80,7 @@ def register(root: typer.Typer) -> None:
         print_launch: bool = typer.Option(False, "--print-launch", help="with --accelerate: print, don't run"),
     ) -> None:
         """Fine-tune a student on SFT examples (assistant-only loss); writes adapter, merged model, GGUF."""
+        params = dict(locals())
         from pydantic import ValidationError
 
         from agentdistill.distill.sft import SFTDataError
@@ -80,7 +89,7 @@ def register(root: typer.Typer) -> None:
             import os
 
             if os.environ.get("ACCELERATE_LAUNCHED") != "1" and "LOCAL_RANK" not in os.environ:
-                cmd = accelerate_command(accelerate, _strip_accelerate(sys.argv[2:]), num_processes)
+                cmd = accelerate_command(accelerate, forward_args(params), num_processes)
                 if print_launch:
                     typer.echo(shlex.join(cmd))
                     return

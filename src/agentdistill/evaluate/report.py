@@ -64,7 +64,7 @@ def _best_cells(table: ResultsTable) -> set[tuple[str, str, str]]:
         for col in table.columns:
             values = [r.accuracy.get(col.name) for r in rows]
             present = [v for v in values if v is not None]
-            if not present:
+            if len(set(present)) < 2:  # nothing to single out
                 continue
             top = max(present)
             best |= {(model, r.label, col.name) for r, v in zip(rows, values, strict=True) if v == top}

@@ -147,6 +147,9 @@ def candidate_view(c: dict[str, Any], position: int, winner: int | None) -> Cand
 
 def step_view(s: dict[str, Any], position: int) -> StepView:
     thought, code = clip(_get(s, "thought")), clip(_get(s, "code"))
+    observation, error = clip(_get(s, "observation")), clip(_get(s, "error"), 1500)
+    if error and error.strip() in observation:  # the observation already tells the model the error
+        error = ""
     winner = _int(_get(s, "winner"))
     cands = _get(s, "candidates") or []
     seconds = _get(s, "seconds")
@@ -154,9 +157,9 @@ def step_view(s: dict[str, Any], position: int) -> StepView:
         index=_int(_get(s, "index")) if _int(_get(s, "index")) is not None else position,
         thought=thought,
         code=code,
-        observation=clip(_get(s, "observation")),
+        observation=observation,
         error_kind=clip(_get(s, "error_kind"), 100),
-        error=clip(_get(s, "error"), 1500),
+        error=error,
         raw=clip(_get(s, "raw")) if not (thought or code) else "",
         prefix=clip(_get(s, "prefix"), 1500),
         tokens=_int(_get(s, "tokens")),
