@@ -124,3 +124,21 @@ def test_generation_error_is_recorded() -> None:
     traj = run_episode(MATH, llm, max_steps=3)
     assert traj.status == "error" and "exhausted" in (traj.error or "")
     assert len(traj.steps) == 1
+
+
+def test_replay_from_recorded_trajectories_reproduces_run(tmp_path) -> None:
+    from agentdistill.agent import TrajectoryWriter
+
+    llm = ReplayLLM([
+        step("init", "x = 3"),
+        [step("a", "print(x + 1)"), step("b", "print(x)"), step("c", "print(x)")],
+        step("done", "final_answer(x)"),
+    ])
+    first = run_episode(MATH, llm, sag_n=3, max_steps=4, prefix="Thought: start\n\n")
+    path = tmp_path / "t.jsonl"
+    with TrajectoryWriter(path) as w:
+        w.write(first)
+    again = run_episode(MATH, ReplayLLM.from_trajectories(path), sag_n=3, max_steps=4, prefix="Thought: start\n\n")
+    assert [s.raw for s in again.steps] == [s.raw for s in first.steps]
+    assert [s.winner for s in again.steps] == [s.winner for s in first.steps] == [0, 1, 0]
+    assert again.final_answer == first.final_answer == 3

@@ -15,7 +15,7 @@ app = typer.Typer(
 app.add_typer(models_cmd.app, name="models", help="Embedded and user models: list, fetch, verify.")
 app.add_typer(data_cmd.app, name="data", help="Task sets: list, show.")
 app.add_typer(index_cmd.app, name="index", help="Retrieval indexes: build, search.")
-for module in (index_cmd, run_cmd, train_cmd, pipeline_cmd):
+for module in (models_cmd, index_cmd, run_cmd, train_cmd, pipeline_cmd):
     module.register(app)
 
 if __name__ == "__main__":

@@ -17,15 +17,18 @@ console = Console()
 def _render_step(step, max_steps: int) -> Panel:  # noqa: ANN001 - agent.records.Step
     parts: list = []
     if step.prefix:
-        parts.append(Text.assemble(("Prefix (first thought): ", "bold magenta"), (step.prefix.strip(), "magenta")))
+        parts.append(Text.assemble(("Prefix (first thought): ", "bold magenta"), (step.prefix.strip().removeprefix("Thought:").strip(), "magenta")))
     parts.append(Text.assemble(("Thought: ", "bold cyan"), (step.thought or "(none)", "cyan")))
     if step.code:
         parts.append(Text("Code:", style="bold yellow"))
         parts.append(Syntax(step.code, "python", theme="monokai", line_numbers=False, word_wrap=True))
     style = "red" if step.error_kind else "green"
     label = f"Observation ({step.error_kind}):" if step.error_kind else "Observation:"
-    parts.append(Text(label, style=f"bold {style}"))
-    parts.append(Text(step.observation, style=style))
+    if step.observation.strip() or not step.has_final_answer:
+        parts.append(Text(label, style=f"bold {style}"))
+        parts.append(Text(step.observation.rstrip(), style=style))
+    if step.has_final_answer:
+        parts.append(Text.assemble(("final_answer: ", "bold green"), (repr(step.final_answer), "green")))
     extra = f" · SAG {step.n_valid}/{step.n_candidates} valid, winner #{step.winner}" if step.n_candidates > 1 else ""
     title = f"Step {step.index + 1}/{max_steps}{extra} · {step.tokens} tok · {step.seconds:.1f}s"
     return Panel(Group(*parts), title=title, title_align="left", border_style="blue")
