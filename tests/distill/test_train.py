@@ -57,8 +57,16 @@ def test_lora_run_loss_decreases_merged_generates_and_resumes(student_dir, tmp_p
     model = AutoModelForCausalLM.from_pretrained(out.merged_dir)
     prompt = tok.apply_chat_template(EXAMPLE[:2], add_generation_prompt=True, return_tensors="pt", return_dict=True)
     gen = model.generate(**prompt, max_new_tokens=8, do_sample=False)
-    text = tok.decode(gen[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
-    assert text.startswith("Thought")  # learned the format from three steps on one example
+    assert gen.shape[1] > prompt["input_ids"].shape[1]
+    # the merge kept what LoRA learned: the merged model fits the training example better than the base model
+    full = tok.apply_chat_template(EXAMPLE, return_tensors="pt", return_dict=True)
+    labels = full["input_ids"].clone()
+    labels[:, : prompt["input_ids"].shape[1]] = -100
+    base = AutoModelForCausalLM.from_pretrained(student_dir)
+    with torch.no_grad():
+        merged_loss = model(**full, labels=labels).loss.item()
+        base_loss = base(**full, labels=labels).loss.item()
+    assert merged_loss < base_loss * 0.9, (merged_loss, base_loss)
 
     again = train(_cfg(student_dir, tmp_path, max_steps=4))
     assert again.metrics["resumed_from"] and again.metrics["resumed_from"].endswith("checkpoint-3")

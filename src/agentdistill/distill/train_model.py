@@ -41,6 +41,12 @@ def resolve_student(spec: str) -> str:
     from agentdistill.models.registry import MODELS, cache_dir, ensure_model
 
     if name in MODELS:
+        try:  # the models part's shared cache, when present
+            from agentdistill.models.convert import cached_hf_dir
+
+            return str(cached_hf_dir(ensure_model(name)))
+        except ImportError:
+            pass
         out = cache_dir() / "hf" / name
         if (out / "config.json").is_file():
             return str(out)
