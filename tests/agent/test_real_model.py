@@ -71,7 +71,7 @@ def test_qa_episode_with_search(llm, retriever, tmp_path: Path) -> None:
                 answer="Jean Negulesco")
     traj = run_episode(task, llm, retriever=retriever, prompt="student", max_steps=3, gen=GEN)
     _check_structure(traj, 3)
-    assert "search(query: str)" in traj.messages[0]["content"]
+    assert "search(query)" in traj.messages[0]["content"]
     assert traj.settings["search_tool"] == "search" and traj.settings["sandbox_imports"] == "qa"
     path = tmp_path / "t.jsonl"
     with TrajectoryWriter(path) as w:

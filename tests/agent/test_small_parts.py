@@ -67,7 +67,7 @@ def test_last_boxed_unbalanced() -> None:
 def test_prompts_render() -> None:
     student_qa = load_prompt("student").render(kind="qa")
     assert student_qa == load_prompt("student").render(kind="math")  # student prompt is kind-independent
-    assert "search(query: str)" in student_qa and "<end_code>" in student_qa
+    assert "search(query)" in student_qa and "<end_code>" in student_qa
     assert "search(" not in load_prompt("student").render(kind="qa", search=False)
     teacher_qa = load_prompt("teacher").render(kind="qa")
     teacher_math = load_prompt("teacher").render(kind="math")

@@ -48,3 +48,11 @@ def test_tool_empty_no_results_failure_bad_type(bm25_index: Path) -> None:
     assert tool(["a", "b"]) == "Search failed: the query must be a string, got list."  # type: ignore[arg-type]
     failed = SearchTool(Broken())("anything")
     assert failed.startswith("Search failed: ConnectionError:") and "refused" in failed
+
+
+def test_tool_rejects_bad_k_from_model_code(bm25_index: Path) -> None:
+    """Small models write search("Washington Redskins", "birth_year"): a clear message, not a TypeError."""
+    tool = SearchTool(open_index(bm25_index))
+    for bad in ("birth_year", 0, 10_000, True, 2.5):
+        out = tool("capital", bad)  # type: ignore[arg-type]
+        assert out.startswith("Search failed: k must be a whole number from 1 to 20"), out

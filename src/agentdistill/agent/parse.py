@@ -8,6 +8,7 @@ and teaches the model what to fix.
 
 from __future__ import annotations
 
+import ast
 import re
 import textwrap
 from dataclasses import dataclass
@@ -49,9 +50,14 @@ def _fail(thought: str, code: str, kind: ParseErrorKind, message: str) -> Parsed
     return ParsedStep(thought=thought, code=code, error_kind=kind, error=message)
 
 
+_INNER_THOUGHT_LABEL = re.compile(r"^[ \t]*(?:\*\*)?thoughts?(?:\*\*)?[ \t]*:[ \t]*(?:\*\*)?", re.IGNORECASE | re.MULTILINE)
+
+
 def _clean_thought(text: str) -> str:
+    """Thought text without labels (a model continuing a first-thought prefix often repeats 'Thought:')."""
     text = _CODE_LABEL_TAIL.sub("", text.strip())
     text = _THOUGHT_LABEL.sub("", text, count=1)
+    text = _INNER_THOUGHT_LABEL.sub("", text)
     return text.strip()
 
 
@@ -131,6 +137,8 @@ def parse_step(text: str) -> ParsedStep:
     problem = _syntax_error(code)
     if problem is not None:
         return _fail(thought, code, "syntax", problem)
+    if not ast.parse(code).body:  # only comments (small models copy the prompt's placeholder comment)
+        return _fail(thought, code, "empty_code", f"The code block has only comments, no statements. {FORMAT_REMINDER}")
     return ParsedStep(thought=thought, code=code)
 
 

@@ -13,6 +13,7 @@ from agentdistill.retrieval.types import Passage, Retriever
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_CHARS = 600
+MAX_K = 20  # model-written code picks k; keep observations bounded
 
 
 def truncate(text: str, max_chars: int) -> str:
@@ -52,6 +53,8 @@ class SearchTool:
         query = " ".join(query.split())
         if not query:
             return "Search failed: the query is empty."
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K):
+            return f"Search failed: k must be a whole number from 1 to {MAX_K}, got {k!r}. Call search(query)."
         try:
             passages = self.retriever.search(query, k or self.k)
         except Exception as exc:  # the tool must not crash the agent: report the failure as text
