@@ -48,3 +48,19 @@ def test_filter_max_per_task_and_exec_errors(tmp_path: Path) -> None:
         w.write(traj(TASK, ["d"], kinds=["timeout"]))
     rep = filter_trajectories(src, dst, max_per_task=2, keep_exec_errors=False)
     assert rep.kept == 2 and rep.dropped["over_max_per_task"] == 1 and rep.dropped["exec_error"] == 1
+
+
+def test_filter_cot_keeps_correct_distinct(tmp_path: Path) -> None:
+    from agentdistill.common.jsonl import JsonlAppender, iter_jsonl
+    from agentdistill.distill.filter import filter_cot
+
+    src, dst = tmp_path / "cot.jsonl", tmp_path / "kept.jsonl"
+    task = TASK.model_dump()
+    with JsonlAppender(src) as out:
+        out.write({"task": task, "text": "1+1=2. \\boxed{2}", "answer": "2", "correct": True})
+        out.write({"task": task, "text": "1+1=2. \\boxed{2}", "answer": "2", "correct": True})
+        out.write({"task": task, "text": "It is 3.", "answer": "3", "correct": False})
+        out.write({"task": task, "text": "no idea", "answer": None, "correct": False})
+    rep = filter_cot(src, dst, max_per_task=2)
+    assert [r["text"] for _, r in iter_jsonl(dst)] == ["1+1=2. \\boxed{2}"]
+    assert dict(rep.dropped) == {"duplicate": 1, "incorrect": 1, "no_answer": 1}

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from agentdistill.common.jsonl import repair_tail
 from agentdistill.data.task import Task
 
 Status = Literal["answered", "max_steps", "error"]
@@ -139,29 +140,10 @@ class TrajectoryWriter:
 
 def _drop_torn_tail(path: Path) -> int:
     """Cut a last line that has no newline (a torn write); return how many bytes were removed."""
-    if not path.exists() or path.stat().st_size == 0:
-        return 0
-    with open(path, "rb+") as fh:
-        size = fh.seek(0, os.SEEK_END)
-        fh.seek(max(0, size - 1))
-        if fh.read(1) == b"\n":
-            return 0
-        block = 1 << 16
-        pos = size
-        while pos > 0:
-            start = max(0, pos - block)
-            fh.seek(start)
-            chunk = fh.read(pos - start)
-            nl = chunk.rfind(b"\n")
-            if nl >= 0:
-                keep = start + nl + 1
-                break
-            pos = start
-        else:
-            keep = 0
-        fh.truncate(keep)
-        warnings.warn(f"{path}: removed a torn last line ({size - keep} bytes)", stacklevel=3)
-        return size - keep
+    removed = repair_tail(path)
+    if removed:
+        warnings.warn(f"{path}: removed a torn last line ({removed} bytes)", stacklevel=3)
+    return removed
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

@@ -53,64 +53,62 @@ def _fingerprint(texts: list[str]) -> str:
     return hashlib.sha256("\x00".join(texts).encode()).hexdigest()
 
 
+class _Selector:
+    """Per-task bookkeeping: distinct kept records up to ``max_per_task``, and the report."""
+
+    def __init__(self, max_per_task: int):
+        self.max_per_task = max_per_task
+        self.report = FilterReport()
+        self.seen: dict[str, set[str]] = {}
+
+    def keep(self, task_id: str, reason: str | None, texts: list[str]) -> bool:
+        self.report.total += 1
+        kept = self.seen.setdefault(task_id, set())
+        if reason is None:
+            fp = _fingerprint(texts)
+            if fp in kept:
+                reason = "duplicate"
+            elif len(kept) >= self.max_per_task:
+                reason = "over_max_per_task"
+            else:
+                kept.add(fp)
+        if reason:
+            self.report.dropped[reason] += 1
+            return False
+        self.report.kept += 1
+        return True
+
+    def finish(self) -> FilterReport:
+        self.report.tasks = len(self.seen)
+        self.report.tasks_kept = sum(1 for v in self.seen.values() if v)
+        return self.report
+
+
 def filter_trajectories(
     src: Path, dst: Path, max_per_task: int = 1, keep_exec_errors: bool = True, require_correct: bool = True
 ) -> FilterReport:
     """Write the kept agent trajectories of ``src`` to ``dst`` (rewritten whole: filtering is cheap)."""
-    report = FilterReport()
-    seen: dict[str, set[str]] = {}
+    sel = _Selector(max_per_task)
     tmp = Path(dst).with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
     with TrajectoryWriter(tmp, fsync=False) as writer:
         for traj in iter_trajectories(src):
-            report.total += 1
-            kept = seen.setdefault(traj.task.id, set())
             reason = drop_reason(traj, keep_exec_errors, require_correct)
-            if reason is None:
-                fp = _fingerprint([s.raw for s in traj.steps])
-                if fp in kept:
-                    reason = "duplicate"
-                elif len(kept) >= max_per_task:
-                    reason = "over_max_per_task"
-                else:
-                    kept.add(fp)
-            if reason:
-                report.dropped[reason] += 1
-                continue
-            writer.write(traj)
-            report.kept += 1
+            if sel.keep(traj.task.id, reason, [s.raw for s in traj.steps]):
+                writer.write(traj)
     tmp.replace(dst)
-    report.tasks = len(seen)
-    report.tasks_kept = sum(1 for v in seen.values() if v)
-    return report
+    return sel.finish()
 
 
 def filter_cot(src: Path, dst: Path, max_per_task: int = 1) -> FilterReport:
     """The CoT-baseline counterpart: keep correct, distinct CoT answers."""
-    report = FilterReport()
-    seen: dict[str, set[str]] = {}
+    sel = _Selector(max_per_task)
     tmp = Path(dst).with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
     with JsonlAppender(tmp) as out:
         for _, rec in iter_jsonl(src):
-            report.total += 1
-            kept = seen.setdefault(rec["task"]["id"], set())
-            fp = _fingerprint([rec.get("text", "")])
-            if not rec.get("correct"):
-                reason = "incorrect" if rec.get("answer") is not None else "no_answer"
-            elif fp in kept:
-                reason = "duplicate"
-            elif len(kept) >= max_per_task:
-                reason = "over_max_per_task"
-            else:
-                kept.add(fp)
-                reason = None
-            if reason:
-                report.dropped[reason] += 1
-                continue
-            out.write(rec)
-            report.kept += 1
+            reason = None if rec.get("correct") else ("incorrect" if rec.get("answer") is not None else "no_answer")
+            if sel.keep(rec["task"]["id"], reason, [rec.get("text", "")]):
+                out.write(rec)
     tmp.replace(dst)
-    report.tasks = len(seen)
-    report.tasks_kept = sum(1 for v in seen.values() if v)
-    return report
+    return sel.finish()

@@ -10,7 +10,6 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +19,7 @@ from pydantic import BaseModel, Field
 from agentdistill.agent import first_thought_prefix, run_cot, run_episode
 from agentdistill.agent.records import Trajectory, TrajectoryWriter, iter_trajectories
 from agentdistill.common.jsonl import JsonlAppender, iter_jsonl
+from agentdistill.common.pool import run_ordered
 from agentdistill.common.progress import stage_progress
 from agentdistill.data.task import Task
 from agentdistill.grading import grade
@@ -193,13 +193,7 @@ def generate(
                     if on_record:
                         on_record(rec)
 
-            if workers <= 1:
-                for item in todo:
-                    finish(one(item))
-            else:
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    for rec in pool.map(one, todo):
-                        finish(rec)
+            run_ordered(todo, one, finish, workers)
     finally:
         writer.close()
     summarize_file(out, settings.mode, tasks, summary)

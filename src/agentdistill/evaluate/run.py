@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from agentdistill.agent import run_cot, run_episode
 from agentdistill.common.jsonl import JsonlAppender
+from agentdistill.common.pool import run_ordered
 from agentdistill.common.progress import stage_progress
 from agentdistill.data.task import Task
 from agentdistill.evaluate.records import (
@@ -103,13 +103,7 @@ def evaluate(
             def one(task: Task) -> ResultRecord:
                 return evaluate_task(task, llm, settings, retriever)
 
-            if workers <= 1:
-                for task in todo:
-                    finish(one(task))
-            else:
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    for rec in pool.map(one, todo):
-                        finish(rec)
+            run_ordered(todo, one, finish, workers)
     wanted = {f"{t.dataset}/{t.id}" for t in tasks}
     records = [r for r in read_results(results) if f"{r.task.dataset}/{r.task.id}" in wanted]
     summary = RunSummary(
