@@ -64,3 +64,13 @@ def test_filter_cot_keeps_correct_distinct(tmp_path: Path) -> None:
     rep = filter_cot(src, dst, max_per_task=2)
     assert [r["text"] for _, r in iter_jsonl(dst)] == ["1+1=2. \\boxed{2}"]
     assert dict(rep.dropped) == {"duplicate": 1, "incorrect": 1, "no_answer": 1}
+
+
+def test_filter_relaxed_for_smoke_runs(tmp_path: Path) -> None:
+    src, dst = tmp_path / "all.jsonl", tmp_path / "kept.jsonl"
+    with TrajectoryWriter(src) as w:
+        w.write(traj(TASK, ["a"], status="max_steps", correct=False, kinds=["no_code"]))
+    assert filter_trajectories(src, dst).kept == 0
+    rep = filter_trajectories(src, dst, require_correct=False)
+    assert rep.dropped == {"parse_error": 1}
+    assert filter_trajectories(src, dst, require_correct=False, require_parsed=False).kept == 1

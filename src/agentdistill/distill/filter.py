@@ -33,7 +33,9 @@ class FilterReport:
                 "dropped": dict(self.dropped)}
 
 
-def drop_reason(traj: Trajectory, keep_exec_errors: bool = True, require_correct: bool = True) -> str | None:
+def drop_reason(
+    traj: Trajectory, keep_exec_errors: bool = True, require_correct: bool = True, require_parsed: bool = True
+) -> str | None:
     """Why a trajectory is not training data, or None if it is."""
     if require_correct and traj.status != "answered":
         return f"status:{traj.status}"
@@ -42,7 +44,7 @@ def drop_reason(traj: Trajectory, keep_exec_errors: bool = True, require_correct
     if require_correct and not traj.correct:
         return "incorrect"
     for step in traj.steps:
-        if step.error_kind in PARSE_ERROR_KINDS:
+        if require_parsed and step.error_kind in PARSE_ERROR_KINDS:
             return "parse_error"
         if not keep_exec_errors and step.error_kind in EXEC_ERROR_KINDS:
             return "exec_error"
@@ -85,7 +87,8 @@ class _Selector:
 
 
 def filter_trajectories(
-    src: Path, dst: Path, max_per_task: int = 1, keep_exec_errors: bool = True, require_correct: bool = True
+    src: Path, dst: Path, max_per_task: int = 1, keep_exec_errors: bool = True, require_correct: bool = True,
+    require_parsed: bool = True,
 ) -> FilterReport:
     """Write the kept agent trajectories of ``src`` to ``dst`` (rewritten whole: filtering is cheap)."""
     sel = _Selector(max_per_task)
@@ -93,7 +96,7 @@ def filter_trajectories(
     tmp.unlink(missing_ok=True)
     with TrajectoryWriter(tmp, fsync=False) as writer:
         for traj in iter_trajectories(src):
-            reason = drop_reason(traj, keep_exec_errors, require_correct)
+            reason = drop_reason(traj, keep_exec_errors, require_correct, require_parsed)
             if sel.keep(traj.task.id, reason, [s.raw for s in traj.steps]):
                 writer.write(traj)
     tmp.replace(dst)

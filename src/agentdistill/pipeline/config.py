@@ -43,7 +43,8 @@ class GenerateStage(_Strict):
 class FilterStage(_Strict):
     max_per_task: int = 1  # distinct correct trajectories kept per task
     keep_exec_errors: bool = True  # the student learns to recover from errors
-    require_correct: bool = True  # false (smoke tests, ablations): keep parsed trajectories whatever their outcome
+    require_correct: bool = True  # false (smoke tests, ablations): keep trajectories whatever their outcome
+    require_parsed: bool = True  # false (smoke tests): keep trajectories with unparsable steps too
 
 
 class TrainStage(_Strict):

@@ -75,6 +75,26 @@ class ModelPool:
             self._llms.pop(spec).close()
 
 
+class StaleOutputError(RuntimeError):
+    """A stage's output dir was written with other settings; resuming would mix records."""
+
+
+def check_settings(stage_dir: Path, settings: dict[str, Any]) -> None:
+    """Record a stage's settings beside its output; refuse to resume output made with different ones."""
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    path = stage_dir / "settings.json"
+    current = json.loads(json.dumps(settings, sort_keys=True, default=str))
+    if path.exists():
+        before = json.loads(path.read_text())
+        if before != current:
+            changed = sorted(k for k in set(before) | set(current) if before.get(k) != current.get(k))
+            raise StaleOutputError(
+                f"{stage_dir} holds output made with other settings (changed: {', '.join(changed)}); "
+                f"delete it or choose another workdir to start over"
+            )
+    path.write_text(json.dumps(current, indent=2, sort_keys=True))
+
+
 def _timed(result: PipelineResult, name: str, fn: Callable[[], Any]) -> Any:
     console.rule(f"[bold]stage: {name}")
     start = time.perf_counter()
@@ -109,6 +129,8 @@ def run_pipeline(cfg: PipelineConfig, stages: tuple[str, ...] | None = None) -> 
                     sample_temperature=g.sample_temperature, top_p=g.top_p, max_steps=g.max_steps,
                     max_tokens=g.max_tokens, prompt=g.prompt, seed=cfg.seed, concurrency=g.concurrency,
                 )
+                check_settings(gen_dir, {"teacher": cfg.teacher.model, "retriever": cfg.retriever,
+                                         **g.model_dump(exclude={"tasks", "concurrency"}), "seed": cfg.seed})
                 summary = generate(load_slices(g.tasks), pool.get(cfg.teacher.model), raw, s, retriever)
                 (gen_dir / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2))
                 console.print(
@@ -122,7 +144,8 @@ def run_pipeline(cfg: PipelineConfig, stages: tuple[str, ...] | None = None) -> 
                 filt_dir.mkdir(parents=True, exist_ok=True)
                 fn = filter_trajectories if mode == "agent" else filter_cot
                 rep = fn(raw, kept, max_per_task=cfg.filter.max_per_task, **(
-                    {"keep_exec_errors": cfg.filter.keep_exec_errors, "require_correct": cfg.filter.require_correct}
+                    {"keep_exec_errors": cfg.filter.keep_exec_errors, "require_correct": cfg.filter.require_correct,
+                     "require_parsed": cfg.filter.require_parsed}
                     if mode == "agent" else {}))
                 (filt_dir / "report.json").write_text(json.dumps(rep.as_dict(), indent=2))
                 console.print(f"kept {rep.kept} of {rep.total} ({rep.tasks_kept} tasks); dropped: "
@@ -171,6 +194,10 @@ def _eval_stage(cfg: PipelineConfig, pool: ModelPool, retriever: Any, eval_dir: 
                          sag_temperature=e.sag_temperature, sag_top_p=e.sag_top_p, seed=cfg.seed,
                          concurrency=e.concurrency)
         run_dir = eval_dir / slug(run.label)
+        stamp = eval_dir.parent / "train" / "DONE.json"
+        trained = json.loads(stamp.read_text())["hash"] if run.model == "distilled" and stamp.exists() else None
+        check_settings(run_dir, {"model": spec, "trained": trained, "run": run.model_dump(), "retriever": cfg.retriever,
+                                 **e.model_dump(exclude={"sets", "runs", "concurrency"}), "seed": cfg.seed})
         evaluate(tasks, pool.get(spec), run_dir, s, retriever, run_name=slug(run.label))
         run_dirs.append(run_dir)
         pool.release(keep={specs.get(r.model, r.model) for r in cfg.eval.runs[cfg.eval.runs.index(run) + 1:]})
