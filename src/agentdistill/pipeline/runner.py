@@ -79,8 +79,12 @@ class StaleOutputError(RuntimeError):
     """A stage's output dir was written with other settings; resuming would mix records."""
 
 
-def check_settings(stage_dir: Path, settings: dict[str, Any]) -> None:
-    """Record a stage's settings beside its output; refuse to resume output made with different ones."""
+def check_settings(stage_dir: Path, settings: dict[str, Any], archive_stale: bool = False) -> None:
+    """Record a stage's settings beside its output; never resume output made with different ones.
+
+    Stale output is an error (teacher rollouts are expensive to lose), or with ``archive_stale`` it is moved
+    aside to ``<dir>.stale-N`` (eval runs of a retrained model are cheap to redo and wrong to keep).
+    """
     stage_dir.mkdir(parents=True, exist_ok=True)
     path = stage_dir / "settings.json"
     current = json.loads(json.dumps(settings, sort_keys=True, default=str))
@@ -88,6 +92,16 @@ def check_settings(stage_dir: Path, settings: dict[str, Any]) -> None:
         before = json.loads(path.read_text())
         if before != current:
             changed = sorted(k for k in set(before) | set(current) if before.get(k) != current.get(k))
+            if archive_stale:
+                n = 1
+                while stage_dir.with_name(f"{stage_dir.name}.stale-{n}").exists():
+                    n += 1
+                stage_dir.rename(stage_dir.with_name(f"{stage_dir.name}.stale-{n}"))
+                console.print(f"[yellow]{stage_dir}: settings changed ({', '.join(changed)}); old results moved "
+                              f"to {stage_dir.name}.stale-{n}[/]")
+                stage_dir.mkdir(parents=True)
+                path.write_text(json.dumps(current, indent=2, sort_keys=True))
+                return
             raise StaleOutputError(
                 f"{stage_dir} holds output made with other settings (changed: {', '.join(changed)}); "
                 f"delete it or choose another workdir to start over"
@@ -166,7 +180,7 @@ def run_pipeline(cfg: PipelineConfig, stages: tuple[str, ...] | None = None) -> 
                 from agentdistill.evaluate.records import load_run
                 from agentdistill.evaluate.report import write_report
 
-                runs = [load_run(d) for d in result.run_dirs or sorted(eval_dir.iterdir())]
+                runs = [load_run(d) for d in result.run_dirs or sorted(p for p in eval_dir.iterdir() if ".stale-" not in p.name)]
                 paths = write_report(runs, work / "report", title=cfg.report_title)
                 result.report_md, result.report_html = paths.markdown, paths.html
             _timed(result, "report", do_report)
@@ -197,7 +211,8 @@ def _eval_stage(cfg: PipelineConfig, pool: ModelPool, retriever: Any, eval_dir: 
         stamp = eval_dir.parent / "train" / "DONE.json"
         trained = json.loads(stamp.read_text())["hash"] if run.model == "distilled" and stamp.exists() else None
         check_settings(run_dir, {"model": spec, "trained": trained, "run": run.model_dump(), "retriever": cfg.retriever,
-                                 **e.model_dump(exclude={"sets", "runs", "concurrency"}), "seed": cfg.seed})
+                                 **e.model_dump(exclude={"sets", "runs", "concurrency"}), "seed": cfg.seed},
+                       archive_stale=True)
         evaluate(tasks, pool.get(spec), run_dir, s, retriever, run_name=slug(run.label))
         run_dirs.append(run_dir)
         pool.release(keep={specs.get(r.model, r.model) for r in cfg.eval.runs[cfg.eval.runs.index(run) + 1:]})

@@ -1,0 +1,24 @@
+from pathlib import Path
+
+import pytest
+
+from agentdistill.pipeline.runner import StaleOutputError, check_settings
+
+
+def test_same_settings_resume_and_changed_settings_refused(tmp_path: Path) -> None:
+    stage = tmp_path / "generate"
+    check_settings(stage, {"teacher": "a", "samples": 1})
+    (stage / "trajectories.jsonl").write_text("{}\n")
+    check_settings(stage, {"samples": 1, "teacher": "a"})  # same settings, any key order: resume
+    with pytest.raises(StaleOutputError, match=r"changed: samples"):
+        check_settings(stage, {"teacher": "a", "samples": 2})
+    assert (stage / "trajectories.jsonl").exists()  # nothing lost
+
+
+def test_stale_eval_output_is_archived(tmp_path: Path) -> None:
+    run = tmp_path / "eval" / "student"
+    check_settings(run, {"trained": "h1"}, archive_stale=True)
+    (run / "results.jsonl").write_text("old\n")
+    check_settings(run, {"trained": "h2"}, archive_stale=True)
+    assert not (run / "results.jsonl").exists()
+    assert (tmp_path / "eval" / "student.stale-1" / "results.jsonl").read_text() == "old\n"
