@@ -71,6 +71,10 @@ def test_lora_run_loss_decreases_merged_generates_and_resumes(student_dir, tmp_p
     again = train(_cfg(student_dir, tmp_path, max_steps=4))
     assert again.metrics["resumed_from"] and again.metrics["resumed_from"].endswith("checkpoint-3")
     assert again.metrics["global_step"] == 4 and len(again.metrics["losses"]) == 1
+    # other settings (here the learning rate) start over: old checkpoints are moved aside, not resumed
+    fresh = train(_cfg(student_dir, tmp_path, max_steps=1, learning_rate=1e-4))
+    assert fresh.metrics["resumed_from"] is None and fresh.metrics["global_step"] == 1
+    assert (Path(fresh.adapter_dir).parent / "checkpoints.stale-1" / "checkpoint-4").is_dir()
 
 
 def test_bad_config_and_data_errors(tmp_path):

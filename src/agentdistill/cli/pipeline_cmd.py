@@ -163,16 +163,10 @@ def _print_results(result) -> None:  # noqa: ANN001 - PipelineResult, imported l
     from agentdistill.evaluate.records import load_run
 
     if result.run_dirs:
-        runs = [load_run(d) for d in result.run_dirs]
-        sets = sorted({s for r in runs for s in r.summary.per_set})
-        table = Table(title="results (accuracy %)")
-        table.add_column("method")
-        for s in sets:
-            table.add_column(s, justify="right")
-        for r in runs:
-            cells = [f"{100 * r.summary.per_set[s].accuracy:.1f}" if s in r.summary.per_set else "-" for s in sets]
-            table.add_row(r.label, *cells)
-        console.print(table)
+        from agentdistill.cli.report_cmd import rich_results_table
+        from agentdistill.evaluate.report_table import results_table
+
+        console.print(rich_results_table(results_table([load_run(d) for d in result.run_dirs])))
     times = Table(title="wall time per stage")
     times.add_column("stage")
     times.add_column("seconds", justify="right")

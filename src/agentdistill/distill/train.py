@@ -216,6 +216,23 @@ def _export_gguf(merged: Path, out: Path, quant: str) -> Path:
     return Path(hf_to_gguf(merged, out, quant=quant))
 
 
+def _retire_stale_checkpoints(out: Path, cfg: TrainConfig) -> None:
+    """Checkpoints written under other settings must not be resumed: move them aside."""
+    saved, ckpts = out / "train_config.json", out / "checkpoints"
+    if not (saved.exists() and ckpts.is_dir()):
+        return
+    # changes that continue the same run (more steps or epochs, other outputs) keep the checkpoints
+    ignore = {"resume", "progress", "logging_steps", "save_steps", "max_steps", "epochs", "merge", "export_gguf",
+              "gguf_quant"}
+    before = {k: v for k, v in json.loads(saved.read_text()).items() if k not in ignore}
+    now = {k: v for k, v in json.loads(cfg.model_dump_json()).items() if k not in ignore}
+    if before != now:
+        n = 1
+        while (out / f"checkpoints.stale-{n}").exists():
+            n += 1
+        ckpts.rename(out / f"checkpoints.stale-{n}")
+
+
 def train(cfg: TrainConfig) -> TrainOutput:
     """Run (or resume) training and write adapter / merged model / GGUF; returns their paths and metrics."""
     from agentdistill.distill.train_progress import LossLog, RichProgress
@@ -224,6 +241,7 @@ def train(cfg: TrainConfig) -> TrainOutput:
     out.mkdir(parents=True, exist_ok=True)
     data = prepare_data(cfg)
     examples = read_sft_jsonl(data)
+    _retire_stale_checkpoints(out, cfg)
     (out / "train_config.json").write_text(cfg.model_dump_json(indent=2))
     log = LossLog()
     callbacks: list[Any] = [log] + ([RichProgress()] if cfg.progress else [])

@@ -44,10 +44,20 @@ class EvalSettings:
     sag_top_p: float = 0.8
     seed: int = 0
     concurrency: int = 1
+    model_name: str | None = None  # how the model is named in records and reports (default: the LLM's name)
 
 
 def result_key(rec: dict) -> str:
     return f"{rec['task']['dataset']}/{rec['task']['id']}"
+
+
+def pending(tasks: list[Task], run_dir: Path) -> list[Task]:
+    """The tasks that ``run_dir`` has no result for yet (what a resumed run still has to do)."""
+    results = Path(run_dir) / RESULTS_FILE
+    if not results.exists():
+        return list(tasks)
+    done = {f"{r.task.dataset}/{r.task.id}" for r in read_results(results)}
+    return [t for t in tasks if f"{t.dataset}/{t.id}" not in done]
 
 
 def _gen(s: EvalSettings) -> GenerationConfig:
@@ -67,7 +77,7 @@ def evaluate_task(task: Task, llm: LLM, s: EvalSettings, retriever: Retriever | 
         g = grade(task, prediction if prediction is not None else "")
         traj.correct, traj.grade = g.correct, g.model_dump()
         return ResultRecord(
-            task=task, mode="agent", model=llm.name, sag_n=s.sag, prediction=prediction, grade=g,
+            task=task, mode="agent", model=s.model_name or llm.name, sag_n=s.sag, prediction=prediction, grade=g,
             status=traj.status, steps=traj.totals.steps, parse_errors=traj.totals.parse_failures,
             tokens=traj.totals.completion_tokens, seconds=time.perf_counter() - start,
             trajectory=traj.model_dump(mode="json"),
@@ -75,7 +85,7 @@ def evaluate_task(task: Task, llm: LLM, s: EvalSettings, retriever: Retriever | 
     cot = run_cot(task, llm, _gen(s), retriever=retriever if s.rag else None)
     g = grade(task, cot.answer if cot.answer is not None else "")
     return ResultRecord(
-        task=task, mode="cot", model=llm.name, prediction=cot.answer, grade=g,
+        task=task, mode="cot", model=s.model_name or llm.name, prediction=cot.answer, grade=g,
         status="answered" if cot.answer is not None else "error", steps=1, parse_errors=0,
         tokens=cot.usage.completion_tokens, seconds=time.perf_counter() - start, cot_text=cot.text,
     )
@@ -107,7 +117,7 @@ def evaluate(
     wanted = {f"{t.dataset}/{t.id}" for t in tasks}
     records = [r for r in read_results(results) if f"{r.task.dataset}/{r.task.id}" in wanted]
     summary = RunSummary(
-        run_name=run_name or run_dir.name, model=llm.name, mode=settings.mode, sag_n=settings.sag,
+        run_name=run_name or run_dir.name, model=settings.model_name or llm.name, mode=settings.mode, sag_n=settings.sag,
         label=settings.label, per_set=summarize_records(records),
     )
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary.model_dump(mode="json"), indent=2) + "\n")

@@ -21,7 +21,7 @@ from agentdistill.data import load_tasks
 from agentdistill.data.task import Task
 from agentdistill.distill.filter import filter_cot, filter_trajectories
 from agentdistill.distill.generate import GenerateSettings, generate
-from agentdistill.evaluate.run import EvalSettings, evaluate
+from agentdistill.evaluate.run import EvalSettings, evaluate, pending
 from agentdistill.llm.factory import load_llm
 from agentdistill.llm.types import LLM
 from agentdistill.pipeline.config import PipelineConfig, TaskSlice
@@ -53,6 +53,19 @@ def load_slices(slices: list[TaskSlice]) -> list[Task]:
     for s in slices:
         tasks.extend(load_tasks(s.set, limit=s.limit))
     return tasks
+
+
+class _Named:
+    """Stands in for a model that has nothing left to generate (a fully resumed eval run)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"{self.name} was not loaded: its run had no pending tasks")
+
+    def close(self) -> None:
+        pass
 
 
 class ModelPool:
@@ -206,14 +219,17 @@ def _eval_stage(cfg: PipelineConfig, pool: ModelPool, retriever: Any, eval_dir: 
         s = EvalSettings(label=run.label, mode=run.mode, sag=run.sag, rag=run.rag, prompt=prompt,
                          max_steps=e.max_steps, max_tokens=e.max_tokens, temperature=e.temperature,
                          sag_temperature=e.sag_temperature, sag_top_p=e.sag_top_p, seed=cfg.seed,
-                         concurrency=e.concurrency)
+                         concurrency=e.concurrency,
+                         model_name=f"{cfg.student.model} (distilled)" if run.model == "distilled" else spec)
         run_dir = eval_dir / slug(run.label)
         stamp = eval_dir.parent / "train" / "DONE.json"
-        trained = json.loads(stamp.read_text())["hash"] if run.model == "distilled" and stamp.exists() else None
+        trained = json.loads(stamp.read_text()).get("run_id") if run.model == "distilled" and stamp.exists() else None
         check_settings(run_dir, {"model": spec, "trained": trained, "run": run.model_dump(), "retriever": cfg.retriever,
                                  **e.model_dump(exclude={"sets", "runs", "concurrency"}), "seed": cfg.seed},
                        archive_stale=True)
-        evaluate(tasks, pool.get(spec), run_dir, s, retriever, run_name=slug(run.label))
+        # a finished run is only re-summarised: no model load
+        llm = pool.get(spec) if pending(tasks, run_dir) else _Named(spec)
+        evaluate(tasks, llm, run_dir, s, retriever, run_name=slug(run.label))
         run_dirs.append(run_dir)
         pool.release(keep={specs.get(r.model, r.model) for r in cfg.eval.runs[cfg.eval.runs.index(run) + 1:]})
     return run_dirs

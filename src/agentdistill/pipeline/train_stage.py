@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from pathlib import Path
 
 from agentdistill.common.jsonl import iter_jsonl
@@ -55,6 +56,7 @@ def run_train_stage(cfg: PipelineConfig, kept: Path, train_dir: Path, mode: str,
         spec = f"hf:{Path(out.merged_dir).resolve()}"
     else:
         raise RuntimeError(f"training wrote neither a merged model nor a GGUF under {train_dir}")
-    stamp.write_text(json.dumps({"hash": digest, "model_spec": spec, "metrics": out.metrics}, indent=2,
-                                default=str))
+    # ``run_id`` names this training run: eval results of an earlier model are retired when it changes
+    stamp.write_text(json.dumps({"hash": digest, "run_id": uuid.uuid4().hex, "model_spec": spec,
+                                 "metrics": out.metrics}, indent=2, default=str))
     return spec
