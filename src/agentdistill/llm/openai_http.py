@@ -56,6 +56,8 @@ class Endpoint:
 class OpenAIHTTPLLM:
     """A model behind one or more OpenAI-compatible servers."""
 
+    thread_safe = True  # one shared httpx client + semaphore: callers may run many episodes in threads
+
     def __init__(
         self,
         model: str,
