@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -111,7 +112,7 @@ def main() -> None:
     ap.add_argument("--skip-real", action="store_true")
     args = ap.parse_args()
     result = {
-        "note": "2-core CPU shared with other running jobs (busy machine): absolute times are noisy; "
+        "note": f"{os.cpu_count()} CPU cores, 1-min load average {os.getloadavg()[0]:.2f} at start; "
                 "ratios are measured within the same run",
         "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
         "replay": replay_overhead(),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def main() -> None:
                     traj = run_episode(task, llm, retriever=retriever if task.kind == "qa" else None,
                                        prompt=args.prompt, max_steps=args.max_steps, gen=gen, sag_n=sag)
                     writer.write(traj)
-                    summary = {"note": "measured on a busy shared 2-core CPU; partial if the budget ran out",
+                    summary = {"note": f"2-core CPU, 1-min load average {os.getloadavg()[0]:.2f} when written; partial if the budget ran out",
                                "settings": vars(args), "groups": summarize(log)}
                     (OUT / "agent_parse_rate.json").write_text(json.dumps(summary, indent=2))
             llm.close()

@@ -142,8 +142,8 @@ def main() -> None:
     OUT.write_text(json.dumps({
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_avg_start": load_avg,
                     "load_avg_end": os.getloadavg()[0],
-                    "note": "measured on a busy shared machine (other engineers' jobs running); absolute "
-                            "speeds are low and noisy, ratios are within one run"},
+                    "note": "load_avg_start ~2 on 2 cores means another job was already running; "
+                            "ratios are within one run"},
         "settings": {"max_tokens": args.max_tokens, "hf_max_tokens": args.hf_max_tokens, "n": args.n,
                      "temperature": 0.4, "top_p": 0.8, "n_ctx": 4096},
         "results": rows,

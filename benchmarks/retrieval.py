@@ -288,8 +288,8 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     out: dict = {}
     out["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                      "note": "2-core VM shared with other engineers' jobs running at the same time: figures "
-                              "are from a busy machine; compare ratios within one run."}
+                      "note": f"1-min load average {os.getloadavg()[0]:.2f} at start (2 means both cores busy "
+                              "before the benchmark began); compare ratios within one run."}
     parts = args.parts.split(",")
     for part, fn in (("recall", lambda: recall_part(out, args.kinds.split(","))), ("real", lambda: real_part(out)),
                      ("synthetic", lambda: synthetic_part(out, [int(s) for s in args.sizes.split(",")])),

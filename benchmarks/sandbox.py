@@ -49,7 +49,7 @@ def main() -> None:
         heavy[name] = {"exec_ms": round(base, 2), "sandbox_ms": round(sbx, 2), "overhead_ratio": round(sbx / base, 3)}
     first.close()
     result = {
-        "machine": f"{os.cpu_count()} CPU cores; busy machine shared with other engineers' jobs",
+        "machine": f"{os.cpu_count()} CPU cores, 1-min load average {os.getloadavg()[0]:.2f} at start",
         "zygote_start_ms": round(zygote_ms, 1),
         "episode_start_ms": round(episode_ms, 2),
         "empty_step_roundtrip_ms": round(empty_ms, 3),
