@@ -1,10 +1,11 @@
-"""Build the bundled benchmark task sets: python scripts/build_task_sets.py [DATA_DIR]."""
+"""Build the bundled benchmark task sets: python scripts/build_task_sets.py DATA_DIR (holds benchmarks/ and raw/)."""
 
 import sys
 
-from agentdistill.data.build_sets import DEFAULT_DATA, build_all
+from agentdistill.data.build_sets import build_all
 
 if __name__ == "__main__":
-    counts = build_all(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_DATA)
-    for name, n in counts.items():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    for name, n in build_all(sys.argv[1]).items():
         print(f"{name:20s} {n}")

@@ -10,7 +10,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# The raw datasets (DESIGN.md §7) for the build-reproduction tests: $AGENTDISTILL_DATA_DIR, else the checkout's
+# sibling shared/data; tests that need them skip when neither exists.
+DATA_DIR = Path(os.environ.get("AGENTDISTILL_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +36,7 @@ def tiny_hf_dir(tiny_gguf: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    path = SHARED / "data"
+    path = DATA_DIR
     if not path.exists():
         pytest.skip(f"shared data not found at {path}")
     return path

@@ -16,8 +16,6 @@ from agentdistill.data.io import write_jsonl_gz
 from agentdistill.data.multihop_card import write_card
 from agentdistill.data.task import Task
 
-DEFAULT_RAW = Path("/work/shared/data/raw")
-DEFAULT_BENCH = Path("/work/shared/data/benchmarks")
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 F_IRCOT = "xindili-cmu__anlp-project-multihop/processed_data/hotpotqa/dev_subsampled.jsonl"
@@ -189,8 +187,8 @@ def split_questions(qs: list[Q], bench: Path) -> dict[str, list[Task]]:
     return sets
 
 
-def build(raw: str | Path = DEFAULT_RAW, bench: str | Path = DEFAULT_BENCH, out: str | Path = PACKAGE_DIR,
-          command: str = "python scripts/build_multihop.py") -> dict[str, int]:
+def build(raw: str | Path, bench: str | Path, out: str | Path = PACKAGE_DIR,
+          command: str = "python scripts/build_multihop.py --raw DATA/raw --benchmarks DATA/benchmarks") -> dict[str, int]:
     """Write out/corpus/multihop_corpus.jsonl.gz, out/corpus/CARD.md and out/sets/<set>.jsonl.gz; return counts."""
     raw, bench, out = Path(raw), Path(bench), Path(out)
     corpus, qs = build_corpus(raw)

@@ -1,4 +1,4 @@
-"""Build the bundled benchmark task sets from ../shared/data (deterministic; see scripts/build_task_sets.py)."""
+"""Build the bundled benchmark task sets from a data dir (benchmarks/ + raw/; deterministic; see scripts/build_task_sets.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from agentdistill.data.catalog import SPECS, set_path, write_index
 from agentdistill.data.errors import DataError
 from agentdistill.data.io import write_jsonl_gz
 from agentdistill.data.task import Task
-
-DEFAULT_DATA = Path("/work/shared/data")
 
 PAPER_FILES = {
     "hotpotqa-test": "qa_dataset/test/hotpotqa_500_20250422.json",
@@ -116,7 +114,7 @@ def qwen_eval(name: str, path: Path) -> list[Task]:
             for i, ex in enumerate(_jsonl(path))]
 
 
-def build_all(data_dir: str | Path = DEFAULT_DATA) -> dict[str, int]:
+def build_all(data_dir: str | Path) -> dict[str, int]:
     """Build every benchmark set into the package's sets/ dir; returns counts."""
     data = Path(data_dir)
     built: dict[str, list[Task]] = {n: paper_set(n, data / "benchmarks" / f) for n, f in PAPER_FILES.items()}

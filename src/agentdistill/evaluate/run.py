@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -51,15 +52,6 @@ def result_key(rec: dict) -> str:
     return f"{rec['task']['dataset']}/{rec['task']['id']}"
 
 
-def pending(tasks: list[Task], run_dir: Path) -> list[Task]:
-    """The tasks that ``run_dir`` has no result for yet (what a resumed run still has to do)."""
-    results = Path(run_dir) / RESULTS_FILE
-    if not results.exists():
-        return list(tasks)
-    done = {f"{r.task.dataset}/{r.task.id}" for r in read_results(results)}
-    return [t for t in tasks if f"{t.dataset}/{t.id}" not in done]
-
-
 def _gen(s: EvalSettings) -> GenerationConfig:
     if s.mode == "agent" and s.sag > 1:
         return GenerationConfig(max_tokens=s.max_tokens, temperature=s.sag_temperature, top_p=s.sag_top_p,
@@ -92,16 +84,22 @@ def evaluate_task(task: Task, llm: LLM, s: EvalSettings, retriever: Retriever | 
 
 
 def evaluate(
-    tasks: list[Task], llm: LLM, run_dir: Path, settings: EvalSettings, retriever: Retriever | None = None,
-    run_name: str | None = None,
+    tasks: list[Task], llm: LLM | Callable[[], LLM], run_dir: Path, settings: EvalSettings,
+    retriever: Retriever | None = None, run_name: str | None = None,
 ) -> RunSummary:
-    """Evaluate ``llm`` on ``tasks`` into ``run_dir``; returns the summary over all records on disk."""
+    """Evaluate ``llm`` on ``tasks`` into ``run_dir``; returns the summary over all records on disk.
+
+    ``llm`` may be a zero-argument loader: it is called only if some task is still to do, so a finished run
+    is re-summarised without loading its model.
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     results = run_dir / RESULTS_FILE
     lock = threading.Lock()
     with JsonlAppender(results, key=result_key) as out:
         todo = [t for t in tasks if f"{t.dataset}/{t.id}" not in out.done]
+        if todo and not hasattr(llm, "generate"):
+            llm = llm()
         workers = settings.concurrency if getattr(llm, "thread_safe", False) else 1
         label = settings.label or run_dir.name
         with stage_progress(f"eval {label}", total=len(tasks), done=len(tasks) - len(todo)) as bar:
@@ -117,7 +115,8 @@ def evaluate(
     wanted = {f"{t.dataset}/{t.id}" for t in tasks}
     records = [r for r in read_results(results) if f"{r.task.dataset}/{r.task.id}" in wanted]
     summary = RunSummary(
-        run_name=run_name or run_dir.name, model=settings.model_name or llm.name, mode=settings.mode, sag_n=settings.sag,
+        run_name=run_name or run_dir.name, mode=settings.mode, sag_n=settings.sag,
+        model=settings.model_name or getattr(llm, "name", None) or (records[0].model if records else ""),
         label=settings.label, per_set=summarize_records(records),
     )
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary.model_dump(mode="json"), indent=2) + "\n")

@@ -21,7 +21,7 @@ from agentdistill.data import load_tasks
 from agentdistill.data.task import Task
 from agentdistill.distill.filter import filter_cot, filter_trajectories
 from agentdistill.distill.generate import GenerateSettings, generate
-from agentdistill.evaluate.run import EvalSettings, evaluate, pending
+from agentdistill.evaluate.run import EvalSettings, evaluate
 from agentdistill.llm.factory import load_llm
 from agentdistill.llm.types import LLM
 from agentdistill.pipeline.config import PipelineConfig, TaskSlice
@@ -53,19 +53,6 @@ def load_slices(slices: list[TaskSlice]) -> list[Task]:
     for s in slices:
         tasks.extend(load_tasks(s.set, limit=s.limit))
     return tasks
-
-
-class _Named:
-    """Stands in for a model that has nothing left to generate (a fully resumed eval run)."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def generate(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError(f"{self.name} was not loaded: its run had no pending tasks")
-
-    def close(self) -> None:
-        pass
 
 
 class ModelPool:
@@ -227,9 +214,7 @@ def _eval_stage(cfg: PipelineConfig, pool: ModelPool, retriever: Any, eval_dir: 
         check_settings(run_dir, {"model": spec, "trained": trained, "run": run.model_dump(), "retriever": cfg.retriever,
                                  **e.model_dump(exclude={"sets", "runs", "concurrency"}), "seed": cfg.seed},
                        archive_stale=True)
-        # a finished run is only re-summarised: no model load
-        llm = pool.get(spec) if pending(tasks, run_dir) else _Named(spec)
-        evaluate(tasks, llm, run_dir, s, retriever, run_name=slug(run.label))
+        evaluate(tasks, lambda spec=spec: pool.get(spec), run_dir, s, retriever, run_name=slug(run.label))
         run_dirs.append(run_dir)
         pool.release(keep={specs.get(r.model, r.model) for r in cfg.eval.runs[cfg.eval.runs.index(run) + 1:]})
     return run_dirs
