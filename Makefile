@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	$(VENV)/bin/agentdistill pipeline configs/demo.yaml
+	$(VENV)/bin/agentdistill pipeline demo
 
 test: install
 	$(VENV)/bin/ruff check src tests benchmarks
