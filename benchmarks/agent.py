@@ -23,7 +23,7 @@ from agentdistill.agent import run_episode
 from agentdistill.agent.loop import DEFAULT_GEN
 from agentdistill.agent.prompts import STEP_STOP, load_prompt
 from agentdistill.data.task import Task
-from agentdistill.llm.replay import ReplayLLM
+from agentdistill.agent.replay import ReplayLLM
 from agentdistill.llm.types import GenerationConfig
 
 OUT = Path(__file__).resolve().parent / "results" / "agent.json"
@@ -63,7 +63,7 @@ def replay_overhead(episodes: int = 20, steps: int = 5) -> dict:
 
 
 def real_model(spec: str, max_steps: int, max_tokens: int) -> dict:
-    from agentdistill.llm.factory import load_llm
+    from agentdistill.models.loading import load_llm
 
     llm = load_llm(spec, n_ctx=4096)
     gen = GenerationConfig(max_tokens=max_tokens, temperature=0.0, stop=STEP_STOP, seed=0)

@@ -78,7 +78,7 @@ def main() -> None:
                     help="seconds for the whole run, split evenly over the (model, sag) configurations")
     args = ap.parse_args()
 
-    from agentdistill.llm.factory import load_llm
+    from agentdistill.models.loading import load_llm
     from agentdistill.retrieval import load_retriever
 
     OUT.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from agentdistill.agent.records import read_trajectories
 from agentdistill.data import load_tasks
 from agentdistill.distill.filter import filter_trajectories
 from agentdistill.distill.generate import GenerateSettings, generate
-from agentdistill.llm.factory import load_llm
+from agentdistill.models.loading import load_llm
 from agentdistill.retrieval import load_retriever
 
 OUT = Path(__file__).parent / "results" / "ftp_yield.json"

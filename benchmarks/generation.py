@@ -121,7 +121,7 @@ def main() -> None:
                 llm = LlamaCppLLM(ensure_model(model), name=model, n_ctx=4096)
                 res = bench(llm, args.max_tokens, args.n, True)
             else:
-                from agentdistill.llm import load_llm
+                from agentdistill.models import load_llm
 
                 llm = load_llm(f"hf:{model}")
                 res = bench(llm, args.hf_max_tokens, args.n, False)

@@ -118,7 +118,8 @@ def through_server(index: Path, queries: list[str], clients: int = 32, max_reque
 
 
 def recall_part(out: dict, kinds: list[str]) -> None:
-    from agentdistill.data import default_corpus_path, load_tasks
+    from agentdistill.data import load_tasks
+    from agentdistill.retrieval.corpus import default_corpus_path
     from agentdistill.retrieval.index import build_index, open_index, read_meta
 
     dense = "dense" in kinds or "hybrid" in kinds
@@ -148,7 +149,8 @@ def recall_part(out: dict, kinds: list[str]) -> None:
 
 
 def real_part(out: dict) -> None:
-    from agentdistill.data import default_corpus_path, load_tasks
+    from agentdistill.data import load_tasks
+    from agentdistill.retrieval.corpus import default_corpus_path
     from agentdistill.retrieval.index import build_index, open_index, read_meta
 
     queries = [t.question for name in SETS for t in load_tasks(name)]

@@ -2,7 +2,7 @@
 
 import sys
 
-from agentdistill.data.build_sets import build_all
+from agentdistill.data.build.sets import build_all
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:

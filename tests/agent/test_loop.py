@@ -6,7 +6,7 @@ import pytest
 
 from agentdistill.agent import run_episode
 from agentdistill.data.task import Task
-from agentdistill.llm.replay import ReplayLLM
+from agentdistill.agent.replay import ReplayLLM
 
 if not hasattr(pytest.importorskip("agentdistill.sandbox"), "Sandbox"):
     pytest.skip("agentdistill.sandbox.Sandbox not available yet", allow_module_level=True)

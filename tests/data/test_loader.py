@@ -7,7 +7,7 @@ import pytest
 
 from agentdistill.data import DataError, list_task_sets, load_tasks
 from agentdistill.data.answers import gsm8k_answer, last_boxed
-from agentdistill.data.build_sets import norm_problem
+from agentdistill.data.build.sets import norm_problem
 
 EXPECTED = {"hotpotqa-test": 500, "musique-test": 500, "2wiki-test": 500, "bamboogle-test": 125, "math500": 500,
             "gsm-hard-500": 500, "aime-90": 90, "olymmath-200": 200, "hotpotqa-train": 1000, "math-train": 1000,

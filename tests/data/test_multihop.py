@@ -4,8 +4,9 @@ import hashlib
 
 import pytest
 
-from agentdistill.data import default_corpus_path, iter_corpus, load_tasks
-from agentdistill.data.build_multihop import PACKAGE_DIR, build
+from agentdistill.data import load_tasks
+from agentdistill.data.build.multihop import PACKAGE_DIR, build
+from agentdistill.retrieval.corpus import BUNDLED_DIR, default_corpus_path, read_corpus
 from agentdistill.data.dedup import near_duplicates, norm_question
 
 TEST_SETS = ["hotpotqa-paper-closed", "2wiki-paper-closed", "2wiki-closed-test", "musique-closed-test"]
@@ -19,18 +20,19 @@ def _sha(p):
 def test_build_reproduces_shipped_files(shared_data, tmp_path):
     counts = build(shared_data / "raw", shared_data / "benchmarks", tmp_path)
     assert counts["hotpotqa-paper-closed"] == 264
-    files = ["corpus/multihop_corpus.jsonl.gz", "corpus/CARD.md"] + [f"sets/{n}.jsonl.gz" for n in counts if n != "corpus"]
-    for rel in files:
+    for name in ["multihop_corpus.jsonl.gz", "CARD.md"]:
+        assert _sha(tmp_path / "corpus" / name) == _sha(BUNDLED_DIR / name), name
+    for rel in [f"sets/{n}.jsonl.gz" for n in counts if n != "corpus"]:
         assert _sha(tmp_path / rel) == _sha(PACKAGE_DIR / rel), rel
 
 
 def test_corpus_records_and_gold_present():
     ids, keys = set(), set()
-    for rec in iter_corpus(default_corpus_path()):
-        assert set(rec) == {"id", "title", "text"} and rec["text"]
-        assert rec["id"] not in ids
-        ids.add(rec["id"])
-        key = (" ".join(rec["title"].lower().split()), " ".join(rec["text"].lower().split()))
+    for rec in read_corpus(default_corpus_path()):
+        assert rec.text
+        assert rec.id not in ids
+        ids.add(rec.id)
+        key = (" ".join(rec.title.lower().split()), " ".join(rec.text.lower().split()))
         assert key not in keys
         keys.add(key)
     assert len(ids) > 15000

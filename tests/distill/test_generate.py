@@ -10,7 +10,7 @@ from pathlib import Path
 from agentdistill.agent.records import read_trajectories
 from agentdistill.data import load_tasks
 from agentdistill.distill.generate import GenerateSettings, attempt_seed, generate, record_key
-from agentdistill.llm.factory import load_llm
+from agentdistill.models.loading import load_llm
 
 FAST = dict(max_steps=2, max_tokens=96)
 

@@ -26,7 +26,7 @@ def student_dir(request) -> Path:
 
         return request.getfixturevalue("tiny_hf_dir")
     except ImportError:
-        from agentdistill.distill.train_model import resolve_student
+        from agentdistill.distill.train.model import resolve_student
 
         request.getfixturevalue("tiny_gguf")
         return Path(resolve_student("smollm2-135m"))

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("trl")
 
 from agentdistill.distill.train import TrainConfig, build_trainer  # noqa: E402
-from agentdistill.distill.train_template import CHATML_TRAINING_TEMPLATE, assistant_mask  # noqa: E402
+from agentdistill.distill.train.template import CHATML_TRAINING_TEMPLATE, assistant_mask  # noqa: E402
 
 EXAMPLES = [
     [
@@ -34,7 +34,7 @@ def student_dir(request) -> Path:
 
         return request.getfixturevalue("tiny_hf_dir")
     except ImportError:  # the models part's converter is not there yet: same recipe, cached
-        from agentdistill.distill.train_model import resolve_student
+        from agentdistill.distill.train.model import resolve_student
 
         request.getfixturevalue("tiny_gguf")
         return Path(resolve_student("smollm2-135m"))

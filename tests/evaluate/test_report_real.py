@@ -25,7 +25,7 @@ TASKS = [
 
 @pytest.fixture(scope="module")
 def llm(tiny_gguf: Path):
-    from agentdistill.llm.factory import load_llm
+    from agentdistill.models.loading import load_llm
 
     model = load_llm(f"llamacpp:{tiny_gguf}", n_ctx=2048, n_threads=2)
     yield model

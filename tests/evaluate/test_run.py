@@ -7,7 +7,7 @@ from agentdistill.data import load_tasks
 from agentdistill.evaluate.records import load_run
 from agentdistill.evaluate.run import EvalSettings, evaluate
 from agentdistill.grading import grade
-from agentdistill.llm.factory import load_llm
+from agentdistill.models.loading import load_llm
 
 
 def test_eval_agent_and_cot_resume(tiny_gguf: Path, tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def test_judge_caches_and_reports_unparsed(tmp_path):
 
 
 def test_judge_with_real_model(tiny_gguf, tmp_path):
-    from agentdistill.llm.factory import load_llm
+    from agentdistill.models.loading import load_llm
 
     llm = load_llm(f"llamacpp:{tiny_gguf}", n_ctx=1024)
     try:

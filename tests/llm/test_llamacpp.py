@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agentdistill.llm import GenerationConfig, GenerationError, load_llm
+from agentdistill.llm import GenerationConfig, GenerationError
+from agentdistill.models import load_llm
 from agentdistill.llm.llamacpp import LlamaCppLLM
 
 Q = [{"role": "user", "content": "What is the capital of France? Answer in one short sentence."}]

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agentdistill.llm import GenerationConfig, GenerationError, load_llm
+from agentdistill.llm import GenerationConfig, GenerationError
+from agentdistill.models import load_llm
 from agentdistill.llm.openai_http import OpenAIHTTPLLM
 
 Q = [{"role": "user", "content": "What is the capital of France? Answer in one short sentence."}]

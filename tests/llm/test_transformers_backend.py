@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agentdistill.llm import GenerationConfig, GenerationError, load_llm
+from agentdistill.llm import GenerationConfig, GenerationError
+from agentdistill.models import load_llm
 
 pytest.importorskip("transformers")
 

@@ -37,7 +37,7 @@ def test_unknown_spec_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_default_is_bm25_over_the_bundled_corpus(cache: Path) -> None:
-    from agentdistill.data import default_corpus_path
+    from agentdistill.retrieval.corpus import default_corpus_path
 
     if not Path(default_corpus_path()).is_file():
         pytest.skip("bundled corpus not built yet")

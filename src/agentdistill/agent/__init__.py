@@ -1,7 +1,7 @@
 """The agent part: CodeAct loop, prompts, step parsing, trajectory records, SAG and first-thought prefix."""
 
 from agentdistill.agent.cot import CotResult, extract_answer, run_cot
-from agentdistill.agent.ftp import first_paragraph, first_thought_prefix
+from agentdistill.agent.first_thought import first_paragraph, first_thought_prefix
 from agentdistill.agent.loop import DEFAULT_GEN, run_episode
 from agentdistill.agent.parse import ParsedStep, format_step, parse_step
 from agentdistill.agent.prompts import STEP_STOP, PromptError, PromptTemplate, load_prompt

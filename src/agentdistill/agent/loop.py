@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agentdistill.agent.generate import generate_candidates
+from agentdistill.agent.sampling import generate_candidates
 from agentdistill.agent.prompts import STEP_STOP, PromptTemplate, load_prompt
 from agentdistill.agent.records import Step, Totals, Trajectory
 from agentdistill.agent.sag import StepOutcome, run_sag, run_single

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from agentdistill.agent.generate import RawCandidate
+from agentdistill.agent.sampling import RawCandidate
 from agentdistill.agent.parse import ParsedStep, parse_step
 from agentdistill.agent.records import Candidate
 from agentdistill.sandbox.types import ExecResult

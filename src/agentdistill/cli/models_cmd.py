@@ -86,7 +86,8 @@ def register(root: typer.Typer) -> None:
         n_ctx: int | None = typer.Option(None, help="context size (llama.cpp)"),
     ) -> None:
         """One-shot chat with a model: prints the reply and token/time usage."""
-        from agentdistill.llm import GenerationConfig, GenerationError, load_llm
+        from agentdistill.llm import GenerationConfig, GenerationError
+        from agentdistill.models import load_llm
 
         msgs = ([{"role": "system", "content": system}] if system else []) + [
             {"role": "user", "content": message}

@@ -47,7 +47,7 @@ def generate_cmd(
 ) -> None:
     """Teacher rollouts over a task set (agent ± first-thought prefix ± SAG, or CoT)."""
     from agentdistill.distill.generate import GenerateSettings, generate
-    from agentdistill.llm.factory import load_llm
+    from agentdistill.models.loading import load_llm
     from agentdistill.pipeline.config import TaskSlice
     from agentdistill.pipeline.runner import load_slices
     from agentdistill.retrieval import load_retriever
@@ -109,7 +109,7 @@ def eval_cmd(
 ) -> None:
     """Evaluate a model on test sets (agent ± SAG, or CoT ± RAG); resumable."""
     from agentdistill.evaluate.run import EvalSettings, evaluate
-    from agentdistill.llm.factory import load_llm
+    from agentdistill.models.loading import load_llm
     from agentdistill.pipeline.config import TaskSlice
     from agentdistill.pipeline.runner import load_slices
     from agentdistill.retrieval import load_retriever

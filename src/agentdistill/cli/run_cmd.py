@@ -52,7 +52,7 @@ def run(
     from agentdistill.agent import TrajectoryWriter, first_thought_prefix, load_prompt, run_cot, run_episode
     from agentdistill.agent.prompts import STEP_STOP, PromptError
     from agentdistill.data.task import Task
-    from agentdistill.llm.factory import load_llm
+    from agentdistill.models.loading import load_llm
     from agentdistill.llm.types import GenerationConfig, GenerationError
 
     if kind not in ("qa", "math"):

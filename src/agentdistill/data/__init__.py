@@ -1,9 +1,8 @@
 """Task sets: bundled benchmarks, the closed-corpus multi-hop benchmark, and user files."""
 
 from agentdistill.data.catalog import TaskSetInfo, list_task_sets
-from agentdistill.data.corpus import default_corpus_path, iter_corpus
 from agentdistill.data.errors import DataError
 from agentdistill.data.loader import load_tasks
 from agentdistill.data.task import Task
 
-__all__ = ["DataError", "Task", "TaskSetInfo", "default_corpus_path", "iter_corpus", "list_task_sets", "load_tasks"]
+__all__ = ["DataError", "Task", "TaskSetInfo", "list_task_sets", "load_tasks"]

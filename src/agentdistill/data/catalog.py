@@ -40,7 +40,7 @@ SPECS: dict[str, SetSpec] = {
     "math-pool-train": SetSpec("math", "train", "microsoft/ToRA MATH test", "MIT", "MATH test (5000) minus every MATH-500 problem"),
     "aime24": SetSpec("math", "test", "QwenLM/Qwen2.5-Math", "public (AoPS/MAA)", "AIME 2024 (30)"),
     "amc23": SetSpec("math", "test", "QwenLM/Qwen2.5-Math", "public (AoPS/MAA)", "AMC 2023 (40)"),
-    # closed-corpus multi-hop benchmark (data/corpus/CARD.md)
+    # closed-corpus multi-hop benchmark (retrieval/bundled/CARD.md)
     "multihop-train": SetSpec("qa", "train", "closed corpus build", "CC BY-SA 4.0 / Apache-2.0 / CC BY 4.0",
                               "HotpotQA+2Wiki+MuSiQue questions answerable in the bundled corpus, not in any test set"),
     "hotpotqa-paper-closed": SetSpec("qa", "test", "closed corpus build", "CC BY-SA 4.0",

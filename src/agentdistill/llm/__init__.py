@@ -1,6 +1,8 @@
-"""One chat-generation interface (`LLM`) and its backends; `load_llm(spec)` picks one from a string."""
+"""One chat-generation interface (`LLM`) and its backends, handed ready paths and URLs.
 
-from agentdistill.llm.factory import load_llm
+Resolving a model spec string to a backend is `agentdistill.models.load_llm`.
+"""
+
 from agentdistill.llm.types import (
     LLM,
     Completion,
@@ -19,5 +21,4 @@ __all__ = [
     "GenerationResult",
     "Message",
     "Usage",
-    "load_llm",
 ]

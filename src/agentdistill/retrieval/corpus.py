@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import IO
 
 
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+
+
+def default_corpus_path() -> Path:
+    """Path of the bundled closed multi-hop corpus (JSONL.gz, records {id, title, text}); see bundled/CARD.md."""
+    return BUNDLED_DIR / "multihop_corpus.jsonl.gz"
+
+
 class CorpusError(ValueError):
     """A corpus file that cannot be read: names the file, the 1-based line and the field."""
 

@@ -36,10 +36,8 @@ def file_sha256(path: Path) -> str:
 
 
 def default_corpus() -> Path:
-    try:
-        from agentdistill.data import default_corpus_path
-    except ImportError as exc:  # the data part is missing or broken
-        raise IndexNotFoundError(f"the bundled corpus is unavailable (agentdistill.data: {exc})") from exc
+    from agentdistill.retrieval.corpus import default_corpus_path
+
     path = Path(default_corpus_path())
     if not path.is_file():
         raise IndexNotFoundError(f"the bundled corpus is missing: {path}")

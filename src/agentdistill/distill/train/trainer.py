@@ -100,7 +100,7 @@ def _device(cfg: TrainConfig) -> str:
 def _use_bf16(cfg: TrainConfig, device: str) -> bool:
     import torch
 
-    from agentdistill.distill.train_model import cpu_supports_bf16
+    from agentdistill.distill.train.model import cpu_supports_bf16
 
     if cfg.bf16 is not None:
         return cfg.bf16
@@ -132,8 +132,8 @@ def build_trainer(cfg: TrainConfig, examples: list[list[dict[str, str]]], *, cal
     from trl import SFTConfig, SFTTrainer
 
     from agentdistill.distill.loss import add_chunked_lm_head
-    from agentdistill.distill.train_model import load_student, pick_attention, resolve_student
-    from agentdistill.distill.train_template import training_chat_template
+    from agentdistill.distill.train.model import load_student, pick_attention, resolve_student
+    from agentdistill.distill.train.template import training_chat_template
 
     device = _device(cfg)
     bf16 = _use_bf16(cfg, device)
@@ -235,7 +235,7 @@ def _retire_stale_checkpoints(out: Path, cfg: TrainConfig) -> None:
 
 def train(cfg: TrainConfig) -> TrainOutput:
     """Run (or resume) training and write adapter / merged model / GGUF; returns their paths and metrics."""
-    from agentdistill.distill.train_progress import LossLog, RichProgress
+    from agentdistill.distill.train.progress import LossLog, RichProgress
 
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)

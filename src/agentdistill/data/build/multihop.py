@@ -13,10 +13,10 @@ from pathlib import Path
 from agentdistill.data.catalog import SPECS, write_index
 from agentdistill.data.dedup import near_duplicates, norm_question
 from agentdistill.data.io import write_jsonl_gz
-from agentdistill.data.multihop_card import write_card
+from agentdistill.data.build.card import write_card
 from agentdistill.data.task import Task
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # agentdistill/data: sets/ live here
 
 F_IRCOT = "xindili-cmu__anlp-project-multihop/processed_data/hotpotqa/dev_subsampled.jsonl"
 F_2WIKI_CORPUS = "OSU-NLP-Group__HippoRAG/data/2wikimultihopqa_corpus.json"
@@ -187,20 +187,24 @@ def split_questions(qs: list[Q], bench: Path) -> dict[str, list[Task]]:
     return sets
 
 
-def build(raw: str | Path, bench: str | Path, out: str | Path = PACKAGE_DIR,
+def build(raw: str | Path, bench: str | Path, out: str | Path = PACKAGE_DIR, corpus_out: str | Path | None = None,
           command: str = "python scripts/build_multihop.py --raw DATA/raw --benchmarks DATA/benchmarks") -> dict[str, int]:
-    """Write out/corpus/multihop_corpus.jsonl.gz, out/corpus/CARD.md and out/sets/<set>.jsonl.gz; return counts."""
+    """Write corpus_out/multihop_corpus.jsonl.gz, corpus_out/CARD.md and out/sets/<set>.jsonl.gz; return counts.
+
+    ``corpus_out`` defaults to ``out/corpus`` (the shipped corpus lives in ``agentdistill/retrieval/bundled``).
+    """
     raw, bench, out = Path(raw), Path(bench), Path(out)
+    corpus_dir = Path(corpus_out) if corpus_out is not None else out / "corpus"
     corpus, qs = build_corpus(raw)
     sets = split_questions(qs, bench)
-    counts = {"corpus": write_jsonl_gz(out / "corpus" / "multihop_corpus.jsonl.gz", corpus.records)}
+    counts = {"corpus": write_jsonl_gz(corpus_dir / "multihop_corpus.jsonl.gz", corpus.records)}
     for name in sorted(sets):
         assert name in SPECS, name
         counts[name] = write_jsonl_gz(out / "sets" / f"{name}.jsonl.gz", (t.model_dump() for t in sets[name]))
     by_ds = {}
     for t in sets["multihop-train"]:
         by_ds[t.meta["source"]] = by_ds.get(t.meta["source"], 0) + 1
-    write_card(out / "corpus" / "CARD.md", counts, corpus.sources, by_ds,
+    write_card(corpus_dir / "CARD.md", counts, corpus.sources, by_ds,
                answerable=sum(q.answerable() for q in qs), total=len(qs), command=command)
     write_index(out / "sets")
     return counts

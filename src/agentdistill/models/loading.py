@@ -1,4 +1,6 @@
-"""``load_llm(spec, **options)``: one string picks the backend (grammar in docs/CONTRACTS.md).
+"""``load_llm(spec, **options)``: resolve a model spec to ready weights, then build the `llm` backend for it.
+
+Grammar (docs/CONTRACTS.md):
 
 - ``smollm2-135m`` / ``qwen2.5-coder-0.5b`` / ``qwen2.5-coder-1.5b``: embedded GGUF, llama.cpp in-process
 - ``llamacpp:/path/model.gguf`` (or ``llamacpp:<embedded name>``, or a bare ``*.gguf`` path): llama.cpp
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentdistill.llm.types import LLM, GenerationError
+from agentdistill.models.registry import MODELS, ModelError, ensure_model, resolve_model
 
 _LLAMACPP_OPTS = {"n_ctx", "n_threads", "n_batch", "max_parallel", "n_gpu_layers", "lora_path", "chat_template",
                   "verbose", "name"}  # fmt: skip
@@ -36,14 +39,11 @@ def _check(kind: str, options: dict[str, Any], allowed: set[str]) -> dict[str, A
 
 
 def _embedded_names() -> set[str]:
-    from agentdistill.models.registry import MODELS
-
     return set(MODELS)
 
 
 def _load_llamacpp(target: str, options: dict[str, Any]) -> LLM:
     from agentdistill.llm.llamacpp import LlamaCppLLM
-    from agentdistill.models.registry import ModelError, resolve_model
 
     try:
         resolved = resolve_model(target)
@@ -56,10 +56,29 @@ def _load_llamacpp(target: str, options: dict[str, Any]) -> LLM:
     return LlamaCppLLM(resolved.path, **opts)
 
 
+def _resolve_dir(target: str) -> str:
+    """A HF dir or hub id for `target`: embedded names and GGUF files are dequantized once into the cache."""
+    if target in MODELS:
+        from agentdistill.models.convert import cached_hf_dir
+
+        return str(cached_hf_dir(ensure_model(target)))
+    try:
+        r = resolve_model(target)
+    except ModelError as exc:
+        raise GenerationError(str(exc)) from exc
+    if r.kind == "gguf":
+        from agentdistill.models.convert import cached_hf_dir
+
+        return str(cached_hf_dir(r.path))
+    return r.ref
+
+
 def _load_hf(target: str, options: dict[str, Any]) -> LLM:
     from agentdistill.llm.transformers_backend import TransformersLLM
 
-    return TransformersLLM(target, **_check("transformers", options, _HF_OPTS))
+    opts = _check("transformers", options, _HF_OPTS)
+    opts.setdefault("name", target)
+    return TransformersLLM(_resolve_dir(target), **opts)
 
 
 def _load_http(target: str, options: dict[str, Any]) -> LLM:
