@@ -203,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grad-ckpt", action="store_true", help="gradient checkpointing on agentdistill's path")
     ap.add_argument("--peak-tflops", type=float, default=989.0)
     args = ap.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _stamp import finish_stamp, start_stamp
 
+    stamp = start_stamp(argv if argv is not None else None)
     import torch
 
     if args.dry_run:
@@ -252,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         eight = generation_cost(cfg, device, dtype, prompt, dsteps, 8)
         results["generation"].append({"model": name, "prompt_tokens": prompt, "step_s_n1": one, "step_s_n8": eight,
                                       "ratio_n8_over_n1": eight / one})
+    results["run"] = finish_stamp(stamp)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")
