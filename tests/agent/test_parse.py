@@ -31,8 +31,8 @@ CASES: list[tuple[str, str, str | None, str | None, str]] = [
      "call"),
     ("trailing chatter", f"Thought: t\nCode:\n{F}py\nprint(5)\n{F}<end_code>\nThis prints five. Hope it helps!",
      None, "print(5)", "t"),
-    ("two blocks: first wins", f"Thought: t\nCode:\n{F}py\na = 1\n{F}\nand then\n{F}py\nb = 2\n{F}", None,
-     "a = 1", "t"),
+    ("two blocks: both run", f"Thought: t\nCode:\n{F}py\na = 1\n{F}\nand then\n{F}py\nb = 2\n{F}", None,
+     "a = 1\n\nb = 2", "t"),
     ("think block", f"<think>Let me plan: search first.</think>\nThought: search\nCode:\n{F}py\nprint(search('q'))\n{F}",
      None, "print(search('q'))", "Let me plan"),
     ("unclosed think", "<think>I am still reasoning about the question and", "no_code", None, "still reasoning"),
@@ -163,3 +163,89 @@ def test_real_model_outputs(raw: str, kind: str | None) -> None:
     assert step.error_kind == kind
     if kind is None:
         compile(step.code, "<code>", "exec")
+
+
+# Issue 13 §1: the action is found by the format's structure and by whether it parses, not by the first fence.
+ISSUE_CASES: list[tuple[str, str, str | None, str | None, int]] = [
+    # (name, raw, error_kind, code, n_blocks)
+    ("fence in thought before Code:",
+     f"Thought: for example\n{F}\ny = 0\n{F}\nCode:\n{F}py\nfinal_answer(4)\n{F}<end_code>", None,
+     "final_answer(4)", 1),
+    ("python-tagged fence in thought before Code:",
+     f"Thought: e.g.\n{F}python\nprint('hi')\n{F}\nso now\nCode:\n{F}py\nfinal_answer(1)\n{F}<end_code>", None,
+     "final_answer(1)", 1),
+    ("two py blocks after Code:",
+     f"Thought: t\nCode:\n{F}py\nx = 2\n{F}\n{F}py\nfinal_answer(x * 2)\n{F}<end_code>", None,
+     "x = 2\n\nfinal_answer(x * 2)", 2),
+    ("three blocks, mixed tags",
+     f"Code:\n{F}python\na = 1\n{F}\n{F}\nb = a + 1\n{F}\n{F}py\nfinal_answer(b)\n{F}", None,
+     "a = 1\n\nb = a + 1\n\nfinal_answer(b)", 3),
+    ("bare final_answer", "final_answer(2+2)", None, "final_answer(2+2)", 1),
+    ("bare multi-line code", "x = 3\nfinal_answer(x ** 2)", None, "x = 3\nfinal_answer(x ** 2)", 1),
+    ("thought line then bare code", "Thought: add them\nprint(2 + 3)", None, "print(2 + 3)", 1),
+    ("fence line inside a string literal",
+     f'Thought: t\nCode:\n{F}py\ns = """\n{F}\n"""\nfinal_answer(len(s))\n{F}<end_code>', None,
+     f's = """\n{F}\n"""\nfinal_answer(len(s))', 1),
+    ("think block containing a code block",
+     f"<think>Maybe\n{F}py\nfinal_answer(3)\n{F}\nno.</think>\nThought: t\nCode:\n{F}py\nfinal_answer(5)\n{F}",
+     None, "final_answer(5)", 1),
+    ("think block missing its opening tag",
+     f"I could do\n{F}py\nfinal_answer(3)\n{F}\nbut no.\n</think>\nThought: t\nCode:\n{F}py\nfinal_answer(5)\n{F}",
+     None, "final_answer(5)", 1),
+    ("only reasoning, missing opening tag", f"Let me try\n{F}py\nfinal_answer(3)\n{F}\n</think>", "no_code", None, 0),
+    ("unclosed think with code inside", f"<think>perhaps\n{F}py\nfinal_answer(3)\n{F}", "no_code", None, 0),
+    ("<code> tags after Code:", "Thought: t\nCode:\n<code>\nfinal_answer(7)\n</code>", None, "final_answer(7)", 1),
+    ("<code> tags without label", "Thought: t\n<code>\nx = 1\nprint(x)\n</code>", None, "x = 1\nprint(x)", 1),
+    ("inline <code> in thought is not the action",
+     f"Thought: I call <code>search</code> now.\nCode:\n{F}py\nprint(search('a'))\n{F}", None,
+     "print(search('a'))", 1),
+    ("py tag preferred over bare fence without label",
+     f"Thought: e.g.\n{F}\ny = 0\n{F}\nthen\n{F}py\nfinal_answer(9)\n{F}", None, "final_answer(9)", 1),
+    ("Action: JSON", 'Thought: search it\nAction: {"name": "search", "arguments": {"query": "x"}}', "no_code",
+     None, 0),
+    ("json fence", f'Thought: t\nAction:\n{F}json\n{{"name": "final_answer", "arguments": 4}}\n{F}', "no_code",
+     None, 0),
+    ("bare JSON dict is not run", '{"name": "search", "arguments": {"query": "x"}}', "no_code", None, 0),
+    ("bare word that parses is not run", "Paris", "no_code", None, 0),
+    ("bare number is not run", "42", "no_code", None, 0),
+    ("text after end_code is ignored",
+     f"Thought: t\nCode:\n{F}py\nprint(1)\n{F}<end_code>\nCode:\n{F}py\nprint(2)\n{F}", None, "print(1)", 1),
+    ("hallucinated next step not joined",
+     f"Code:\n{F}py\nprint(1)\n{F}\nObservation: 1\nThought: next\nCode:\n{F}py\nprint(2)\n{F}", None,
+     "print(1)", 1),
+    ("output block between py blocks ends the action",
+     f"Code:\n{F}py\nprint(1)\n{F}\n{F}output\n1\n{F}\n{F}py\nprint(2)\n{F}", None, "print(1)", 1),
+    ("second block has a syntax error", f"Code:\n{F}py\nx = 1\n{F}\n{F}py\ny = = 2\n{F}", "syntax", None, 2),
+    ("inline fenced code after label", "Thought: t\nCode:\n```final_answer(4)```", None, "final_answer(4)", 1),
+]
+
+
+@pytest.mark.parametrize(("name", "raw", "kind", "code", "n_blocks"), ISSUE_CASES, ids=[c[0] for c in ISSUE_CASES])
+def test_issue_cases(name: str, raw: str, kind: str | None, code: str | None, n_blocks: int) -> None:
+    step = parse_step(raw)
+    assert step.error_kind == kind, (name, step)
+    assert step.n_blocks == n_blocks, (name, step)
+    if kind is None:
+        assert step.code == code
+    assert "final_answer(3)" not in step.code  # reasoning is never the action
+
+
+def test_error_messages_name_the_problem() -> None:
+    assert "JSON/tool-call" in (parse_step('Action: {"name": "search", "arguments": {}}').error or "")
+    assert "only reasoning" in (parse_step("<think>hmm, let me think").error or "")
+    step = parse_step(f"Code:\n{F}py\nx = 1\n{F}\n{F}py\ny = = 2\n{F}")
+    assert step.error is not None and step.error.startswith("code block 2 of 2: SyntaxError line 1")
+
+
+def test_step_stop_is_the_end_marker_not_a_fence() -> None:
+    from agentdistill.agent.prompts import STEP_STOP
+    from agentdistill.llm.stops import truncate_at_stop
+
+    # a live step: the thought's example fence must not end generation before the real code
+    live = f"Thought: for example\n{F}\ny = 0\n{F}\nCode:\n{F}py\nfinal_answer(4)\n{F}<end_code>\nmore"
+    kept, stop = truncate_at_stop(live, STEP_STOP)
+    assert stop == "<end_code>" and kept.endswith(f"final_answer(4)\n{F}")
+    assert parse_step(kept).code == "final_answer(4)"
+    in_string = f'Code:\n{F}py\nprint("a fence:\\n{F}\\n")\n{F}\nprint("Observation: fine")\n'
+    assert truncate_at_stop(in_string, STEP_STOP) == (in_string, None)
+    assert truncate_at_stop("print(1)\n```\nObservation: 1", STEP_STOP)[1] == "\nObservation:"

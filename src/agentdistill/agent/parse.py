@@ -1,9 +1,18 @@
-"""Lenient parsing of one agent step (``Thought: … Code: ```py … ```<end_code>``).
+"""Parsing of one agent step (``Thought: … Code: ```py … ```<end_code>``) by the format's structure.
 
-Small models break the format in predictable ways: no ``Code:`` label, a ```` ```python ```` fence, an unclosed
-fence, backticks in the thought, chatter after the code, ``<think>`` blocks. We accept all of these when the
-intent is unambiguous, and otherwise return a precise, model-readable error so the failure costs one step
-and teaches the model what to fix.
+A step ends at the format's own end marker ``<end_code>`` (``STEP_STOP``: also a hallucinated
+``\\nObservation:`` line, as in smolagents, which the paper's code builds on) — never at a closing fence, which
+may sit in the thought or inside a string literal. The action is the code block(s) after the ``Code:`` label:
+several blocks are run in order as one action (``ParsedStep.n_blocks`` says how many). Fences are paired by
+whether the body parses as Python, so a fence line inside a triple-quoted string does not end the block.
+Without a label, the Python blocks are the action (explicitly tagged ones first); a bare reply that parses as
+Python as a whole and does something (a call, an assignment, …) is run as it is.
+
+What is never the action: reasoning (``<think>…</think>``, also an unclosed ``<think>`` or a ``</think>`` whose
+opening tag was in the prompt) — kept as thought; non-Python blocks (```` ```json ````, ```` ```text ````);
+JSON tool calls; prose that happens to parse (``Paris``). ``<code>…</code>`` (newer smolagents markup) is a
+code block like a fence. Failures keep one of four kinds (``PARSE_ERROR_KINDS``) with a precise, model-readable
+message, so a failure costs one step and teaches the model what to fix.
 """
 
 from __future__ import annotations
@@ -15,42 +24,72 @@ from dataclasses import dataclass
 from typing import Literal
 
 ParseErrorKind = Literal["empty", "no_code", "empty_code", "syntax"]
+PARSE_ERROR_KINDS: frozenset[str] = frozenset({"empty", "no_code", "empty_code", "syntax"})
+
+END_CODE = "<end_code>"
+# Stop strings that end a step: the format's end marker and a hallucinated observation line. No fence: a
+# closing fence in the thought or in a string literal must not end the step before its code is written.
+STEP_STOP: tuple[str, ...] = (END_CODE, "\nObservation:")
 
 FORMAT_REMINDER = (
     "Write your step as 'Thought: ...' then 'Code:' and one ```py code block ending with ```<end_code>."
 )
 
-# An opening fence at the start of a line; the language tag is optional (py, python, python3, …).
-_OPEN_FENCE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+-]*)[ \t]*(?:\n|$)", re.MULTILINE)
-_CLOSE_FENCE = re.compile(r"^[ \t]*```", re.MULTILINE)
-_THINK_BLOCK = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
+_FENCE_LINE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+.-]*)[ \t]*\n?$")  # an opening (maybe bare) fence line
+_BARE_FENCE_LINE = re.compile(r"^[ \t]*```[ \t]*\n?$")  # a line that can close a block
+_CODE_TAG = re.compile(r"<code>[ \t]*\n?(.*?)(?:</code>|\Z)", re.DOTALL | re.IGNORECASE)
+_REASONING_TAGS = r"think|thinking|reasoning|reflection"
+_REASON_BLOCK = re.compile(rf"<({_REASONING_TAGS})>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
+_REASON_OPEN = re.compile(rf"<(?:{_REASONING_TAGS})>", re.IGNORECASE)
+_REASON_CLOSE = re.compile(rf"</(?:{_REASONING_TAGS})>", re.IGNORECASE)
 _THOUGHT_LABEL = re.compile(r"^\s*(?:\*\*)?thoughts?(?:\*\*)?\s*:\s*(?:\*\*)?", re.IGNORECASE)
+_INNER_THOUGHT_LABEL = re.compile(r"^[ \t]*(?:\*\*)?thoughts?(?:\*\*)?[ \t]*:[ \t]*(?:\*\*)?", re.I | re.M)
 _CODE_LABEL = re.compile(r"(?:^|\n)[ \t]*(?:\*\*)?code(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*(?:\n|$)", re.IGNORECASE)
 _CODE_LABEL_TAIL = re.compile(r"\n?[ \t]*(?:\*\*)?code(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*$", re.IGNORECASE)
-# Lines that end an unclosed code block: the model moved on to narrating.
+# Lines that end the action: the model moved on to narrating (a hallucinated observation or next step).
 _CHATTER = re.compile(r"^\s*(?:Observation|Thought|Output|Result)s?\s*:", re.IGNORECASE | re.MULTILINE)
-_PY_TAGS = {"", "py", "python", "python3", "py3", "ipython", "pycon"}
+_TOOL_CALL = re.compile(r"(?:^|\n)\s*Action\s*:|<tool_call>|\"(?:name|tool|action)\"\s*:", re.IGNORECASE)
+_PY_TAGS = {"", "py", "python", "python3", "py3", "ipython", "pycon", "<code>"}
+# Statements that make a bare reply an action; an expression statement counts only if it calls something.
+_ACTION_STMTS = (ast.Assign, ast.AugAssign, ast.For, ast.While, ast.If, ast.With, ast.Try,
+                 ast.Import, ast.ImportFrom, ast.FunctionDef, ast.Return, ast.Delete, ast.Assert)
 
 
 @dataclass
 class ParsedStep:
-    """The parts of one step. ``error_kind`` is None when ``code`` is ready to run."""
+    """The parts of one step. ``error_kind`` is None when ``code`` is ready to run.
+
+    ``n_blocks``: how many code blocks were joined (in order, blank line between) into ``code``; ``source``:
+    where the code came from ("fence", "tag" for ``<code>``, "label" for unfenced code after ``Code:``,
+    "bare" for a whole reply that parses as Python, "" when none).
+    """
 
     thought: str
     code: str
     error_kind: ParseErrorKind | None = None
     error: str | None = None
+    n_blocks: int = 0
+    source: str = ""
 
     @property
     def ok(self) -> bool:
         return self.error_kind is None
 
 
-def _fail(thought: str, code: str, kind: ParseErrorKind, message: str) -> ParsedStep:
-    return ParsedStep(thought=thought, code=code, error_kind=kind, error=message)
+@dataclass
+class _Block:
+    start: int  # offset of the opening marker
+    end: int  # offset just after the closing marker (len(text) when unclosed)
+    body: str
+    lang: str  # fence language ("" bare) or "<code>"
+
+    @property
+    def python(self) -> bool:
+        return self.lang in _PY_TAGS
 
 
-_INNER_THOUGHT_LABEL = re.compile(r"^[ \t]*(?:\*\*)?thoughts?(?:\*\*)?[ \t]*:[ \t]*(?:\*\*)?", re.IGNORECASE | re.MULTILINE)
+def _fail(thought: str, code: str, kind: ParseErrorKind, message: str, **extra: object) -> ParsedStep:
+    return ParsedStep(thought=thought, code=code, error_kind=kind, error=message, **extra)  # type: ignore[arg-type]
 
 
 def _clean_thought(text: str) -> str:
@@ -59,32 +98,6 @@ def _clean_thought(text: str) -> str:
     text = _THOUGHT_LABEL.sub("", text, count=1)
     text = _INNER_THOUGHT_LABEL.sub("", text)
     return text.strip()
-
-
-def _find_code_block(text: str) -> tuple[int, int, str, bool] | None:
-    """(start of fence, end of block, code, closed) for the first Python fence, else None.
-
-    Fences are paired in order, so the closing fence of a non-Python block is never taken as an opening one.
-    """
-    pos = 0
-    while True:
-        match = _OPEN_FENCE.search(text, pos)
-        if match is None:
-            return None
-        body_start = match.end()
-        close = _CLOSE_FENCE.search(text, body_start)
-        if match.group(1).lower() not in _PY_TAGS:
-            if close is None:
-                return None
-            pos = close.end()
-            continue
-        if close is None:
-            body = text[body_start:]
-            chatter = _CHATTER.search(body)
-            if chatter:
-                body = body[: chatter.start()]
-            return match.start(), len(text), body, False
-        return match.start(), close.end(), text[body_start : close.start()], True
 
 
 def _syntax_error(code: str) -> str | None:
@@ -100,48 +113,189 @@ def _syntax_error(code: str) -> str | None:
     return None
 
 
+def _tidy(code: str) -> str:
+    return textwrap.dedent(code).strip("\n").rstrip()
+
+
+def _split_reasoning(text: str) -> tuple[str, str]:
+    """(text without reasoning, reasoning). Closed blocks, an unclosed opening tag (the rest is reasoning)
+    and a closing tag without its opening (chat templates put ``<think>`` in the prompt) are all handled."""
+    parts = [m.group(2).strip() for m in _REASON_BLOCK.finditer(text)]
+    text = _REASON_BLOCK.sub("", text)
+    close = None
+    for close in _REASON_CLOSE.finditer(text):
+        pass
+    if close is not None:  # everything before a stray closing tag was reasoning
+        parts.insert(0, _REASON_OPEN.sub("", text[: close.start()]).strip())
+        text = text[close.end() :]
+    opened = _REASON_OPEN.search(text)
+    if opened is not None:  # unclosed: everything after it is still reasoning (cut by length)
+        parts.append(text[opened.end() :].strip())
+        text = text[: opened.start()]
+    return text, "\n".join(p for p in parts if p)
+
+
+def _fence_blocks(text: str) -> list[_Block]:
+    """Fenced blocks in order. A Python block closes at the first bare fence line after which its body
+    parses (so a fence line inside a string literal does not close it), else at the first bare fence line."""
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    out: list[_Block] = []
+    i = 0
+    while i < len(lines):
+        m = _FENCE_LINE.match(lines[i])
+        if m is None:
+            i += 1
+            continue
+        lang = m.group(1).lower()
+        closes = [j for j in range(i + 1, len(lines)) if _BARE_FENCE_LINE.match(lines[j])]
+        chosen = closes[0] if closes else None
+        if closes and lang in _PY_TAGS and _syntax_error(_tidy("".join(lines[i + 1 : closes[0]]))):
+            chosen = next((j for j in closes if not _syntax_error(_tidy("".join(lines[i + 1 : j])))), closes[0])
+        if chosen is None:  # unclosed (cut by length or by the stop string): up to narration, if any
+            body = "".join(lines[i + 1 :])
+            chatter = _CHATTER.search(body)
+            out.append(_Block(offsets[i], len(text), body[: chatter.start()] if chatter else body, lang))
+            break
+        out.append(_Block(offsets[i], offsets[chosen + 1], "".join(lines[i + 1 : chosen]), lang))
+        i = chosen + 1
+    return out
+
+
+def _all_blocks(text: str) -> list[_Block]:
+    blocks = _fence_blocks(text)
+    for m in _CODE_TAG.finditer(text):
+        if not any(b.start <= m.start() < b.end for b in blocks):
+            blocks.append(_Block(m.start(), m.end(), m.group(1), "<code>"))
+    return sorted(blocks, key=lambda b: b.start)
+
+
+def _outside(pos: int, blocks: list[_Block]) -> bool:
+    return not any(b.start <= pos < b.end for b in blocks)
+
+
+def _run_of_blocks(text: str, pool: list[_Block], blocks: list[_Block]) -> list[_Block]:
+    """The first pool block and the ones after it, up to narration or a non-Python block in between."""
+    chosen: list[_Block] = []
+    for b in pool:
+        if chosen:
+            gap = text[chosen[-1].end : b.start]
+            if any(_outside(chosen[-1].end + m.start(), blocks) for m in _CHATTER.finditer(gap)):
+                break
+            if any(o.start >= chosen[-1].end and o.end <= b.start and not o.python for o in blocks):
+                break
+        chosen.append(b)
+    return chosen
+
+
+def _is_action(code: str) -> bool:
+    """True when ``code`` parses and does something: prose such as ``Paris`` or a JSON dict does not."""
+    if not code.strip() or _syntax_error(code):
+        return False
+    for stmt in ast.parse(code).body:
+        if isinstance(stmt, _ACTION_STMTS) or (isinstance(stmt, ast.AnnAssign) and stmt.value is not None):
+            return True  # a bare annotation ("Thought: x" parses as one) does nothing
+        if isinstance(stmt, ast.Expr) and any(isinstance(n, ast.Call) for n in ast.walk(stmt)):
+            return True
+    return False
+
+
+def _bare_code(text: str) -> tuple[str, str] | None:
+    """(thought, code) when the reply, or all of it after its first line(s) of thought, is Python code."""
+    stripped = text.strip()
+    lines = stripped.splitlines()
+    labelled = bool(_THOUGHT_LABEL.match(stripped))
+    if not labelled and _is_action(_tidy(stripped)):
+        return "", _tidy(stripped)
+    if len(lines) > 1 and labelled:
+        for k in range(1, len(lines)):
+            code = _tidy("\n".join(lines[k:]))
+            if _is_action(code):
+                return "\n".join(lines[:k]), code
+    return None
+
+
+def _no_code(text: str, thought: str, think: str) -> ParsedStep:
+    if _TOOL_CALL.search(text):
+        why = "You wrote a JSON/tool-call action; this agent acts only by writing Python code. "
+    elif think and not text.strip():
+        why = "Your reply was only reasoning (a think block) with no step after it. "
+    else:
+        why = "No code block found. "
+    return _fail(thought, "", "no_code", why + FORMAT_REMINDER)
+
+
+def _finish(thought: str, bodies: list[str], source: str) -> ParsedStep:
+    codes = [_tidy(b) for b in bodies]
+    codes = [c for c in codes if c.strip()]
+    code = "\n\n".join(codes)
+    n = len(codes)
+    if not code:
+        return _fail(thought, "", "empty_code", f"The code block is empty. {FORMAT_REMINDER}", source=source)
+    for i, part in enumerate(codes):
+        problem = _syntax_error(part)
+        if problem is not None:
+            where = f"code block {i + 1} of {n}: " if n > 1 else ""
+            return _fail(thought, code, "syntax", where + problem, n_blocks=n, source=source)
+    problem = _syntax_error(code)
+    if problem is not None:  # blocks that parse alone but not together (e.g. an unfinished indented block)
+        return _fail(thought, code, "syntax", problem, n_blocks=n, source=source)
+    if not ast.parse(code).body:  # only comments (small models copy the prompt's placeholder comment)
+        return _fail(thought, code, "empty_code",
+                     f"The code block has only comments, no statements. {FORMAT_REMINDER}", n_blocks=n, source=source)
+    return ParsedStep(thought=thought, code=code, n_blocks=n, source=source)
+
+
 def parse_step(text: str) -> ParsedStep:
     """Split a raw assistant step into thought and code, or say precisely what is wrong with it."""
-    text = text.replace("\r\n", "\n").replace("<end_code>", "")
-    # <think> blocks are reasoning: keep their content as part of the thought, never as code.
-    think = " ".join(m.strip() for m in _THINK_BLOCK.findall(text))
-    text = _THINK_BLOCK.sub("", text)
-    if re.search(r"<think>", text, re.IGNORECASE):  # unclosed: everything after it is still thinking
-        head, _, tail = re.split(r"(<think>)", text, maxsplit=1, flags=re.IGNORECASE)
-        think = (think + " " + tail).strip()
-        text = head
+    text = text.replace("\r\n", "\n")
+    text, think = _split_reasoning(text)
     if not text.strip() and not think:
         return _fail("", "", "empty", f"Your step was empty. {FORMAT_REMINDER}")
 
-    block = _find_code_block(text)
-    if block is not None:
-        start, _end, code, _closed = block
-        thought = _clean_thought(text[:start])
-    else:
-        label = _CODE_LABEL.search(text)
-        if label is None:
-            thought = _clean_thought(text)
-            thought = (think + "\n" + thought).strip() if think else thought
-            return _fail(thought, "", "no_code", f"No code block found. {FORMAT_REMINDER}")
-        thought = _clean_thought(text[: label.start()])
+    def with_think(thought: str) -> str:
+        return (think + "\n" + thought).strip() if think else thought
+
+    blocks = _all_blocks(text)
+    label = next((m for m in _CODE_LABEL.finditer(text) if _outside(m.start() + 1, blocks)), None)
+    if label is not None:  # the step's end marker ends the action; what follows it is chatter
+        cut = text.find(END_CODE, label.end())
+        if cut >= 0:
+            text = text[:cut]
+            blocks = [b for b in _all_blocks(text) if b.start < cut]
+    elif END_CODE in text:
+        text = text[: text.find(END_CODE)]
+        blocks = _all_blocks(text)
+    text = text.replace(END_CODE, "")
+
+    if label is not None:
+        pool = [b for b in blocks if b.start >= label.end() - 1 and b.python]
+        thought = with_think(_clean_thought(text[: label.start()]))
+        if pool:
+            chosen = _run_of_blocks(text, pool, blocks)
+            source = "tag" if all(b.lang == "<code>" for b in chosen) else "fence"
+            return _finish(thought, [b.body for b in chosen], source)
         code = text[label.end() :]
         chatter = _CHATTER.search(code)
-        if chatter:
-            code = code[: chatter.start()]
-    if think:
-        thought = (think + "\n" + thought).strip()
+        code = code[: chatter.start()] if chatter else code
+        inline = re.fullmatch(r"\s*(`{1,3})(?:py(?:thon)?\s)?(.*?)\1\s*", code, re.DOTALL)
+        return _finish(thought, [inline.group(2) if inline else code], "label")
 
-    code = textwrap.dedent(code).strip("\n").rstrip()
-    if not code.strip():
-        return _fail(thought, "", "empty_code", f"The code block is empty. {FORMAT_REMINDER}")
-    problem = _syntax_error(code)
-    if problem is not None:
-        return _fail(thought, code, "syntax", problem)
-    if not ast.parse(code).body:  # only comments (small models copy the prompt's placeholder comment)
-        return _fail(thought, code, "empty_code", f"The code block has only comments, no statements. {FORMAT_REMINDER}")
-    return ParsedStep(thought=thought, code=code)
+    pool = [b for b in blocks if b.python]
+    tagged = [b for b in pool if b.lang != ""]
+    if pool:
+        chosen = _run_of_blocks(text, tagged or pool, blocks)
+        thought = with_think(_clean_thought(text[: chosen[0].start]))
+        source = "tag" if all(b.lang == "<code>" for b in chosen) else "fence"
+        return _finish(thought, [b.body for b in chosen], source)
+    bare = _bare_code(text)
+    if bare is not None:
+        return _finish(with_think(_clean_thought(bare[0])), [bare[1]], "bare")
+    return _no_code(text, with_think(_clean_thought(text)), think)
 
 
 def format_step(thought: str, code: str) -> str:
     """The canonical text of a step (what a well-behaved model writes)."""
-    return f"Thought: {thought.strip()}\nCode:\n```py\n{code.strip()}\n```<end_code>"
+    return f"Thought: {thought.strip()}\nCode:\n```py\n{code.strip()}\n```{END_CODE}"

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import jinja2
 
+# Stop strings that end a step live with the step format: the end marker, not a closing fence.
+from agentdistill.agent.parse import STEP_STOP  # noqa: F401 (re-exported)
+
 BUILTIN = ("student", "teacher", "paper", "cot")
 _HEADER = re.compile(r"^\{#-?\s*agentdistill:(?P<body>.*?)-?#\}")
-# Stop strings that end a step: the paper's terminator, a hallucinated observation, a closing bare fence.
-STEP_STOP = ("<end_code>", "Observation:", "\n```\n")
 
 _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
