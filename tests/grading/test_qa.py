@@ -44,7 +44,7 @@ CASES = [
     (1945, "1945", 1, 1.0, 1),
     (1945.0, "1945", 1, 1.0, 1),
     ("May 1945", "1945", 0, 2 / 3, 1),
-    ("the the the", "the", 1, 0.0, 0),  # everything normalises away
+    ("the the the", "the", 0, 0.0, 0),  # everything normalises away: an empty prediction never matches
     ("New York City", "New York", 0, 0.8, 1),
     ("York", "New York", 0, 2 / 3, 0),
     ("New York " + "word " * 25, "New York", 0, 4 / 29, 0),  # cover-EM: prediction over the word limit
@@ -53,6 +53,47 @@ CASES = [
     ("Newyork", "New York", 0, 0.0, 0),
     ("United States of America", ["USA", "United States"], 0, 2 / 3, 1),
     (["Paris", "France"], "Paris, France", 1, 1.0, 1),
+    # issue 13 §2: an empty normalised prediction never matches, even an article-only gold
+    ("the", "A", 0, 0.0, 0),
+    ("...", "A", 0, 0.0, 0),
+    ("None", "An", 0, 0.0, 0),
+    ("", "A", 0, 0.0, 0),
+    (None, "An", 0, 0.0, 0),
+    ("the", "the", 1, 1.0, 1),  # the same article-only answer, compared with articles kept
+    ("…", "The", 0, 0.0, 0),
+    ("?!", "?!", 0, 0.0, 0),
+    ("a", "A", 1, 1.0, 1),  # an article-only gold is matched by itself, articles kept
+    ("The The", "the the", 1, 1.0, 1),
+    ("the", "The The", 0, 0.0, 0),
+    # Unicode punctuation and typography, as a reader sees them
+    ("2010-11", "2010–11", 1, 1.0, 1),  # en dash
+    ("2010—11", "2010-11", 1, 1.0, 1),  # em dash
+    ("“Hey Jude”", '"Hey Jude"', 1, 1.0, 1),  # curly quotes
+    ("don’t stop", "Don't Stop", 1, 1.0, 1),
+    ("New York", "New York", 1, 1.0, 1),  # NBSP
+    ("New York", "New York", 1, 1.0, 1),  # thin space
+    ("−5", "-5", 1, 1.0, 1),  # unicode minus
+    ("２０１０", "2010", 1, 1.0, 1),  # full-width digits
+    ("Ｐａｒｉｓ", "Paris", 1, 1.0, 1),  # full-width letters
+    ("ofﬁce", "office", 1, 1.0, 1),  # ligature
+    ("Par​is", "Paris", 1, 1.0, 1),  # zero-width space
+    ("Paris。", "Paris", 1, 1.0, 1),  # ideographic full stop
+    ("«Le Monde»", "Le Monde", 1, 1.0, 1),  # guillemets
+    ("Jean‐Paul", "Jean-Paul", 1, 1.0, 1),  # unicode hyphen
+    # non-string answers compared by meaning
+    (True, "yes", 1, 1.0, 1),
+    (False, "no", 1, 1.0, 1),
+    (False, "yes", 0, 0.0, 0),
+    (3, "3", 1, 1.0, 1),
+    (3.0, "three", 0, 0.0, 0),
+    (2.5, "2.5", 1, 1.0, 1),
+    (1e21, "1000000000000000000000", 1, 1.0, 1),
+    (0.0001, "0.0001", 1, 1.0, 1),
+    (["Paris"], "Paris", 1, 1.0, 1),
+    (("Paris", "London"), "Paris and London", 1, 1.0, 1),
+    ([1945, 1946], "1945, 1946", 1, 1.0, 1),
+    ({"type": "text", "text": "Paris"}, "Paris", 1, 1.0, 1),
+    ({"type": "fraction", "latex": "\\frac{1}{3}", "text": "1/3"}, "1/3", 1, 1.0, 1),
 ]
 
 
@@ -86,3 +127,16 @@ def test_grade_dispatch_uses_aliases():
 def test_no_gold_is_an_error():
     with pytest.raises(ValueError):
         grade_qa("x", [])
+
+
+def test_unanswered_episode_is_never_correct():
+    t = Task(id="1", dataset="x", kind="qa", question="q", answer="A", aliases=["An"])
+    for unanswered in ("", None, "   ", "the"):
+        g = grade(t, unanswered)
+        assert not g.correct and g.em == 0 and g.f1 == 0 and g.cover_em == 0
+
+
+def test_unicode_normalisation():
+    assert normalize_answer("2010\u201311") == normalize_answer("2010-11") == "201011"
+    assert normalize_answer("\u201cThe Wall\u201d") == "wall"
+    assert normalize_answer("Cahiers du cin\u00e9ma") != normalize_answer("Cahiers du cinema")  # accents kept
