@@ -58,6 +58,46 @@ CASES = [
     (r"\pi", "3.14159265", True),
     (r"\{1, 2, 3\}", r"\{3, 2, 1\}", True),
     ("10", r"10\%", True),
+    # issue 13 §3: Python/sympy syntax (what final_answer returns) is read as Python
+    ("pi/2", r"\dfrac{\pi}{2}", True),
+    ("x**2 + 1", "x^2+1", True),
+    ("x**2 + 2", "x^2+1", False),
+    ("sqrt(2)/2", r"\frac{\sqrt{2}}{2}", True),
+    ("2*sqrt(3)", r"\sqrt{12}", True),
+    ("sympy.pi/4", r"\frac{\pi}{4}", True),
+    ("pi/3", r"\frac{\pi}{2}", False),
+    ("Fraction(1, 3)", r"\frac{1}{3}", True),
+    ("Fraction(1, 3)", "0.3", False),
+    ("Rational(3, 4)", "0.75", True),
+    ("(3, pi/2)", r"\left( 3, \frac{\pi}{2} \right)", True),
+    ("exp(1)", "e", True),
+    ("3*x**2 - 2*x", "3x^2-2x", True),
+    ("1/2**99", r"\frac{1}{2^{99}}", True),
+    ({"type": "sympy", "latex": r"\frac{\pi}{2}", "text": "pi/2", "python": "pi/2"}, r"\dfrac{\pi}{2}", True),
+    ({"type": "fraction", "latex": r"\frac{1}{3}", "text": "1/3"}, r"\frac{1}{3}", True),
+    ({"type": "fraction", "text": "Fraction(2, 3)"}, r"\frac{1}{3}", False),
+    # equations are compared as equations
+    ("y = -1/2*x + 3/4", "2x+4y-3=0", True),
+    ("y = -1/2*x + 1", "2x+4y-3=0", False),
+    ("2x+4y-3=0", r"y = -\frac{1}{2}x + \frac{3}{4}", True),
+    ("4y = 3 - 2x", "2x+4y-3=0", True),
+    ("Eq(y, 2*x + 1)", "y=2x+1", True),
+    ("y = 2x", "y = x", False),
+    ("x = 5", "x=5", True),
+    ("x = 5", "5", True),
+    ("5", "x = 5", True),
+    ("2x+4y-3", "2x+4y-3=0", False),
+    # exact numbers compared exactly: no tolerance makes a factor of two equal
+    (r"\frac{1}{2^{98}}", r"\frac{1}{2^{99}}", False),
+    (r"\frac{1}{2^{99}}", r"\frac{1}{2^{99}}", True),
+    (r"2^{-99}", r"\frac{1}{2^{99}}", True),
+    (r"\frac{1}{3^{40}}", r"\frac{2}{3^{40}}", False),
+    ("1e-30", "2e-30", False),
+    ("0.000001", "0.000002", False),
+    ("0", "0.000001", False),
+    (r"10^{-20}", "0", False),
+    (r"\frac{\pi}{10^{8}}", r"\frac{\pi}{2 \cdot 10^{8}}", False),
+    (r"(\frac{1}{2^{98}}, 1)", r"(\frac{1}{2^{99}}, 1)", False),
 ]
 
 
@@ -67,14 +107,45 @@ def test_grade_math_table(pred, gold, correct):
     assert g.correct is correct, g.detail
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    (r"\boxed{\frac{1}{\sqrt{2}}}", r"\frac{1}{\sqrt{2}}"),
-    (r"\boxed{\{1,2\}}", r"\{1,2\}"),
-    (r"answer \boxed 5.", "5."),
-    ("The final answer is: 12", "12"),
-    ("Answer: 7", "7"),
-    ("plain 9", "plain 9"),
-])
+def test_typed_payload_and_values():
+    from fractions import Fraction
+
+    import sympy
+
+    assert grade_math(Fraction(1, 3), r"\frac{1}{3}").correct
+    assert grade_math(sympy.pi / 2, r"\dfrac{\pi}{2}").correct
+    assert not grade_math(sympy.pi / 3, r"\dfrac{\pi}{2}").correct
+    assert grade_math([1, 2], "(1, 2)").correct
+    assert not grade_math({"type": "sympy"}, "1").correct  # a payload with no form is no answer
+
+
+def test_unanswered_episode_is_never_correct():
+    t = Task(id="1", dataset="math", kind="math", question="q", answer="0")
+    for unanswered in ("", None, "  ", "$$"):
+        assert not grade(t, unanswered).correct
+
+
+def test_one_boxed_extractor():
+    from agentdistill.agent import cot
+    from agentdistill.data import answers
+    from agentdistill.grading import extract
+
+    assert cot.last_boxed is extract.last_boxed and answers.last_boxed is extract.last_boxed
+    assert answers.boxed_contents is extract.boxed_contents
+    assert cot.extract_answer(r"so \boxed{\{1,2\}} and \boxed{3") == r"\{1,2\}"
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (r"\boxed{\frac{1}{\sqrt{2}}}", r"\frac{1}{\sqrt{2}}"),
+        (r"\boxed{\{1,2\}}", r"\{1,2\}"),
+        (r"answer \boxed 5.", "5."),
+        ("The final answer is: 12", "12"),
+        ("Answer: 7", "7"),
+        ("plain 9", "plain 9"),
+    ],
+)
 def test_extraction(text, want):
     assert extract_math_answer(text) == want
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from agentdistill.agent.prompts import load_prompt
 from agentdistill.data.task import Task
+from agentdistill.grading.extract import last_boxed  # the one boxed extractor (grading)
 from agentdistill.llm.types import LLM, GenerationConfig, Usage
 
 _ANSWER_IS = re.compile(
@@ -26,19 +27,6 @@ class CotResult:
     answer: str | None
     usage: Usage = field(default_factory=Usage)
     passages: list[Any] = field(default_factory=list)
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{…}`` (or ``\\fbox{…}``), balancing nested braces."""
-    starts = [m.end() for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text)]
-    for start in reversed(starts):
-        depth, i = 1, start
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        if depth == 0:
-            return text[start : i - 1].strip()
-    return None
 
 
 def extract_answer(text: str) -> str | None:

@@ -35,7 +35,9 @@ FORMAT_REMINDER = (
     "Write your step as 'Thought: ...' then 'Code:' and one ```py code block ending with ```<end_code>."
 )
 
-_FENCE_LINE = re.compile(r"^[ \t]*```[ \t]*([A-Za-z0-9_+.-]*)[ \t]*\n?$")  # an opening (maybe bare) fence line
+_FENCE_LINE = re.compile(
+    r"^[ \t]*```[ \t]*([A-Za-z0-9_+.-]*)[ \t]*\n?$"
+)  # an opening (maybe bare) fence line
 _BARE_FENCE_LINE = re.compile(r"^[ \t]*```[ \t]*\n?$")  # a line that can close a block
 _CODE_TAG = re.compile(r"<code>[ \t]*\n?(.*?)(?:</code>|\Z)", re.DOTALL | re.IGNORECASE)
 _REASONING_TAGS = r"think|thinking|reasoning|reflection"
@@ -51,8 +53,21 @@ _CHATTER = re.compile(r"^\s*(?:Observation|Thought|Output|Result)s?\s*:", re.IGN
 _TOOL_CALL = re.compile(r"(?:^|\n)\s*Action\s*:|<tool_call>|\"(?:name|tool|action)\"\s*:", re.IGNORECASE)
 _PY_TAGS = {"", "py", "python", "python3", "py3", "ipython", "pycon", "<code>"}
 # Statements that make a bare reply an action; an expression statement counts only if it calls something.
-_ACTION_STMTS = (ast.Assign, ast.AugAssign, ast.For, ast.While, ast.If, ast.With, ast.Try,
-                 ast.Import, ast.ImportFrom, ast.FunctionDef, ast.Return, ast.Delete, ast.Assert)
+_ACTION_STMTS = (
+    ast.Assign,
+    ast.AugAssign,
+    ast.For,
+    ast.While,
+    ast.If,
+    ast.With,
+    ast.Try,
+    ast.Import,
+    ast.ImportFrom,
+    ast.FunctionDef,
+    ast.Return,
+    ast.Delete,
+    ast.Assert,
+)
 
 
 @dataclass
@@ -122,9 +137,7 @@ def _split_reasoning(text: str) -> tuple[str, str]:
     and a closing tag without its opening (chat templates put ``<think>`` in the prompt) are all handled."""
     parts = [m.group(2).strip() for m in _REASON_BLOCK.finditer(text)]
     text = _REASON_BLOCK.sub("", text)
-    close = None
-    for close in _REASON_CLOSE.finditer(text):
-        pass
+    close = next(reversed(list(_REASON_CLOSE.finditer(text))), None)
     if close is not None:  # everything before a stray closing tag was reasoning
         parts.insert(0, _REASON_OPEN.sub("", text[: close.start()]).strip())
         text = text[close.end() :]
@@ -153,7 +166,9 @@ def _fence_blocks(text: str) -> list[_Block]:
         closes = [j for j in range(i + 1, len(lines)) if _BARE_FENCE_LINE.match(lines[j])]
         chosen = closes[0] if closes else None
         if closes and lang in _PY_TAGS and _syntax_error(_tidy("".join(lines[i + 1 : closes[0]]))):
-            chosen = next((j for j in closes if not _syntax_error(_tidy("".join(lines[i + 1 : j])))), closes[0])
+            chosen = next(
+                (j for j in closes if not _syntax_error(_tidy("".join(lines[i + 1 : j])))), closes[0]
+            )
         if chosen is None:  # unclosed (cut by length or by the stop string): up to narration, if any
             body = "".join(lines[i + 1 :])
             chatter = _CHATTER.search(body)
@@ -243,8 +258,14 @@ def _finish(thought: str, bodies: list[str], source: str) -> ParsedStep:
     if problem is not None:  # blocks that parse alone but not together (e.g. an unfinished indented block)
         return _fail(thought, code, "syntax", problem, n_blocks=n, source=source)
     if not ast.parse(code).body:  # only comments (small models copy the prompt's placeholder comment)
-        return _fail(thought, code, "empty_code",
-                     f"The code block has only comments, no statements. {FORMAT_REMINDER}", n_blocks=n, source=source)
+        return _fail(
+            thought,
+            code,
+            "empty_code",
+            f"The code block has only comments, no statements. {FORMAT_REMINDER}",
+            n_blocks=n,
+            source=source,
+        )
     return ParsedStep(thought=thought, code=code, n_blocks=n, source=source)
 
 

@@ -4,19 +4,60 @@ from __future__ import annotations
 
 import re
 
-from agentdistill.data.answers import boxed_contents
+from agentdistill.grading.types import payload_text
 
 _FINAL_RE = re.compile(r"final answer\s*(?:is|:)\s*[:\s]*(.+)", re.IGNORECASE)
 _ANSWER_RE = re.compile(r"(?:^|\n)\s*answer\s*[:=]\s*(.+)", re.IGNORECASE)
 _THOUSANDS_RE = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
-_UNIT_WORDS = (r"dollars?|cents?|cm|centimeters?|meters?|m|km|kilometers?|inch(?:es)?|feet|foot|ft|miles?|"
-               r"hours?|minutes?|mins?|seconds?|days?|weeks?|months?|years?|degrees?|units?|square|sq|kg|g|grams?|"
-               r"pounds?|lbs?|liters?|ml|mph|percent|people|students|apples|points?")
+_UNIT_WORDS = (
+    r"dollars?|cents?|cm|centimeters?|meters?|m|km|kilometers?|inch(?:es)?|feet|foot|ft|miles?|"
+    r"hours?|minutes?|mins?|seconds?|days?|weeks?|months?|years?|degrees?|units?|square|sq|kg|g|grams?|"
+    r"pounds?|lbs?|liters?|ml|mph|percent|people|students|apples|points?"
+)
+
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*(\{|\s+(?=[^\s{]))")
+
+
+def boxed_contents(text: str) -> list[str]:
+    """All `\\boxed{...}` / `\\fbox{...}` contents in order, honouring nested and escaped braces.
+
+    The one boxed-answer extractor of the project (gold solutions, CoT answers and predictions all use it).
+    Unclosed boxes are skipped; `\\boxed 5` (no braces, seen in MATH solutions) yields `5`.
+    """
+    out: list[str] = []
+    for m in _BOX_RE.finditer(text):
+        if m.group(1) != "{":
+            bare = re.match(r"[^\s$]+", text[m.end() :])
+            if bare:
+                out.append(bare.group(0))
+            continue
+        depth, i = 1, m.end()
+        while i < len(text) and depth:
+            ch = text[i]
+            if ch == "\\" and i + 1 < len(text):  # escaped braces \{ \} do not count
+                i += 2
+                continue
+            depth += ch == "{"
+            depth -= ch == "}"
+            i += 1
+        if depth == 0:
+            out.append(text[m.end() : i - 1].strip())
+    return out
+
+
+def last_boxed(text: str) -> str | None:
+    """The last closed boxed answer (the MATH convention), or None."""
+    boxes = boxed_contents(text)
+    return boxes[-1] if boxes else None
 
 
 def extract_math_answer(prediction: object) -> str:
     """The last `\\boxed{}` value, else a 'final answer is X' value, else the value after '####',
-    else the prediction itself (agents usually hand `final_answer` a bare value)."""
+    else the prediction itself (agents usually hand `final_answer` a bare value). A typed payload from the
+    sandbox (``{"type": ..., "latex": ...}``) is read through its LaTeX/exact form; other non-strings
+    (Fraction, sympy objects, lists) through ``str()``, which is Python syntax the grader reads as Python."""
+    prediction = payload_text(prediction, ("latex", "exact", "python", "text", "value"))
     if prediction is None:
         return ""
     if isinstance(prediction, bool):
@@ -42,9 +83,10 @@ def _strip_sentence(s: str) -> str:
     return s.rstrip(" .")
 
 
-def clean_math(s: str) -> str:
-    """Drop what never changes the value: $, \\text{units}, unit words, degree marks, \\!, `x =`,
-    thousands separators, a trailing period; \\dfrac/\\tfrac -> \\frac."""
+def clean_math(s: str, *, strip_var: bool = True) -> str:
+    """Drop what never changes the value: $, \\text{units}, unit words, degree marks, \\!, `x =` (unless
+    ``strip_var=False``: the math grader compares equations as equations), thousands separators, a trailing
+    period; \\dfrac/\\tfrac -> \\frac."""
     s = s.strip().strip("$").strip()
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\!", "").replace("\\,", "")
     s = s.replace("\\left", "").replace("\\right", "")
@@ -52,8 +94,13 @@ def clean_math(s: str) -> str:
     s = re.sub(r"\\(?:text|mbox|mathrm)\{\s*(?:" + _UNIT_WORDS + r")?\s*\}(?:\^\{?[23]\}?)?", "", s)
     s = re.sub(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}", r"\1", s)
     s = re.sub(r"^\\?\$\s*", "", s)  # currency sign
-    s = re.sub(r"\s+(?:" + _UNIT_WORDS + r")\b.*$", "", s, flags=re.IGNORECASE) if re.match(r"^[-+]?[\d.,/]+\s+[a-zA-Z]", s) else s
-    s = re.sub(r"^[a-zA-Z]\s*=\s*(?=[-+\d\\(])", "", s)  # "x = 5"
+    s = (
+        re.sub(r"\s+(?:" + _UNIT_WORDS + r")\b.*$", "", s, flags=re.IGNORECASE)
+        if re.match(r"^[-+]?[\d.,/]+\s+[a-zA-Z]", s)
+        else s
+    )
+    if strip_var:
+        s = re.sub(r"^[a-zA-Z]\s*=\s*(?=[-+\d\\(])", "", s)  # "x = 5"
     s = re.sub(r"\\?%$", "", s.rstrip(". ").strip()).strip()  # MATH convention: "25\\%" grades as 25
     if _THOUSANDS_RE.match(s):
         s = s.replace(",", "")
@@ -63,8 +110,9 @@ def clean_math(s: str) -> str:
 def to_number(s: str) -> float | None:
     """A plain number, fraction a/b, \\frac{a}{b} or percentage as float; None otherwise."""
     t = s.replace(" ", "").replace("\\%", "").rstrip("%")
-    m = re.fullmatch(r"\\frac\{([-+]?\d+(?:\.\d+)?)\}\{([-+]?\d+(?:\.\d+)?)\}", t) or \
-        re.fullmatch(r"([-+]?\d+(?:\.\d+)?)/([-+]?\d+(?:\.\d+)?)", t)
+    m = re.fullmatch(r"\\frac\{([-+]?\d+(?:\.\d+)?)\}\{([-+]?\d+(?:\.\d+)?)\}", t) or re.fullmatch(
+        r"([-+]?\d+(?:\.\d+)?)/([-+]?\d+(?:\.\d+)?)", t
+    )
     try:
         val = float(m.group(1)) / float(m.group(2)) if m else float(t)
     except (ValueError, ZeroDivisionError):

@@ -1,61 +1,227 @@
-"""Math grading: symbolic equivalence with math-verify, numeric comparison as fallback (GSM-hard floats)."""
+"""Math grading: exact where both sides are exact, symbolic equivalence with math-verify, tolerance for floats.
+
+Kinds of answer and how each is compared:
+
+- *Python/sympy syntax* (what ``final_answer`` returns: ``pi/2``, ``x**2 + 1``, ``sqrt(2)/2``,
+  ``Fraction(1, 3)``) is read as Python (``grading.pyexpr``), never as LaTeX (where ``pi`` is i·p).
+  Typed payloads from the sandbox are graded on their LaTeX/exact form.
+- *Equations* are compared as equations: ``y = -1/2*x + 3/4`` equals ``2x+4y-3=0`` because the differences of
+  their sides are proportional. ``x = 5`` against a bare ``5`` compares the value.
+- *Numbers*: when both sides are exact (integers, fractions, surds, π, powers such as ``\\frac{1}{2^{99}}``)
+  they must be exactly equal; only when a side is a decimal (possibly rounded, e.g. GSM-hard floats) is a
+  relative tolerance used, and an absolute one only against zero — so a factor of two is never "equal".
+- Everything else (sets, intervals, tuples, expressions with variables): math-verify.
+"""
 
 from __future__ import annotations
 
 import math
 import re
 import threading
+from fractions import Fraction
+from typing import Any
 
-from agentdistill.grading.extract import clean_math, extract_math_answer, to_number
+from agentdistill.grading.extract import clean_math, extract_math_answer
+from agentdistill.grading.pyexpr import looks_python, python_to_sympy
 from agentdistill.grading.types import Grade
 
 NUMERIC_TOLERANCE = 1e-4
+_ZERO_ABS_TOL = 1e-9
+_DECIMAL = re.compile(r"\d*\.\d")
+_PLAIN = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
+_FRAC = re.compile(r"\\frac\{([-+]?\d+)\}\{([-+]?\d+)\}|([-+]?\d+)/([-+]?\d+)")
+_EQ_SPLIT = re.compile(r"(?<![<>!=:\\])=(?!=)")
 
 
 def _wrap(s: str) -> str:
     return s if "$" in s or "\\boxed" in s else f"${s}$"
 
 
-def _mv_equal(gold: str, pred: str) -> bool | None:
-    """math-verify verdict, or None when it cannot parse either side (or errors/times out)."""
+def _timeout() -> int | None:  # math-verify's timeout uses SIGALRM, which only works in the main thread
+    return 5 if threading.current_thread() is threading.main_thread() else None
+
+
+def _parse(s: str) -> list[Any]:
+    """math-verify's parse result for ``s`` ([sympy object, text]); Python syntax is read as Python."""
+    if looks_python(s):
+        value = python_to_sympy(s)
+        if value is not None:
+            return [value, s]
     try:
-        from math_verify import parse, verify
+        from math_verify import parse
     except ImportError:  # pragma: no cover - math-verify is a pinned dependency
-        return None
-    # math-verify's timeout uses SIGALRM, which only works in the main thread
-    timeout = 5 if threading.current_thread() is threading.main_thread() else None
+        return []
     try:
-        g = parse(_wrap(gold), parsing_timeout=timeout)
-        p = parse(_wrap(pred), parsing_timeout=timeout)
-        if not g or not p:
-            return None
-        return bool(verify(g, p, timeout_seconds=timeout))
+        return list(parse(_wrap(s), parsing_timeout=_timeout()))
     except Exception:  # noqa: BLE001 - a grader must not crash on model output
+        return []
+
+
+def _mv_equal(gold: list[Any], pred: list[Any]) -> bool | None:
+    """math-verify verdict on parsed forms, or None when a side did not parse (or it errors/times out)."""
+    if not gold or not pred:
+        return None
+    try:
+        from math_verify import verify
+
+        return bool(verify(gold, pred, timeout_seconds=_timeout()))
+    except Exception:  # noqa: BLE001
         return None
 
 
 def numeric_equal(a: float, b: float, tol: float = NUMERIC_TOLERANCE) -> bool:
-    return math.isclose(a, b, rel_tol=tol, abs_tol=tol * 1e-2)
+    """Relative tolerance; an absolute one (1e-9, float residue) only when a side is exactly zero."""
+    return math.isclose(a, b, rel_tol=tol, abs_tol=_ZERO_ABS_TOL if a == 0 or b == 0 else 0.0)
 
 
-def grade_math(prediction: object, gold: str | float | int, numeric_tolerance: float = NUMERIC_TOLERANCE) -> Grade:
-    """Equivalence of the extracted prediction with the gold: numbers numerically (relative tolerance),
-    everything else symbolically with math-verify; `correct` = equivalent."""
+def _plain_number(s: str) -> tuple[Fraction, bool] | None:
+    """A plain number or integer fraction as (value, exact); decimals are inexact (maybe rounded)."""
+    t = s.replace(" ", "").replace("\\%", "").rstrip("%")
+    try:
+        if _PLAIN.fullmatch(t):
+            return Fraction(t), not _DECIMAL.search(t)
+        m = _FRAC.fullmatch(t)
+        if m:
+            p, q = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            return Fraction(int(p), int(q)), True
+    except (ValueError, ZeroDivisionError):
+        return None
+    return None
+
+
+def _sympy_number(parsed: list[Any], text: str) -> tuple[Any, bool] | None:
+    """(sympy number, exact) when the parsed answer is a number without variables, else None."""
+    import sympy
+
+    value = next((v for v in parsed if isinstance(v, sympy.Basic)), None)
+    if not isinstance(value, sympy.Expr) or value.free_symbols or not value.is_number:
+        return None
+    return value, not (value.atoms(sympy.Float) or _DECIMAL.search(text))
+
+
+def _numbers_equal(a: Any, b: Any, exact: bool, tol: float) -> bool:
+    import sympy
+
+    try:
+        if exact:
+            diff = sympy.nsimplify(a - b) if (a - b).is_Float else a - b
+            if sympy.simplify(diff) == 0:
+                return True
+            d, m = sympy.N(diff, 60), max(abs(sympy.N(a, 60)), abs(sympy.N(b, 60)))
+            return bool(abs(d) <= m * sympy.Float("1e-45", 60))  # identities simplify() cannot show
+        va, vb = complex(sympy.N(a, 30)), complex(sympy.N(b, 30))
+    except (TypeError, ValueError, ArithmeticError, AttributeError):
+        return False
+    if va.imag or vb.imag:
+        return abs(va - vb) <= tol * max(abs(va), abs(vb))
+    return numeric_equal(va.real, vb.real, tol)
+
+
+def _exact_mismatch(g: Any, p: Any, tol: float) -> bool:
+    """True when two structures math-verify called equal hold, at the same place, numbers that differ
+    (math-verify rounds to 6 decimals, so tiny exact values such as 1/2^98 and 1/2^99 look equal)."""
+    import sympy
+
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(g, sympy.Tuple | sympy.Interval) and type(g) is type(p) and len(g.args) == len(p.args):
+        pairs = list(zip(g.args, p.args, strict=True))
+    elif isinstance(g, sympy.FiniteSet) and isinstance(p, sympy.FiniteSet) and len(g) == len(p):
+        key = lambda v: sympy.N(v, 30).sort_key() if v.is_number else v.sort_key()  # noqa: E731
+        pairs = list(zip(sorted(g.args, key=key), sorted(p.args, key=key), strict=True))
+    elif isinstance(g, sympy.Expr) and isinstance(p, sympy.Expr):
+        gs, ps = _sympy_number([g], ""), _sympy_number([p], "")
+        return gs is not None and ps is not None and not _numbers_equal(gs[0], ps[0], gs[1] and ps[1], tol)
+    return any(_exact_mismatch(a, b, tol) for a, b in pairs)
+
+
+def _split_equation(s: str) -> tuple[str, str] | None:
+    if looks_python(s):  # Eq(y, x) or y == x
+        value = python_to_sympy(s)
+        if value is not None and getattr(value, "is_Equality", False):
+            return str(value.lhs), str(value.rhs)
+        return None
+    parts = _EQ_SPLIT.split(s)
+    if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+        return None
+    return parts[0].strip(), parts[1].strip()
+
+
+def _side(s: str) -> Any | None:
+    import sympy
+
+    value = next((v for v in _parse(s) if isinstance(v, sympy.Basic)), None)
+    return value if isinstance(value, sympy.Expr) else None
+
+
+def _equations_equal(p: tuple[str, str], g: tuple[str, str]) -> bool | None:
+    """Same solution set for linear-style equations: (lhs - rhs) proportional by a nonzero constant."""
+    import sympy
+
+    sides = [_side(x) for x in (*p, *g)]
+    if any(x is None for x in sides):
+        return None
+    ep, eg = sides[0] - sides[1], sides[2] - sides[3]
+    try:
+        if sympy.simplify(eg) == 0 or sympy.simplify(ep) == 0:
+            return bool(sympy.simplify(eg) == 0 and sympy.simplify(ep) == 0)
+        ratio = sympy.simplify(ep / eg)
+    except Exception:  # noqa: BLE001
+        return None
+    return bool(not ratio.free_symbols and ratio.is_number and ratio != 0 and ratio.is_finite)
+
+
+def _is_symbol(s: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z](?:_\{?\w+\}?)?|\\[a-zA-Z]+", s.strip()))
+
+
+def _compare(pred: str, g: str, tol: float, detail: str) -> Grade:
+    def grade(ok: bool, method: str) -> Grade:
+        return Grade(correct=ok, em=float(ok), method=method, detail=detail)
+
+    pe, ge = _split_equation(pred), _split_equation(g)
+    if pe and ge:
+        verdict = _equations_equal(pe, ge)
+        if verdict is not None:
+            return grade(verdict, "equation")
+    elif pe and _is_symbol(pe[0]):  # "x = 5" against "5": compare the value
+        return _compare(pe[1], g, tol, detail)
+    elif ge and _is_symbol(ge[0]):
+        return _compare(pred, ge[1], tol, detail)
+    elif pe or ge:  # an equation against an expression
+        return grade(False, "equation")
+
+    gn, pn = _plain_number(g), _plain_number(pred)
+    if gn is not None and pn is not None:
+        ok = gn[0] == pn[0] if gn[1] and pn[1] else numeric_equal(float(gn[0]), float(pn[0]), tol)
+        return grade(ok, "numeric")
+    if pred.replace(" ", "") == g.replace(" ", ""):
+        return grade(True, "string")
+    gp, pp = _parse(g), _parse(pred)
+    gs, ps = _sympy_number(gp, g), _sympy_number(pp, pred)
+    if gs is not None and ps is not None:  # exact numbers exactly; tolerance only with a decimal side
+        return grade(_numbers_equal(gs[0], ps[0], gs[1] and ps[1], tol), "numeric")
+    verdict = _mv_equal(gp, pp)
+    if verdict and gp and pp and _exact_mismatch(gp[0], pp[0], tol):
+        verdict = False
+    if verdict is None:
+        return grade(False, "unparsed")
+    return grade(verdict, "math-verify")
+
+
+def grade_math(
+    prediction: object, gold: str | float | int, numeric_tolerance: float = NUMERIC_TOLERANCE
+) -> Grade:
+    """Equivalence of the extracted prediction with the gold (see the module docstring); `correct` =
+    equivalent. An empty prediction (an unanswered episode) is never correct."""
     raw = extract_math_answer(prediction)
-    pred, g = clean_math(raw), clean_math(extract_math_answer(gold) if not isinstance(gold, str) else gold)
+    graw = extract_math_answer(gold)
+    pred, g = clean_math(raw, strip_var=False), clean_math(graw, strip_var=False)
     detail = f"extracted={raw!r} cleaned={pred!r} gold={g!r}"
     if not pred:
         return Grade(correct=False, method="empty", detail=detail)
-    gn, pn = to_number(g), to_number(pred)
-    if gn is not None and pn is not None:
-        integers = all(re.fullmatch(r"[-+]?\d+", x.replace(" ", "")) for x in (g, pred))
-        ok = gn == pn if integers else numeric_equal(gn, pn, numeric_tolerance)
-        return Grade(correct=ok, em=float(ok), method="numeric", detail=detail)
-    if pred.replace(" ", "") == g.replace(" ", ""):
-        return Grade(correct=True, em=1.0, method="string", detail=detail)
-    verdict = _mv_equal(g, pred)
-    if verdict is None:
-        verdict = _mv_equal(gold if isinstance(gold, str) else g, raw)  # try the uncleaned forms
-    if verdict is None:
-        return Grade(correct=False, method="unparsed", detail=detail)
-    return Grade(correct=verdict, em=float(verdict), method="math-verify", detail=detail)
+    result = _compare(pred, g, numeric_tolerance, detail)
+    if result.method == "unparsed" and (raw.strip() != pred or graw.strip() != g):
+        again = _compare(raw.strip(), graw.strip(), numeric_tolerance, detail)  # try the uncleaned forms
+        if again.method != "unparsed":
+            return again
+    return result

@@ -117,7 +117,9 @@ def answer_texts(prediction: object) -> list[str]:
     return [str(prediction)]
 
 
-def grade_qa(prediction: object, golds: str | Sequence[str], *, cover_max_words: int = COVER_MAX_WORDS) -> Grade:
+def grade_qa(
+    prediction: object, golds: str | Sequence[str], *, cover_max_words: int = COVER_MAX_WORDS
+) -> Grade:
     """EM/F1/cover-EM maxed over the gold answer and its aliases (and the answer's text forms); `correct` is
     EM. An unanswered episode (None or "") is never correct."""
     gold_list = [golds] if isinstance(golds, str) else [g for g in golds if g is not None]
@@ -128,5 +130,11 @@ def grade_qa(prediction: object, golds: str | Sequence[str], *, cover_max_words:
     em = max(exact_match(p, g) for p in preds for g in gold_list)
     f1 = max(f1_score(p, g) for p in preds for g in gold_list)
     cov = max(cover_em(p, g, cover_max_words) for p in preds for g in gold_list)
-    return Grade(correct=em == 1.0, em=em, f1=f1, cover_em=cov, method="qa-em",
-                 detail=f"pred={normalize_answer(preds[0])!r}")
+    return Grade(
+        correct=em == 1.0,
+        em=em,
+        f1=f1,
+        cover_em=cov,
+        method="qa-em",
+        detail=f"pred={normalize_answer(preds[0])!r}",
+    )
