@@ -130,7 +130,7 @@ def test_one_boxed_extractor():
     from agentdistill.data import answers
     from agentdistill.grading import extract
 
-    assert cot.last_boxed is extract.last_boxed and answers.last_boxed is extract.last_boxed
+    assert cot.last_boxed is answers.last_boxed and extract.last_boxed is answers.last_boxed
     assert answers.boxed_contents is extract.boxed_contents
     assert cot.extract_answer(r"so \boxed{\{1,2\}} and \boxed{3") == r"\{1,2\}"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from agentdistill.agent.prompts import load_prompt
 from agentdistill.data.task import Task
-from agentdistill.grading.extract import last_boxed  # the one boxed extractor (grading)
+from agentdistill.data.answers import last_boxed  # the one boxed extractor (shared with grading)
 from agentdistill.llm.types import LLM, GenerationConfig, Usage
 
 _ANSWER_IS = re.compile(

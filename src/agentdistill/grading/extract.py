@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+# The one boxed-answer extractor of the project lives with the gold-answer code in `data` (both `agent` and
+# `grading` may import `data`; neither may import the other): gold solutions, CoT answers and predictions share it.
+from agentdistill.data.answers import boxed_contents, last_boxed  # noqa: F401 (re-exported)
 from agentdistill.grading.types import payload_text
 
 _FINAL_RE = re.compile(r"final answer\s*(?:is|:)\s*[:\s]*(.+)", re.IGNORECASE)
@@ -14,42 +17,6 @@ _UNIT_WORDS = (
     r"hours?|minutes?|mins?|seconds?|days?|weeks?|months?|years?|degrees?|units?|square|sq|kg|g|grams?|"
     r"pounds?|lbs?|liters?|ml|mph|percent|people|students|apples|points?"
 )
-
-
-_BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*(\{|\s+(?=[^\s{]))")
-
-
-def boxed_contents(text: str) -> list[str]:
-    """All `\\boxed{...}` / `\\fbox{...}` contents in order, honouring nested and escaped braces.
-
-    The one boxed-answer extractor of the project (gold solutions, CoT answers and predictions all use it).
-    Unclosed boxes are skipped; `\\boxed 5` (no braces, seen in MATH solutions) yields `5`.
-    """
-    out: list[str] = []
-    for m in _BOX_RE.finditer(text):
-        if m.group(1) != "{":
-            bare = re.match(r"[^\s$]+", text[m.end() :])
-            if bare:
-                out.append(bare.group(0))
-            continue
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            ch = text[i]
-            if ch == "\\" and i + 1 < len(text):  # escaped braces \{ \} do not count
-                i += 2
-                continue
-            depth += ch == "{"
-            depth -= ch == "}"
-            i += 1
-        if depth == 0:
-            out.append(text[m.end() : i - 1].strip())
-    return out
-
-
-def last_boxed(text: str) -> str | None:
-    """The last closed boxed answer (the MATH convention), or None."""
-    boxes = boxed_contents(text)
-    return boxes[-1] if boxes else None
 
 
 def extract_math_answer(prediction: object) -> str:
