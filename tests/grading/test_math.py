@@ -117,6 +117,23 @@ def test_typed_payload_and_values():
     assert not grade_math(sympy.pi / 3, r"\dfrac{\pi}{2}").correct
     assert grade_math([1, 2], "(1, 2)").correct
     assert not grade_math({"type": "sympy"}, "1").correct  # a payload with no form is no answer
+    # the sandbox's payload shapes (sandbox/_answer.py)
+    half = {
+        "type": "rational",
+        "exact": "1/2",
+        "text": "1/2",
+        "latex": "\\frac{1}{2}",
+        "python": "Fraction(1, 2)",
+    }
+    assert grade_math(half, "0.5").correct and not grade_math(half, "0.25").correct
+    pair = {
+        "type": "tuple",
+        "items": [3, {"type": "sympy", "text": "pi/2", "python": "pi/2"}],
+        "text": "(3, pi/2)",
+    }
+    assert grade_math(pair, r"\left( 3, \frac{\pi}{2} \right)").correct
+    assert grade_math([half, 3], r"\left( \frac{1}{2}, 3 \right)").correct
+    assert grade_math({"type": "decimal", "exact": "0.10", "text": "0.10"}, r"\frac{1}{10}").correct
 
 
 def test_unanswered_episode_is_never_correct():

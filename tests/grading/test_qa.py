@@ -93,6 +93,14 @@ CASES = [
     (("Paris", "London"), "Paris and London", 1, 1.0, 1),
     ([1945, 1946], "1945, 1946", 1, 1.0, 1),
     ({"type": "text", "text": "Paris"}, "Paris", 1, 1.0, 1),
+    (
+        {"type": "tuple", "items": ["Paris", "London"], "text": "('Paris', 'London')"},
+        "Paris and London",
+        1,
+        1.0,
+        1,
+    ),
+    ({"type": "set", "items": ["Paris"], "text": "{'Paris'}"}, "Paris", 1, 1.0, 1),
     ({"type": "fraction", "latex": "\\frac{1}{3}", "text": "1/3"}, "1/3", 1, 1.0, 1),
 ]
 

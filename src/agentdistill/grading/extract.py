@@ -7,7 +7,7 @@ import re
 # The one boxed-answer extractor of the project lives with the gold-answer code in `data` (both `agent` and
 # `grading` may import `data`; neither may import the other): gold solutions, CoT answers and predictions share it.
 from agentdistill.data.answers import boxed_contents, last_boxed  # noqa: F401 (re-exported)
-from agentdistill.grading.types import payload_text
+from agentdistill.grading.types import is_payload, payload_text
 
 _FINAL_RE = re.compile(r"final answer\s*(?:is|:)\s*[:\s]*(.+)", re.IGNORECASE)
 _ANSWER_RE = re.compile(r"(?:^|\n)\s*answer\s*[:=]\s*(.+)", re.IGNORECASE)
@@ -24,6 +24,8 @@ def extract_math_answer(prediction: object) -> str:
     else the prediction itself (agents usually hand `final_answer` a bare value). A typed payload from the
     sandbox (``{"type": ..., "latex": ...}``) is read through its LaTeX/exact form; other non-strings
     (Fraction, sympy objects, lists) through ``str()``, which is Python syntax the grader reads as Python."""
+    if isinstance(prediction, list | tuple) and any(is_payload(x) for x in prediction):
+        return "(" + ", ".join(_python_form(x) for x in prediction) + ")"  # e.g. [Fraction payload, 3]
     prediction = payload_text(prediction, ("latex", "exact", "python", "text", "value"))
     if prediction is None:
         return ""
@@ -42,6 +44,14 @@ def extract_math_answer(prediction: object) -> str:
     if "####" in text:
         return text.rsplit("####", 1)[1].strip().splitlines()[0] if text.rsplit("####", 1)[1].strip() else ""
     return text
+
+
+def _python_form(value: object) -> str:
+    """One element of a sequence answer in Python syntax (a payload's python/text form), for grading as a tuple."""
+    form = payload_text(value, ("python", "text", "exact", "latex"))
+    if isinstance(form, list | tuple):
+        return "(" + ", ".join(_python_form(x) for x in form) + ")"
+    return repr(form) if isinstance(form, float) else str(form)
 
 
 def _strip_sentence(s: str) -> str:

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
 
-from agentdistill.grading.types import Grade, payload_text
+from agentdistill.grading.types import Grade, is_payload, payload_text
 
 COVER_MAX_WORDS = 20
 _PUNCT = set(string.punctuation)
@@ -98,7 +98,9 @@ def _number_text(x: int | float) -> str:
 
 def answer_texts(prediction: object) -> list[str]:
     """The text forms a non-string answer is graded as (best one wins); ``[""]`` for no answer."""
-    prediction = payload_text(prediction, ("text", "latex", "python"))
+    if is_payload(prediction) and isinstance(prediction.get("items"), list):  # type: ignore[union-attr]
+        prediction = prediction["items"]  # type: ignore[index]  # a tuple/set payload: its items
+    prediction = payload_text(prediction, ("text", "exact", "latex", "python"))
     if prediction is None:
         return [""]
     if isinstance(prediction, bool):
