@@ -38,7 +38,11 @@ FORMAT_REMINDER = (
 _FENCE_LINE = re.compile(
     r"^[ \t]*```[ \t]*([A-Za-z0-9_+.-]*)[ \t]*\n?$"
 )  # an opening (maybe bare) fence line
-_BARE_FENCE_LINE = re.compile(r"^[ \t]*```[ \t]*\n?$")  # a line that can close a block
+_BARE_FENCE_LINE = re.compile(
+    r"^[ \t]*```(?![A-Za-z0-9_`])"
+)  # a line that can close a block ("``` done" too)
+# A fence opened at the end of a label or thought line ("Code: ```py"): put it on its own line.
+_LATE_OPEN = re.compile(r"(?im)^([^\n`]*\S)[ \t]*(```[ \t]*(?:py|python3?|py3)?[ \t]*)$")
 _CODE_TAG = re.compile(r"<code>[ \t]*\n?(.*?)(?:</code>|\Z)", re.DOTALL | re.IGNORECASE)
 _REASONING_TAGS = r"think|thinking|reasoning|reflection"
 _REASON_BLOCK = re.compile(rf"<({_REASONING_TAGS})>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
@@ -273,6 +277,7 @@ def parse_step(text: str) -> ParsedStep:
     """Split a raw assistant step into thought and code, or say precisely what is wrong with it."""
     text = text.replace("\r\n", "\n")
     text, think = _split_reasoning(text)
+    text = _LATE_OPEN.sub(r"\1\n\2", text)
     if not text.strip() and not think:
         return _fail("", "", "empty", f"Your step was empty. {FORMAT_REMINDER}")
 
