@@ -10,8 +10,9 @@ Beyond the official script (``hotpot_evaluate_v1.py``), three kinds of fault are
   ellipsis, primes, …) is dropped as the official rule drops ASCII punctuation; the Unicode minus becomes a
   hyphen, invisible format characters (zero-width space, soft hyphen) are removed. Accents are *kept*, as in
   the official rule (``cinéma`` ≠ ``cinema``); composed and decomposed forms compare equal.
-- *Non-string answers* from ``final_answer`` are compared by meaning: ``True``/``False`` are ``yes``/``no``,
-  numbers are written in plain decimal (``1945.0`` → ``1945``, never ``1e+21``), ``None`` is no answer, a
+- *Non-string answers* from ``final_answer`` are compared by meaning: ``True``/``False`` are ``yes``/``no``
+  (or ``true``/``false``), numbers are written in plain decimal (``1945.0`` → ``1945``, never ``1e+21``; 0–20
+  also as words), ``None`` is no answer, a
   list is its items joined with ", " or " and " (best of both), a typed payload dict is its ``text``.
 """
 
@@ -29,6 +30,29 @@ from agentdistill.grading.types import Grade, is_payload, payload_text
 COVER_MAX_WORDS = 20
 _PUNCT = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+_NUMBER_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+]
 _TRANSLATE = {0x2212: "-", 0x2044: "/", 0x2215: "/"}  # minus sign, fraction slash, division slash
 
 
@@ -104,9 +128,15 @@ def answer_texts(prediction: object) -> list[str]:
     if prediction is None:
         return [""]
     if isinstance(prediction, bool):
-        return ["yes" if prediction else "no"]
+        return ["yes", "true"] if prediction else ["no", "false"]
     if isinstance(prediction, int | float):
-        return [_number_text(prediction)]
+        text = _number_text(prediction)
+        word = (
+            _NUMBER_WORDS[int(prediction)]
+            if float(prediction).is_integer() and 0 <= prediction <= 20
+            else None
+        )
+        return [text, word] if word else [text]
     if isinstance(prediction, list | tuple | set | frozenset):
         items = [answer_texts(x)[0] for x in prediction]
         items = [x for x in items if x]
