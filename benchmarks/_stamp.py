@@ -9,6 +9,7 @@ platform, processor), load average (1/5/15 min) at start and end, finish date an
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import subprocess
@@ -54,4 +55,18 @@ def finish_stamp(stamp: dict) -> dict:
     out["finished"] = _now()
     out["wall_seconds"] = round(time.monotonic() - t0, 1) if t0 is not None else None
     out["load_end"] = list(os.getloadavg())
+    return out
+
+
+def write_results(path: Path, result: dict, stamp: dict) -> dict:
+    """Write ``{"run": <finished stamp>, **result}`` to ``path`` whole (temp file + rename); return it.
+
+    A results file is rewritten by its script in one run: never merged with an earlier run's figures.
+    """
+    out = {"run": finish_stamp(stamp), **{k: v for k, v in result.items() if k != "run"}}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
     return out

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 from agentdistill.agent import run_episode
 from agentdistill.agent.loop import DEFAULT_GEN
 from agentdistill.agent.prompts import STEP_STOP, load_prompt
-from agentdistill.data.task import Task
 from agentdistill.agent.replay import ReplayLLM
+from agentdistill.data.task import Task
 from agentdistill.llm.types import GenerationConfig
 
 OUT = Path(__file__).resolve().parent / "results" / "agent.json"
@@ -111,9 +111,12 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--skip-real", action="store_true")
     args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _stamp import start_stamp, write_results
+
+    stamp = start_stamp()
     result = {
-        "note": f"{os.cpu_count()} CPU cores, 1-min load average {os.getloadavg()[0]:.2f} at start; "
-                "ratios are measured within the same run",
+        "note": "ratios are measured within the same run; see run.load_start/load_end for the machine's load",
         "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
         "replay": replay_overhead(),
     }
@@ -121,8 +124,7 @@ def main() -> None:
     if not args.skip_real:
         result["real"] = real_model(args.model, args.max_steps, args.max_tokens)
         print(json.dumps(result["real"], indent=2))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2))
+    write_results(OUT, result, stamp)
     print(f"wrote {OUT}")
 
 

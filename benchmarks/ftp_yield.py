@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,11 +32,14 @@ def main() -> None:
     ap.add_argument("--math", type=int, default=6, help="gsm8k-train tasks")
     ap.add_argument("--max-tokens", type=int, default=320)
     args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _stamp import start_stamp, write_results
+
+    stamp = start_stamp()
     tasks = load_tasks("multihop-train", limit=args.qa) + load_tasks("gsm8k-train", limit=args.math)
     llm = load_llm(args.teacher, n_ctx=8192)
     retriever = load_retriever("default")
-    result = {"machine": f"{os.cpu_count()} CPU cores, 1-min load average {os.getloadavg()[0]:.2f} at start",
-              "teacher": args.teacher, "tasks": len(tasks), "settings": {}}
+    result = {"teacher": args.teacher, "tasks": len(tasks), "settings": {}}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for ftp in (True, False):
@@ -53,8 +56,7 @@ def main() -> None:
                 }
     finally:
         llm.close()
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    print(json.dumps(write_results(OUT, result, stamp), indent=2))
 
 
 if __name__ == "__main__":

@@ -11,9 +11,8 @@ All ratios are measured in the same run against the same backend.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
+import sys
 import time
 from pathlib import Path
 
@@ -106,6 +105,10 @@ def main() -> None:
     ap.add_argument("--hf-models", default="smollm2-135m")
     ap.add_argument("--n", type=int, default=8)
     args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _stamp import start_stamp, write_results
+
+    stamp = start_stamp()
     console = Console()
     rows = []
     load_avg = os.getloadavg()[0]
@@ -138,16 +141,12 @@ def main() -> None:
     for r in rows:
         table.add_row(*[str(r.get(c, "-")) for c in cols])
     console.print(table)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_avg_start": load_avg,
-                    "load_avg_end": os.getloadavg()[0],
-                    "note": "load_avg_start ~2 on 2 cores means another job was already running; "
-                            "ratios are within one run"},
+    write_results(OUT, {
+        "note": "ratios are within one run; run.load_start ~2 on 2 cores means another job was already running",
         "settings": {"max_tokens": args.max_tokens, "hf_max_tokens": args.hf_max_tokens, "n": args.n,
                      "temperature": 0.4, "top_p": 0.8, "n_ctx": 4096},
         "results": rows,
-    }, indent=2))  # fmt: skip
+    }, stamp)  # fmt: skip
     console.print(f"wrote {OUT}")
 
 

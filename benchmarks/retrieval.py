@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import socket
 import subprocess
@@ -265,19 +264,11 @@ def faiss_part(out: dict, n: int = 100_000, dim: int = 384) -> None:
     out["faiss_random_vectors"] = res
 
 
-def save(out: dict) -> None:
-    """Merge into the results file (parts may run in separate processes); nested dicts merge recursively."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    def merge(into: dict, new: dict) -> dict:
-        for key, value in new.items():
-            if isinstance(value, dict) and isinstance(into.get(key), dict):
-                merge(into[key], value)
-            else:
-                into[key] = value
-        return into
+def save(out: dict, stamp: dict) -> None:
+    """Rewrite the results file with this run's parts only (never merged with an earlier run's rows)."""
+    from _stamp import write_results
 
-    merged = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    RESULTS.write_text(json.dumps(merge(merged, out), indent=2) + "\n")
+    write_results(RESULTS, out, stamp)
 
 
 def main() -> None:
@@ -286,12 +277,15 @@ def main() -> None:
     parser.add_argument("--kinds", default="bm25,dense,hybrid")
     parser.add_argument("--sizes", default="100000,1000000")
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _stamp import start_stamp
+
+    stamp = start_stamp()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     WORK.mkdir(parents=True, exist_ok=True)
     out: dict = {}
-    out["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                      "note": f"1-min load average {os.getloadavg()[0]:.2f} at start (2 means both cores busy "
-                              "before the benchmark began); compare ratios within one run."}
+    out["note"] = "compare ratios within one run; run.load_start of 2 means both cores were busy before it began"
+    out["parts"] = args.parts.split(",")
     parts = args.parts.split(",")
     for part, fn in (("recall", lambda: recall_part(out, args.kinds.split(","))), ("real", lambda: real_part(out)),
                      ("synthetic", lambda: synthetic_part(out, [int(s) for s in args.sizes.split(",")])),
@@ -299,7 +293,7 @@ def main() -> None:
         if part in parts:
             fn()
             out.setdefault("measured_at", {})[part] = time.strftime("%Y-%m-%d %H:%M:%S")
-            save(out)
+            save(out, stamp)
     print(json.dumps(out, indent=2))
 
 

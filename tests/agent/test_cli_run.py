@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from agentdistill.agent import read_trajectories
 from agentdistill.cli.main import app
-
-sandbox = pytest.importorskip("agentdistill.sandbox")
-if not hasattr(sandbox, "Sandbox"):
-    pytest.skip("agentdistill.sandbox.Sandbox not available yet", allow_module_level=True)
 
 runner = CliRunner()
 

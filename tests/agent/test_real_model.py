@@ -15,10 +15,6 @@ from agentdistill.agent import TrajectoryWriter, first_thought_prefix, read_traj
 from agentdistill.data.task import Task
 from agentdistill.llm.types import GenerationConfig
 
-sandbox = pytest.importorskip("agentdistill.sandbox")
-if not hasattr(sandbox, "Sandbox"):
-    pytest.skip("agentdistill.sandbox.Sandbox not available yet", allow_module_level=True)
-
 GEN = GenerationConfig(max_tokens=96, temperature=0.0, seed=0, stop=("<end_code>", "Observation:", "\n```\n"))
 STATUSES = {"answered", "max_steps", "error"}
 

@@ -1,7 +1,7 @@
 import threading
 import time
 
-from agentdistill.common.pool import run_ordered
+from agentdistill.common.runs import run_ordered
 
 
 def test_run_ordered_keeps_input_order_with_workers() -> None:

@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 from agentdistill.agent.records import read_trajectories
+from agentdistill.common.runs import record_key
 from agentdistill.data import load_tasks
-from agentdistill.distill.generate import GenerateSettings, attempt_seed, generate, record_key
+from agentdistill.distill.generate import GenerateSettings, attempt_seed, generate
 from agentdistill.models.loading import load_llm
 
 FAST = dict(max_steps=2, max_tokens=96)
@@ -40,8 +41,8 @@ def test_generate_samples_and_resume_in_process(tiny_gguf: Path, tmp_path: Path)
     finally:
         llm.close()
     trajs = read_trajectories(out)
-    keys = [record_key(t.task.id, t.settings["sample"]) for t in trajs]
-    assert sorted(keys) == sorted({record_key(t.id, k) for t in tasks for k in range(2)})
+    keys = [record_key(t.task.dataset, t.task.id, t.settings["sample"]) for t in trajs]
+    assert sorted(keys) == sorted({record_key(t.dataset, t.id, k) for t in tasks for k in range(2)})
     for t in trajs:
         assert t.prefix and t.prefix.startswith("Thought: ")  # first-thought prefix was used
         assert t.steps[0].raw.startswith(t.prefix)

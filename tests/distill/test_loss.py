@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from agentdistill.distill.loss import chunked_linear_cross_entropy, chunked_linear_logprobs  # noqa: E402
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("trl")
+import torch
+import trl  # noqa: F401 - pinned: a failed import fails the suite
 
 from agentdistill.distill.loss import add_chunked_lm_head  # noqa: E402
 from agentdistill.distill.train import TrainConfig, build_trainer  # noqa: E402

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("trl")
+import torch
+import trl  # noqa: F401 - pinned: a failed import fails the suite
 
 from agentdistill.distill.train import TrainConfig, train  # noqa: E402
 

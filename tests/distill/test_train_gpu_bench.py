@@ -6,10 +6,9 @@ import importlib.util
 import json
 from pathlib import Path
 
+import peft  # noqa: F401 - pinned: a failed import fails the suite
 import pytest
-
-pytest.importorskip("torch")
-pytest.importorskip("peft")
+import torch  # noqa: F401
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "train_gpu.py"
 

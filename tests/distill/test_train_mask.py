@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("trl")
+import trl  # noqa: F401 - pinned: a failed import fails the suite
 
 from agentdistill.distill.train import TrainConfig, build_trainer  # noqa: E402
 from agentdistill.distill.train.template import CHATML_TRAINING_TEMPLATE, assistant_mask  # noqa: E402

@@ -57,11 +57,8 @@ def test_report_over_real_cot_run(llm, tmp_path: Path) -> None:
 
 
 def test_report_over_real_sag_run(llm, tmp_path: Path) -> None:
-    sandbox = pytest.importorskip("agentdistill.sandbox")
-    if not hasattr(sandbox, "Sandbox"):
-        pytest.skip("sandbox part not available yet")
     from agentdistill.evaluate.run import EvalSettings, evaluate
 
-    evaluate(TASKS, llm, tmp_path / "sag", EvalSettings(label="+ SAG", sag=2, max_steps=1, max_tokens=64))
+    evaluate(TASKS, llm, tmp_path / "sag", EvalSettings(label="+ SAG", sag_n=2, max_steps=1, max_tokens=64))
     html = _check([tmp_path / "sag"], tmp_path / "out")
     assert "Step 1" in html and "SAG: 2 candidates" in html

@@ -11,16 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import llama_cpp.server.app  # noqa: F401 - pinned ([server] extra): a failed import fails the suite
 import pytest
 
 from agentdistill.llm import GenerationConfig, GenerationError
-from agentdistill.models import load_llm
 from agentdistill.llm.openai_http import OpenAIHTTPLLM
+from agentdistill.models import load_llm
 
 Q = [{"role": "user", "content": "What is the capital of France? Answer in one short sentence."}]
 OPEN = [{"role": "user", "content": "Write a short poem about the sea."}]
-
-pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] extras not installed")
 
 
 def _free_port() -> int:

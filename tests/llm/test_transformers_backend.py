@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import transformers  # noqa: F401 - pinned: a failed import fails the suite
 
 from agentdistill.llm import GenerationConfig, GenerationError
 from agentdistill.models import load_llm
-
-pytest.importorskip("transformers")
 
 Q = [{"role": "user", "content": "What is the capital of France? Answer in one short sentence."}]
 

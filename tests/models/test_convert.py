@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import transformers  # noqa: F401 - pinned: a failed import fails the suite
 
 from agentdistill.llm import GenerationConfig
 from agentdistill.models.convert import hf_to_gguf
 from agentdistill.models.registry import ModelError
-
-pytest.importorskip("transformers")
 
 
 @pytest.mark.slow

@@ -46,8 +46,8 @@ def bm25_index(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 @pytest.fixture(scope="session")
 def hybrid_index(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """BM25 + dense (the real bundled all-MiniLM-L6-v2) over the tiny corpus."""
-    pytest.importorskip("faiss")
-    pytest.importorskip("sentence_transformers")
+    import faiss  # noqa: F401 - pinned: a failed import fails the suite
+    import sentence_transformers  # noqa: F401
     out = tmp_path_factory.mktemp("idx") / "hybrid"
     build_index(tiny_corpus, out, "hybrid", progress=False)
     return out

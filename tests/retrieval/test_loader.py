@@ -39,8 +39,7 @@ def test_unknown_spec_is_a_clear_error(tmp_path: Path) -> None:
 def test_default_is_bm25_over_the_bundled_corpus(cache: Path) -> None:
     from agentdistill.retrieval.corpus import default_corpus_path
 
-    if not Path(default_corpus_path()).is_file():
-        pytest.skip("bundled corpus not built yet")
+    assert Path(default_corpus_path()).is_file(), "the bundled corpus ships with the package"
     retriever = load_retriever("default", progress=False)
     assert retriever.num_docs > 10_000  # type: ignore[attr-defined]
     out = SearchTool(retriever)("Kiss and Tell 1945 film Corliss Archer")

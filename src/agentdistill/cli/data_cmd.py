@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from agentdistill.cli._common import console, fail
 from agentdistill.data import DataError, list_task_sets, load_tasks
 
 app = typer.Typer(no_args_is_help=True)
-console = Console()
 
 
 def register(root: typer.Typer) -> None:
@@ -38,8 +37,7 @@ def show_cmd(name: str = typer.Argument(..., help="set name or file path"),
         fmap = json.loads(field_map) if field_map else None
         tasks = load_tasks(name, field_map=fmap)
     except (DataError, json.JSONDecodeError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(str(exc))
     console.print(f"[bold]{name}[/bold]: {len(tasks)} tasks")
     for t in tasks[:n]:
         meta = {k: v for k, v in t.meta.items() if k not in ("solution", "code")}

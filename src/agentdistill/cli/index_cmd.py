@@ -8,13 +8,14 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from agentdistill.cli._common import fail
+
 app = typer.Typer(no_args_is_help=True)
 err = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+    fail(message)
 
 
 @app.command("build")
@@ -55,21 +56,23 @@ def search(
     """Search an index and print what the agent's search tool would see."""
     from dataclasses import asdict
 
+    from agentdistill.retrieval.client import RetrievalError
     from agentdistill.retrieval.index import IndexNotFoundError
     from agentdistill.retrieval.loader import load_retriever
-    from agentdistill.retrieval.tool import SearchTool
+    from agentdistill.retrieval.tool import format_passages
 
     try:
         retriever = load_retriever(index)
-    except (IndexNotFoundError, ValueError) as exc:
+        # search directly (not through the agent's tool, which turns failures into text): a dead server or a
+        # bad index is an error with exit 2, never an exit-0 "Search failed" line
+        results = retriever.batch_search([" ".join(q.split()) for q in query], k)
+    except (IndexNotFoundError, RetrievalError, ValueError) as exc:
         _fail(str(exc))
-    if as_json:
-        for q, hits in zip(query, retriever.batch_search(list(query), k), strict=True):
+    for q, hits in zip(query, results, strict=True):
+        if as_json:
             print(json.dumps({"query": q, "passages": [asdict(p) for p in hits]}, ensure_ascii=False))
-        return
-    tool = SearchTool(retriever, k=k, max_chars=max_chars)
-    for q in query:
-        print(f"# {q}\n{tool(q)}\n")
+        else:
+            print(f"# {q}\n{format_passages(hits, max_chars) if hits else f'No results for {q!r}.'}\n")
 
 
 @app.command("info")

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from agentdistill.cli import data_cmd, index_cmd, models_cmd, pipeline_cmd, report_cmd, run_cmd, train_cmd
+from agentdistill.cli import (
+    data_cmd,
+    eval_cmd,
+    filter_cmd,
+    generate_cmd,
+    index_cmd,
+    models_cmd,
+    pipeline_cmd,
+    report_cmd,
+    run_cmd,
+    train_cmd,
+)
 
 app = typer.Typer(
     name="agentdistill",
@@ -15,7 +26,8 @@ app = typer.Typer(
 app.add_typer(models_cmd.app, name="models", help="Embedded and user models: list, fetch, verify.")
 app.add_typer(data_cmd.app, name="data", help="Task sets: list, show.")
 app.add_typer(index_cmd.app, name="index", help="Retrieval indexes: build, search.")
-for module in (models_cmd, index_cmd, run_cmd, train_cmd, pipeline_cmd, report_cmd):
+for module in (models_cmd, index_cmd, run_cmd, train_cmd, generate_cmd, filter_cmd, eval_cmd, pipeline_cmd,
+               report_cmd):
     module.register(app)
 
 if __name__ == "__main__":

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from agentdistill.cli._common import console, fail, make_console
+
 app = typer.Typer(no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
+err = make_console(stderr=True)
 
 
 def _fail(msg: str) -> None:
-    err.print(f"[red]error:[/red] {msg}")
-    raise typer.Exit(1)
+    fail(msg)
 
 
 @app.command("list")

@@ -5,15 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from agentdistill.cli._common import console, make_console
 from agentdistill.evaluate.records import RunInputError, discover_run_dirs, load_run
 from agentdistill.evaluate.report_table import ResultsTable, fmt, results_table
 from agentdistill.evaluate.report_viewer import DEFAULT_MAX_TRAJECTORIES
 
-console = Console()
-err_console = Console(stderr=True)
+err_console = make_console(stderr=True)
 
 
 def rich_results_table(table: ResultsTable, title: str = "Accuracy (%)") -> Table:
@@ -47,6 +46,8 @@ def report(
         min=0,
         help="Questions embedded per run in the viewer.",
     ),
+    judge: str = typer.Option(None, "--judge", help="LLM judge model spec: judge each run's QA answers "
+                              "(judge.jsonl / judge_summary.json in the run dir, cached) and show them beside EM."),
 ) -> None:
     """Write a Markdown and a self-contained HTML report (results table, charts, trajectory viewer)."""
     from agentdistill.evaluate.report import write_report
@@ -59,6 +60,12 @@ def report(
     for run in runs:
         for w in run.warnings:
             err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    judged = []
+    if judge:  # before the report is written, so it can show the verdicts beside EM
+        from agentdistill.cli.eval_cmd import run_judge
+
+        judged = [(run, run_judge(judge, run.run_dir / "results.jsonl", out / "judge_cache.jsonl"))
+                  for run in runs if run.run_dir is not None and (run.run_dir / "results.jsonl").exists()]
     paths = write_report(runs, out, title, max_trajectories=max_trajectories)
     table = rich_results_table(results_table(runs))
     if not console.is_terminal:  # piped / CI log: print the table whole rather than wrapped to 80 columns
@@ -66,6 +73,11 @@ def report(
             console.width, console.measure(table, options=console.options.update_width(400)).maximum
         )
     console.print(table)
+    if judged:
+        from agentdistill.cli.eval_cmd import print_judge_summary
+
+        for run, summary in judged:
+            print_judge_summary(summary, f"{run.label}: QA judged by {summary['judge_model']}")
     console.print(f"Markdown: {paths.markdown}")
     console.print(f"HTML report: [bold]{paths.html}[/bold]")
 

@@ -10,7 +10,9 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+M = TypeVar("M")
 
 
 class JsonlError(ValueError):
@@ -59,6 +61,20 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(record, dict):
                 raise JsonlError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
             yield lineno, record
+
+
+def read_jsonl(path: Path, model: type[M]) -> Iterator[tuple[int, M]]:
+    """Yield (line number, validated ``model``); errors read ``FILE:LINE: field 'a.b': message``."""
+    from pydantic import ValidationError
+
+    for lineno, record in iter_jsonl(path):
+        try:
+            yield lineno, model.model_validate(record)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"]) or "<record>"
+            more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+            raise JsonlError(f"{path}:{lineno}: field '{loc}': {first['msg']}{more}") from None
 
 
 class JsonlAppender:

@@ -2,7 +2,7 @@
 
 from agentdistill.data.catalog import TaskSetInfo, list_task_sets
 from agentdistill.data.errors import DataError
-from agentdistill.data.loader import load_tasks
+from agentdistill.data.loader import load_task_specs, load_tasks, parse_task_spec
 from agentdistill.data.task import Task
 
-__all__ = ["DataError", "Task", "TaskSetInfo", "list_task_sets", "load_tasks"]
+__all__ = ["DataError", "Task", "TaskSetInfo", "list_task_sets", "load_task_specs", "load_tasks", "parse_task_spec"]

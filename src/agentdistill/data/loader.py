@@ -31,3 +31,33 @@ def load_tasks(name_or_path: str | Path, limit: int | None = None, field_map: di
         hint = f"; did you mean {', '.join(close)}?" if close else f"; known sets: {', '.join(sorted(SPECS))}"
         raise DataError(f"unknown task set '{name}' (and no such file){hint}")
     return tasks[:limit] if limit is not None else tasks
+
+
+def parse_task_spec(spec: str) -> tuple[str, int | None]:
+    """``name`` or ``name:LIMIT`` (a bundled set or a file) → (name, limit); a bad limit raises DataError."""
+    spec = str(spec).strip()
+    if spec in SPECS or Path(spec).exists():
+        return spec, None
+    name, sep, limit = spec.rpartition(":")
+    if not sep:
+        return spec, None
+    if not limit.isdigit():
+        raise DataError(f"task spec '{spec}': limit '{limit}' is not a whole number (use NAME or NAME:LIMIT)")
+    return name, int(limit)
+
+
+def load_task_specs(specs: list[str]) -> list[Task]:
+    """Tasks of several ``name[:LIMIT]`` specs, in order. A spec giving no task (empty file) raises DataError.
+
+    Every spec is read before returning, so a bad one fails before any work starts.
+    """
+    if not specs:
+        raise DataError("no task set given")
+    tasks: list[Task] = []
+    for spec in specs:
+        name, limit = parse_task_spec(spec)
+        got = load_tasks(name, limit=limit)
+        if not got and limit != 0:
+            raise DataError("no tasks in this set (empty file?)", file=name)
+        tasks.extend(got)
+    return tasks

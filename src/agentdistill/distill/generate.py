@@ -1,27 +1,26 @@
 """Teacher rollouts: K attempts per task in agent mode (± first-thought prefix, ± SAG) or CoT mode.
 
-Output is append-only JSONL keyed by (task id, sample index): a re-run skips finished keys, a killed run
+Output is append-only JSONL keyed by (set, task id, sample index): a re-run skips finished keys, a killed run
 loses at most the tasks in flight, and each record carries the seed that reproduces it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from agentdistill.agent import first_thought_prefix, run_cot, run_episode
-from agentdistill.agent.records import Trajectory, TrajectoryWriter, iter_trajectories
-from agentdistill.common.jsonl import JsonlAppender, iter_jsonl
-from agentdistill.common.pool import run_ordered
-from agentdistill.common.progress import stage_progress
+from agentdistill.agent.records import Trajectory
+from agentdistill.common.jsonl import iter_jsonl
+from agentdistill.common.runs import check_stamp, latest_by_key, record_key, run_batch, stamp_path
 from agentdistill.data.task import Task
+from agentdistill.distill.settings import GenerateSettings
 from agentdistill.grading import grade
 from agentdistill.llm.types import LLM, GenerationConfig
 from agentdistill.retrieval.types import Retriever
@@ -41,22 +40,7 @@ class CotRecord(BaseModel):
     completion_tokens: int = 0
     seconds: float = 0.0
     settings: dict[str, Any] = Field(default_factory=dict)
-
-
-@dataclass
-class GenerateSettings:
-    mode: Literal["agent", "cot"] = "agent"
-    ftp: bool = True
-    samples: int = 1
-    sag: int = 1
-    temperature: float = 0.0
-    sample_temperature: float = 0.7
-    top_p: float = 1.0
-    max_steps: int = 5
-    max_tokens: int = 384
-    prompt: str = "teacher"
-    seed: int = 0
-    concurrency: int = 1
+    error: str | None = None  # backend failure ("ExcType: message"); such a record is retried on resume
 
 
 @dataclass
@@ -72,6 +56,7 @@ class GenerateSummary:
     tokens: int = 0
     seconds: float = 0.0
     skipped_resumed: int = 0
+    failed: int = 0  # attempts that ended in a backend/sandbox error (retried by the next run)
     by_status: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -94,13 +79,8 @@ def attempt_seed(base: int, task_id: str, sample: int) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def record_key(task_id: str, sample: int) -> str:
-    return f"{task_id}#{sample}"
-
-
 def _gen_config(s: GenerateSettings, seed: int) -> GenerationConfig:
-    temperature = s.sample_temperature if s.samples > 1 else s.temperature
-    return GenerationConfig(max_tokens=s.max_tokens, temperature=temperature, top_p=s.top_p, seed=seed)
+    return GenerationConfig(max_tokens=s.max_tokens, temperature=s.attempt_temperature, top_p=s.top_p, seed=seed)
 
 
 def _agent_attempt(
@@ -112,25 +92,32 @@ def _agent_attempt(
     cot_text = None
     if s.ftp:
         # Only the CoT's first paragraph is used: stop at the first blank line instead of paying for the rest.
-        cot = run_cot(task, llm, GenerationConfig(max_tokens=s.max_tokens, temperature=gen.temperature,
-                                                  top_p=gen.top_p, seed=seed, stop=("\n\n",)))
-        cot_text = cot.text
-        prefix = first_thought_prefix(cot.text) or None
+        try:
+            cot = run_cot(task, llm, GenerationConfig(max_tokens=s.max_tokens, temperature=gen.temperature,
+                                                      top_p=gen.top_p, seed=seed, stop=("\n\n",)))
+        except Exception:  # backend down: the episode below records the failure (status "error")
+            cot = None
+        cot_text = cot.text if cot is not None else None
+        prefix = (first_thought_prefix(cot.text) or None) if cot is not None else None
     traj = run_episode(
         task, llm, retriever=retriever, prompt=s.prompt, max_steps=s.max_steps, gen=gen,
-        sag_n=s.sag, prefix=prefix,
+        sag_n=s.sag_n, sag_temperature=gen.temperature, sag_top_p=gen.top_p, prefix=prefix,
     )
     g = grade(task, traj.final_answer) if traj.status == "answered" else None
     traj.correct = bool(g and g.correct)
     traj.grade = g.model_dump() if g else None
-    traj.settings.update(sample=sample, seed=seed, ftp=s.ftp, ftp_cot=cot_text)
+    traj.settings = traj.settings.model_copy(update={"sample": sample, "seed": seed, "ftp": s.ftp, "ftp_cot": cot_text})
     return traj
 
 
 def _cot_attempt(task: Task, sample: int, llm: LLM, s: GenerateSettings) -> CotRecord:
     seed = attempt_seed(s.seed, task.id, sample)
     start = time.perf_counter()
-    cot = run_cot(task, llm, _gen_config(s, seed))
+    try:
+        cot = run_cot(task, llm, _gen_config(s, seed))
+    except Exception as exc:  # backend failure: record it, retry on the next run
+        return CotRecord(task=task, model=llm.name, sample=sample, seed=seed, text="",
+                         error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - start)
     g = grade(task, cot.answer) if cot.answer is not None else None
     return CotRecord(
         task=task, model=llm.name, sample=sample, seed=seed, text=cot.text, answer=cot.answer,
@@ -140,12 +127,23 @@ def _cot_attempt(task: Task, sample: int, llm: LLM, s: GenerateSettings) -> CotR
     )
 
 
-def _existing_keys(out: Path, mode: str) -> set[str]:
-    if not out.exists():
-        return set()
+def _key_of(mode: str) -> Callable[[dict[str, Any]], str]:
     if mode == "agent":
-        return {record_key(t.task.id, int(t.settings.get("sample", 0))) for t in iter_trajectories(out)}
-    return {record_key(r["task"]["id"], int(r.get("sample", 0))) for _, r in iter_jsonl(out)}
+        return lambda r: record_key(r["task"]["dataset"], r["task"]["id"], (r.get("settings") or {}).get("sample", 0))
+    return lambda r: record_key(r["task"]["dataset"], r["task"]["id"], r.get("sample", 0))
+
+
+def _failed(mode: str) -> Callable[[dict[str, Any]], bool]:
+    """Backend/sandbox failures: written down, not counted as done, retried by the next run."""
+    if mode == "agent":
+        return lambda r: r.get("status") == "error"
+    return lambda r: r.get("error") is not None
+
+
+def stamp_settings(settings: GenerateSettings, model: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What an output file's records depend on (concurrency excluded: it does not change records)."""
+    d = settings.model_dump(exclude={"concurrency"})
+    return {"stage": "generate", "model": model, **d, **(extra or {})}
 
 
 def generate(
@@ -155,19 +153,17 @@ def generate(
     settings: GenerateSettings,
     retriever: Retriever | None = None,
     on_record: Callable[[Any], None] | None = None,
+    stamp_extra: dict[str, Any] | None = None,
 ) -> GenerateSummary:
-    """Run the teacher over ``tasks`` (``settings.samples`` attempts each), appending to ``out``."""
+    """Run the teacher over ``tasks`` (``settings.samples`` attempts each), appending to ``out``.
+
+    Records are keyed by (set, task id, sample). ``out`` made with other settings (model, sampling, prompt,
+    ``stamp_extra`` such as the retriever spec) raises :class:`StaleOutputError` before any work.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if settings.mode == "agent":
-        writer: Any = TrajectoryWriter(out)  # repairs a torn tail before we read the keys
-        done = _existing_keys(out, "agent")
-    else:
-        writer = JsonlAppender(out, key=lambda r: record_key(r["task"]["id"], int(r.get("sample", 0))))
-        done = set(writer.done)
-    todo = [(t, k) for t in tasks for k in range(settings.samples) if record_key(t.id, k) not in done]
-    lock = threading.Lock()
-    summary = GenerateSummary(skipped_resumed=len(tasks) * settings.samples - len(todo))
+    check_stamp(stamp_path(out), stamp_settings(settings, llm.name, stamp_extra),
+                has_output=out.exists() and out.stat().st_size > 0, what=str(out))
     # llama.cpp in-process is one model in one process: tasks run one after another; HTTP backends
     # declare ``thread_safe`` and get ``concurrency`` tasks in flight.
     workers = settings.concurrency if getattr(llm, "thread_safe", False) else 1
@@ -178,56 +174,53 @@ def generate(
             return _agent_attempt(task, sample, llm, retriever, settings)
         return _cot_attempt(task, sample, llm, settings)
 
-    start = time.perf_counter()
-    try:
-        with stage_progress(f"generate ({settings.mode})", total=len(todo)) as bar:
-            def finish(rec: Any) -> None:
-                with lock:
-                    if settings.mode == "agent":
-                        writer.write(rec)
-                        tokens = rec.totals.completion_tokens
-                    else:
-                        writer.write(rec.model_dump(mode="json"))
-                        tokens = rec.completion_tokens
-                    bar.advance(tokens)
-                    if on_record:
-                        on_record(rec)
+    def tokens(rec: Any) -> int:
+        return rec.totals.completion_tokens if settings.mode == "agent" else rec.completion_tokens
 
-            run_ordered(todo, one, finish, workers)
-    finally:
-        writer.close()
+    start = time.perf_counter()
+    items = [(t, k) for t in tasks for k in range(settings.samples)]
+    batch = run_batch(
+        items, lambda it: record_key(it[0].dataset, it[0].id, it[1]), one, out,
+        record_key_of=_key_of(settings.mode), to_json=lambda rec: rec.model_dump(mode="json"),
+        failed=_failed(settings.mode), tokens=tokens, workers=workers,
+        description=f"generate ({settings.mode})", on_record=on_record,
+    )
+    summary = GenerateSummary(skipped_resumed=batch.skipped)
     summarize_file(out, settings.mode, tasks, summary)
     summary.seconds = time.perf_counter() - start
     return summary
 
 
 def summarize_file(out: Path, mode: str, tasks: list[Task], summary: GenerateSummary) -> GenerateSummary:
-    """Fill ``summary`` from everything on disk for these tasks (this run plus resumed records)."""
-    wanted = {t.id for t in tasks}
-    solved: set[str] = set()
+    """Fill ``summary`` from everything on disk for these tasks (this run plus resumed records).
+
+    The last record per (set, task, sample) counts, so a retried failure replaces the failed attempt.
+    """
+    wanted = {(t.dataset, t.id) for t in tasks}
+    solved: set[tuple[str, str]] = set()
     summary.tasks = len(wanted)
-    if mode == "agent":
-        for t in iter_trajectories(out):
-            if t.task.id not in wanted:
-                continue
-            summary.attempts += 1
+    records = latest_by_key((r for _, r in iter_jsonl(out)), _key_of(mode))
+    for r in records:
+        if (r["task"]["dataset"], r["task"]["id"]) not in wanted:
+            continue
+        summary.attempts += 1
+        if mode == "agent":
+            t = Trajectory.model_validate(r)
             summary.by_status[t.status] = summary.by_status.get(t.status, 0) + 1
             summary.steps += t.totals.steps
             summary.tokens += t.totals.completion_tokens
             summary.answered += t.status == "answered"
-            if t.correct:
-                summary.correct += 1
-                solved.add(t.task.id)
-    else:
-        for _, r in iter_jsonl(out):
+            correct = bool(t.correct)
+        else:
             rec = CotRecord.model_validate(r)
-            if rec.task.id not in wanted:
-                continue
-            summary.attempts += 1
+            status = "error" if rec.error is not None else "answered" if rec.answer is not None else "no_answer"
+            summary.by_status[status] = summary.by_status.get(status, 0) + 1
             summary.tokens += rec.completion_tokens
             summary.answered += rec.answer is not None
-            if rec.correct:
-                summary.correct += 1
-                solved.add(rec.task.id)
+            correct = bool(rec.correct)
+        if correct:
+            summary.correct += 1
+            solved.add((r["task"]["dataset"], r["task"]["id"]))
+    summary.failed = summary.by_status.get("error", 0)
     summary.tasks_solved = len(solved)
     return summary

@@ -1,22 +1,18 @@
 """Run one model on test sets (agent ± SAG, or CoT ± RAG), grade, and write results + summary.
 
-Resumable like generation: results.jsonl is keyed by (set, task id); a re-run grades only what is missing.
+Resumable like generation (common/runs.py): results.jsonl is keyed by (set, task id); a re-run grades only what
+is missing or failed (backend unreachable: recorded with ``failure``, excluded from accuracy, retried).
 """
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from agentdistill.agent import run_cot, run_episode
-from agentdistill.common.jsonl import JsonlAppender
-from agentdistill.common.pool import run_ordered
-from agentdistill.common.progress import stage_progress
+from agentdistill.common.files import atomic_write_json
+from agentdistill.common.runs import check_stamp, record_key, run_batch
 from agentdistill.data.task import Task
 from agentdistill.evaluate.records import (
     RESULTS_FILE,
@@ -26,34 +22,16 @@ from agentdistill.evaluate.records import (
     read_results,
     summarize_records,
 )
+from agentdistill.evaluate.settings import EvalSettings
 from agentdistill.grading import grade
 from agentdistill.llm.types import LLM, GenerationConfig
 from agentdistill.retrieval.types import Retriever
 
-
-@dataclass
-class EvalSettings:
-    label: str = ""
-    mode: Literal["agent", "cot"] = "agent"
-    sag: int = 1
-    rag: bool = False
-    prompt: str = "student"
-    max_steps: int = 5
-    max_tokens: int = 384
-    temperature: float = 0.0
-    sag_temperature: float = 0.4  # paper: SAG samples at 0.4 / top_p 0.8
-    sag_top_p: float = 0.8
-    seed: int = 0
-    concurrency: int = 1
-    model_name: str | None = None  # how the model is named in records and reports (default: the LLM's name)
-
-
-def result_key(rec: dict) -> str:
-    return f"{rec['task']['dataset']}/{rec['task']['id']}"
+STAMP_FILE = "stamp.json"
 
 
 def _gen(s: EvalSettings) -> GenerationConfig:
-    if s.mode == "agent" and s.sag > 1:
+    if s.mode == "agent" and s.sag_n > 1:
         return GenerationConfig(max_tokens=s.max_tokens, temperature=s.sag_temperature, top_p=s.sag_top_p,
                                 seed=s.seed)
     return GenerationConfig(max_tokens=s.max_tokens, temperature=s.temperature, seed=s.seed)
@@ -63,18 +41,24 @@ def evaluate_task(task: Task, llm: LLM, s: EvalSettings, retriever: Retriever | 
     """One graded attempt: an agent episode or a CoT answer."""
     start = time.perf_counter()
     if s.mode == "agent":
-        traj = run_episode(task, llm, retriever=retriever, prompt=s.prompt, max_steps=s.max_steps,
-                           gen=_gen(s), sag_n=s.sag)
+        traj = run_episode(task, llm, retriever=retriever, prompt=s.prompt_name, max_steps=s.max_steps,
+                           gen=_gen(s), sag_n=s.sag_n, sag_temperature=s.sag_temperature, sag_top_p=s.sag_top_p)
         prediction = traj.final_answer if traj.status == "answered" else None
         g = grade(task, prediction if prediction is not None else "")
         traj.correct, traj.grade = g.correct, g.model_dump()
         return ResultRecord(
-            task=task, mode="agent", model=s.model_name or llm.name, sag_n=s.sag, prediction=prediction, grade=g,
+            task=task, mode="agent", model=s.model_name or llm.name, sag_n=s.sag_n, prediction=prediction, grade=g,
             status=traj.status, steps=traj.totals.steps, parse_errors=traj.totals.parse_failures,
             tokens=traj.totals.completion_tokens, seconds=time.perf_counter() - start,
             trajectory=traj.model_dump(mode="json"),
+            failure=(traj.error or "error") if traj.status == "error" else None,
         )
-    cot = run_cot(task, llm, _gen(s), retriever=retriever if s.rag else None)
+    try:
+        cot = run_cot(task, llm, _gen(s), retriever=retriever if s.rag else None)
+    except Exception as exc:  # backend failure: recorded, excluded from accuracy, retried next run
+        return ResultRecord(task=task, mode="cot", model=s.model_name or llm.name, grade=grade(task, ""),
+                            status="error", seconds=time.perf_counter() - start,
+                            failure=f"{type(exc).__name__}: {exc}")
     g = grade(task, cot.answer if cot.answer is not None else "")
     return ResultRecord(
         task=task, mode="cot", model=s.model_name or llm.name, prediction=cot.answer, grade=g,
@@ -83,41 +67,63 @@ def evaluate_task(task: Task, llm: LLM, s: EvalSettings, retriever: Retriever | 
     )
 
 
+def _key(rec: dict) -> str:
+    return record_key(rec["task"]["dataset"], rec["task"]["id"])
+
+
+def is_failure(rec: dict) -> bool:
+    """A backend/sandbox failure (not a wrong answer): excluded from accuracy, retried on the next run."""
+    return rec.get("failure") is not None
+
+
+def stamp_settings(settings: EvalSettings, model: str | None, extra: dict | None = None) -> dict:
+    """What a run directory's records depend on (label and concurrency excluded: they change no record)."""
+    d = settings.model_dump(exclude={"concurrency", "label", "model_name"})
+    return {"stage": "eval", "model": model, **d, **(extra or {})}
+
+
 def evaluate(
     tasks: list[Task], llm: LLM | Callable[[], LLM], run_dir: Path, settings: EvalSettings,
-    retriever: Retriever | None = None, run_name: str | None = None,
+    retriever: Retriever | None = None, run_name: str | None = None, stamp_extra: dict | None = None,
 ) -> RunSummary:
     """Evaluate ``llm`` on ``tasks`` into ``run_dir``; returns the summary over all records on disk.
 
     ``llm`` may be a zero-argument loader: it is called only if some task is still to do, so a finished run
-    is re-summarised without loading its model.
+    is re-summarised without loading its model (then ``settings.model_name`` names the model in the stamp).
+    A run dir made with other settings raises :class:`StaleOutputError` before any work.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     results = run_dir / RESULTS_FILE
-    lock = threading.Lock()
-    with JsonlAppender(results, key=result_key) as out:
-        todo = [t for t in tasks if f"{t.dataset}/{t.id}" not in out.done]
-        if todo and not hasattr(llm, "generate"):
-            llm = llm()
-        workers = settings.concurrency if getattr(llm, "thread_safe", False) else 1
-        label = settings.label or run_dir.name
-        with stage_progress(f"eval {label}", total=len(tasks), done=len(tasks) - len(todo)) as bar:
-            def finish(rec: ResultRecord) -> None:
-                with lock:
-                    out.write(rec.model_dump(mode="json"))
-                    bar.advance(rec.tokens)
+    model_id = settings.model_name or getattr(llm, "name", None)
+    check_stamp(run_dir / STAMP_FILE, stamp_settings(settings, model_id, stamp_extra),
+                has_output=results.exists() and results.stat().st_size > 0, what=str(run_dir))
+    holder: dict[str, LLM] = {"llm": llm} if hasattr(llm, "generate") else {}
 
-            def one(task: Task) -> ResultRecord:
-                return evaluate_task(task, llm, settings, retriever)
+    def load(_: int) -> None:
+        if "llm" not in holder:
+            holder["llm"] = llm()  # type: ignore[operator]
 
-            run_ordered(todo, one, finish, workers)
-    wanted = {f"{t.dataset}/{t.id}" for t in tasks}
-    records = [r for r in read_results(results) if f"{r.task.dataset}/{r.task.id}" in wanted]
+    def one(task: Task) -> ResultRecord:
+        return evaluate_task(task, holder["llm"], settings, retriever)
+
+    def workers() -> int:  # known once the model is loaded: in-process llama.cpp runs one task at a time
+        return settings.concurrency if getattr(holder.get("llm"), "thread_safe", False) else 1
+
+    run_batch(
+        tasks, lambda t: record_key(t.dataset, t.id), one, results, record_key_of=_key,
+        to_json=lambda r: r.model_dump(mode="json"), failed=is_failure, tokens=lambda r: r.tokens,
+        workers=workers, before_work=load,
+        description=f"eval {settings.label or run_dir.name}",
+    )
+    wanted = {(t.dataset, t.id) for t in tasks}
+    records = [r for r in read_results(results) if (r.task.dataset, r.task.id) in wanted]
+    records = list({(r.task.dataset, r.task.id): r for r in records}.values())  # a retried failure wins
+    loaded = holder.get("llm")
     summary = RunSummary(
-        run_name=run_name or run_dir.name, mode=settings.mode, sag_n=settings.sag,
-        model=settings.model_name or getattr(llm, "name", None) or (records[0].model if records else ""),
+        run_name=run_name or run_dir.name, mode=settings.mode, sag_n=settings.sag_n,
+        model=settings.model_name or getattr(loaded, "name", None) or (records[0].model if records else ""),
         label=settings.label, per_set=summarize_records(records),
     )
-    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary.model_dump(mode="json"), indent=2) + "\n")
+    atomic_write_json(run_dir / SUMMARY_FILE, summary.model_dump(mode="json"))
     return summary

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from agentdistill.common.files import cache_dir, sha256_file  # noqa: F401 - re-exported
+
 CHUNK = 1 << 20
 ProgressHook = Callable[[int], None]
 
@@ -108,16 +110,6 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-def cache_dir() -> Path:
-    """``$AGENTDISTILL_CACHE`` or the platform user cache dir (``~/.cache/agentdistill`` on Linux)."""
-    env = os.environ.get("AGENTDISTILL_CACHE")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("agentdistill"))
-
-
 def get_spec(name: str) -> ModelSpec:
     try:
         return MODELS[name]
@@ -152,16 +144,6 @@ def is_verified(name: str) -> bool:
         and mark.get("size") == st.st_size == spec.bytes
         and mark.get("mtime_ns") == st.st_mtime_ns
     )
-
-
-def sha256_file(path: Path, progress: ProgressHook | None = None) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-            if progress:
-                progress(len(chunk))
-    return h.hexdigest()
 
 
 def check_file(path: Path, spec: ModelSpec, progress: ProgressHook | None = None) -> None:

@@ -17,9 +17,9 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
+from agentdistill.common.progress import task_progress
 from agentdistill.retrieval.corpus import Doc
 from agentdistill.retrieval.docstore import DocStore, DocStoreWriter
-from agentdistill.retrieval.progress import task_progress
 from agentdistill.retrieval.types import Passage
 
 BM25_DIR = "bm25"

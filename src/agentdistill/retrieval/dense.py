@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from agentdistill.common.progress import task_progress
 from agentdistill.retrieval.docstore import DocStore
-from agentdistill.retrieval.progress import task_progress
 from agentdistill.retrieval.types import Passage
 
 DENSE_DIR = "dense"

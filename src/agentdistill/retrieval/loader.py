@@ -8,31 +8,13 @@ and renamed into place, so concurrent first uses never see a half-built index.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from agentdistill.common.files import cache_dir, sha256_file
 from agentdistill.retrieval.index import INDEX_KINDS, META_FILE, IndexNotFoundError, build_index, open_index
 from agentdistill.retrieval.types import Retriever
-
-
-def cache_dir() -> Path:
-    env = os.environ.get("AGENTDISTILL_CACHE")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("agentdistill"))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def default_corpus() -> Path:
@@ -49,7 +31,7 @@ def cached_index(corpus: Path | str, kind: str = "bm25", *, progress: bool = Tru
     if kind not in INDEX_KINDS:
         raise ValueError(f"unknown index kind {kind!r}; choose one of {', '.join(INDEX_KINDS)}")
     corpus = Path(corpus)
-    target = cache_dir() / "indexes" / f"{file_sha256(corpus)[:16]}-{kind}"
+    target = cache_dir() / "indexes" / f"{sha256_file(corpus)[:16]}-{kind}"
     if (target / META_FILE).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

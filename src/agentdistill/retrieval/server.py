@@ -3,6 +3,10 @@
 Concurrent requests are merged by a micro-batcher: while one `batch_search` runs on the worker thread, new
 requests queue up and go together in the next call, so many agent workers share one index efficiently
 without adding latency when the server is idle.
+
+One caller cannot stall the others: a request body over ``max_body_bytes`` (default 1 MiB) is refused with
+413 while it streams in, before any parsing; a query over ``max_query_chars`` (default 4096) is refused with
+413; a request holds at most ``max_queries`` queries (400 beyond).
 """
 
 from __future__ import annotations
@@ -97,8 +101,64 @@ def _validation_message(exc: RequestValidationError) -> str:
         ' (expected JSON {"queries": [str, ...], "topk": int, "return_scores": bool})'
 
 
+class TooLarge(ValueError):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: answer 413 to a request whose body exceeds ``max_bytes`` (declared or streamed)."""
+
+    def __init__(self, app: Any, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks, size, more = [], 0, True
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit():
+            size = int(declared) if int(declared) > self.max_bytes else 0
+        while more:  # read the (bounded) body before the app sees it; past the limit, discard it unparsed
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
+            if size > self.max_bytes:
+                if not declared.isdigit():
+                    size += len(chunk)
+                if size > 64 * self.max_bytes and more:  # stop draining a huge upload: answer and close
+                    break
+                continue
+            size += len(chunk)
+            chunks.append(chunk)
+        if size > self.max_bytes:
+            await self._refuse(send, size)
+            return
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> dict:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Any, size: int) -> None:
+        payload = f'{{"error": "request body too large: {size} bytes > limit {self.max_bytes}"}}'.encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+
 def create_app(retriever: Retriever, *, max_topk: int = 100, max_queries: int = 1024,
-               max_batch: int = 128) -> FastAPI:
+               max_batch: int = 128, max_body_bytes: int = 1 << 20, max_query_chars: int = 4096) -> FastAPI:
+    """The FastAPI app; see the module docstring for the limits (413 / 400 beyond them)."""
     batcher = MicroBatcher(retriever, max_batch=max_batch)
 
     @asynccontextmanager
@@ -109,6 +169,11 @@ def create_app(retriever: Retriever, *, max_topk: int = 100, max_queries: int = 
 
     app = FastAPI(title="agentdistill retriever", lifespan=lifespan)
     app.state.batcher = batcher
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+
+    @app.exception_handler(TooLarge)
+    async def on_large(request: Request, exc: TooLarge) -> JSONResponse:
+        return JSONResponse(status_code=413, content={"error": str(exc)})
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -131,6 +196,9 @@ def create_app(retriever: Retriever, *, max_topk: int = 100, max_queries: int = 
             raise BadRequest(f"invalid request: topk must be between 1 and {max_topk}, got {k}")
         if len(request.queries) > max_queries:
             raise BadRequest(f"invalid request: at most {max_queries} queries per request, got {len(request.queries)}")
+        longest = max((len(q) for q in request.queries), default=0)
+        if longest > max_query_chars:
+            raise TooLarge(f"query too long: {longest} characters > limit {max_query_chars}")
         results = await batcher.search(request.queries, k) if request.queries else []
         out = []
         for hits in results:

@@ -1,4 +1,4 @@
-"""Trainer callbacks: a rich progress bar with the running loss, and a log of losses for the metrics file."""
+"""Trainer callbacks: progress (bar or plain lines) with the running loss, and a log of losses for the metrics file."""
 
 from __future__ import annotations
 
@@ -19,50 +19,31 @@ class LossLog(TrainerCallback):
 
 
 class RichProgress(TrainerCallback):
-    """One bar over optimizer steps showing loss, learning rate and tokens/s (main process only)."""
+    """Optimizer steps with loss and learning rate (main process only), through the shared stage progress:
+    a rich bar on a terminal, a plain line every few seconds in a log (common/progress.py)."""
 
     def __init__(self) -> None:
         self._progress = None
-        self._task = None
         self._loss = float("nan")
+        self._lr = 0.0
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if not state.is_world_process_zero:
             return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from agentdistill.common.progress import StageProgress
 
-        self._progress = Progress(
-            TextColumn("[bold]train"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
-        self._progress.start()
-        self._task = self._progress.add_task("train", total=state.max_steps, completed=state.global_step, loss=self._loss, lr=0.0)
+        self._progress = StageProgress("train", total=state.max_steps, done=state.global_step, unit="steps")
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, completed=state.global_step)
+            self._progress.update(state.global_step, extra=f"loss {self._loss:.4f}  lr {self._lr:.2e}")
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
         if self._progress is not None and logs:
-            fields = {}
-            if "loss" in logs:
-                fields["loss"] = float(logs["loss"])
-            if "learning_rate" in logs:
-                fields["lr"] = float(logs["learning_rate"])
-            self._progress.update(self._task, **fields)
+            self._loss = float(logs.get("loss", self._loss))
+            self._lr = float(logs.get("learning_rate", self._lr))
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if self._progress is not None:
-            self._progress.stop()
+            self._progress.close()
             self._progress = None

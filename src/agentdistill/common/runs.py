@@ -1,0 +1,154 @@
+"""Resumable batch work: one runner for teacher rollouts (`generate`) and evaluation (`eval`).
+
+An output JSONL is keyed by (set, task id, sample): bundled sets reuse ids (``gsm8k-train`` and
+``math-medium-train`` both start at ``0``), so the set is part of the key. A settings stamp beside the output
+records what made it; resuming with other settings (another model, temperature, prompt...) is refused with a
+message naming the changed fields, or the old output is moved to ``.stale-N`` when the caller asks. Records
+whose ``failed`` predicate holds (backend unreachable, sandbox crash) do not count as done: the next run
+retries them, and readers keep the last record per key.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from agentdistill.common.files import atomic_write_json, move_stale
+from agentdistill.common.jsonl import JsonlAppender, iter_jsonl
+from agentdistill.common.progress import announce_resume, stage_progress
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def record_key(dataset: str, task_id: str, sample: int = 0) -> str:
+    """The resume key of one attempt: ``<set>/<task id>#<sample>``."""
+    return f"{dataset}/{task_id}#{int(sample or 0)}"
+
+
+class StaleOutputError(RuntimeError):
+    """Output was made with other settings; resuming into it would mix records. Message names the fields."""
+
+
+def stamp_path(output: Path) -> Path:
+    """Where the settings stamp of ``output`` lives: ``<dir>/stamp.json`` or ``<file>.stamp.json``."""
+    output = Path(output)
+    return output / "stamp.json" if output.is_dir() or not output.suffix else output.with_name(
+        output.name + ".stamp.json")
+
+
+def check_stamp(stamp: Path, settings: dict[str, Any], *, has_output: bool, archive: Path | None = None,
+                what: str = "output") -> Path | None:
+    """Write ``settings`` to ``stamp``, or refuse when existing output was made with other settings.
+
+    ``has_output`` says whether there is anything to resume (no output: the stamp is simply (re)written).
+    With ``archive`` (a file or dir holding the output) a mismatch moves it to ``<archive>.stale-N`` and
+    starts afresh instead of raising; the new path is returned. Raises :class:`StaleOutputError` otherwise.
+    """
+    stamp = Path(stamp)
+    current = json.loads(json.dumps(settings, sort_keys=True, default=str))
+    before = None
+    if stamp.exists():
+        try:
+            before = json.loads(stamp.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            before = {"<unreadable stamp>": True}
+    elif has_output:
+        before = {"<no settings stamp>": True}
+    moved = None
+    if has_output and before is not None and before != current:
+        changed = sorted(k for k in set(before) | set(current) if before.get(k) != current.get(k))
+        detail = ", ".join(f"{k}: {before.get(k)!r} -> {current.get(k)!r}" for k in changed[:6])
+        if archive is None:
+            raise StaleOutputError(
+                f"{what} was made with other settings ({detail}); refusing to resume into it. "
+                f"Delete it, move it aside, or choose another output path ({stamp} holds the old settings)")
+        moved = move_stale(archive)
+        if archive != stamp.parent and stamp.exists():
+            move_stale(stamp)
+    atomic_write_json(stamp, current)
+    return moved
+
+
+@dataclass
+class BatchResult:
+    """What one :func:`run_batch` call did: items written now, skipped as done, and written as failed."""
+
+    new: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+def run_ordered(items: Iterable[T], fn: Callable[[T], R], finish: Callable[[R], None], workers: int = 1) -> None:
+    """``finish(fn(item))`` for each item, in input order; ``workers > 1`` keeps that many calls in flight.
+
+    Results are finished in order so a resumed run's file reads the same as an uninterrupted one.
+    """
+    if workers <= 1:
+        for item in items:
+            finish(fn(item))
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for result in pool.map(fn, items):
+            finish(result)
+
+
+def run_batch(
+    items: Sequence[T],
+    key: Callable[[T], str],
+    work: Callable[[T], R],
+    out: Path,
+    *,
+    record_key_of: Callable[[dict[str, Any]], str],
+    to_json: Callable[[R], dict[str, Any]],
+    failed: Callable[[dict[str, Any]], bool] = lambda r: False,
+    tokens: Callable[[R], int] = lambda r: 0,
+    workers: int | Callable[[], int] = 1,
+    description: str = "batch",
+    on_record: Callable[[R], None] | None = None,
+    before_work: Callable[[int], None] | None = None,
+) -> BatchResult:
+    """Run ``work`` on every item whose key is not yet done in ``out``, appending each result as one line.
+
+    A key is done when ``out`` holds a record with that key that is not ``failed``. Writes are whole lines,
+    flushed and fsynced, in input order. ``before_work(n_todo)`` is called once before the first item (e.g. to
+    load a model only when something is left); ``workers`` may be a callable read after it. Progress and the resume announcement go to stderr.
+    """
+    out = Path(out)
+    lock = threading.Lock()
+    writer = JsonlAppender(out)  # repairs a torn tail first
+    done = {record_key_of(r) for _, r in iter_jsonl(out) if not failed(r)} if out.stat().st_size else set()
+    todo = [it for it in items if key(it) not in done]
+    result = BatchResult(skipped=len(items) - len(todo))
+    announce_resume(description, result.skipped, len(items), out)
+    try:
+        if todo and before_work is not None:
+            before_work(len(todo))
+        with stage_progress(description, total=len(items), done=result.skipped) as bar:
+            def finish(rec: R) -> None:
+                with lock:
+                    d = to_json(rec)
+                    writer.write(d)
+                    result.new += 1
+                    result.failed += bool(failed(d))
+                    bar.advance(1, tokens(rec))
+                    if on_record is not None:
+                        on_record(rec)
+
+            run_ordered(todo, work, finish, workers() if callable(workers) else workers)
+    finally:
+        writer.close()
+    return result
+
+
+def latest_by_key(records: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> list[dict[str, Any]]:
+    """Keep the last record per key (a retried failure replaces the failed attempt), in first-seen order."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        out[key(r)] = r
+    return list(out.values())

@@ -1,0 +1,89 @@
+"""Run the real `agentdistill` app: in-process (typer's CliRunner) or as a subprocess (kills, servers)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from agentdistill.cli.main import app
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str) -> Result:
+    """Invoke the app in-process with stdout/stderr captured (not a terminal)."""
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return Result(r.exit_code, r.stdout, r.stderr)
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "agentdistill.cli.main", *map(str, args)]
+
+
+def run_subprocess(*args: str, timeout: float = 600) -> Result:
+    env = {**os.environ, "AGENTDISTILL_PROGRESS_SECONDS": "0", "PYTHONUNBUFFERED": "1"}
+    p = subprocess.run(cli_command(*args), capture_output=True, text=True, timeout=timeout, env=env)
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+def assert_one_line_error(r: Result, *needles: str) -> str:
+    """Exit 2 and one `error: ...` line on stderr that names what is wrong (no traceback)."""
+    assert r.code == 2, (r.code, r.stdout[-1500:], r.stderr[-1500:])
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    assert "Traceback" not in r.stderr + r.stdout
+    return lines[0]
+
+
+def write_tasks(path: Path, n: int = 2) -> Path:
+    """A user task file in the documented JSONL shape: n small arithmetic questions."""
+    path.write_text("".join(f'{{"id": "t{i}", "question": "What is {i}+3?", "answer": "{i + 3}", "kind": "math"}}\n'
+                            for i in range(n)))
+    return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_llama_server(gguf: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """A real OpenAI-compatible server (llama-cpp-python's) on 127.0.0.1; returns (process, .../v1 URL)."""
+    import time
+
+    import httpx
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+           "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"]
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(url + "/models", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"llama_cpp.server did not come up on {url}")
