@@ -6,8 +6,8 @@ Writes benchmarks/results/sandbox.json. Ratios compare against plain `exec` meas
 from __future__ import annotations
 
 import json
-import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -33,6 +33,10 @@ def _median_ms(fn, n: int) -> float:
 
 
 def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _stamp import start_stamp, write_results
+
+    stamp = start_stamp()
     t = time.perf_counter()
     first = Sandbox()  # includes starting the zygote (CPython + numpy + sympy imports)
     zygote_ms = (time.perf_counter() - t) * 1000
@@ -49,7 +53,6 @@ def main() -> None:
         heavy[name] = {"exec_ms": round(base, 2), "sandbox_ms": round(sbx, 2), "overhead_ratio": round(sbx / base, 3)}
     first.close()
     result = {
-        "machine": f"{os.cpu_count()} CPU cores, 1-min load average {os.getloadavg()[0]:.2f} at start",
         "zygote_start_ms": round(zygote_ms, 1),
         "episode_start_ms": round(episode_ms, 2),
         "empty_step_roundtrip_ms": round(empty_ms, 3),
@@ -57,9 +60,7 @@ def main() -> None:
         "compute_heavy": heavy,
         "targets": {"empty_step_ms": 5.0, "compute_overhead_ratio": 1.10},
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    print(json.dumps(write_results(OUT, result, stamp), indent=2))
 
 
 if __name__ == "__main__":

@@ -18,11 +18,12 @@ from agentdistill.agent.sampling import generate_candidates
 from agentdistill.agent.prompts import STEP_STOP, PromptTemplate, load_prompt
 from agentdistill.agent.records import Step, Totals, Trajectory
 from agentdistill.agent.sag import StepOutcome, run_sag, run_single
+from agentdistill.agent.settings import MAX_STEPS, MAX_TOKENS, SAG_N, SAG_TEMPERATURE, SAG_TOP_P, SEARCH_K
 from agentdistill.data.task import Task
 from agentdistill.llm.types import LLM, GenerationConfig, Message
 from agentdistill.sandbox.types import SandboxConfig
 
-DEFAULT_GEN = GenerationConfig(max_tokens=512, temperature=0.0, stop=STEP_STOP)
+DEFAULT_GEN = GenerationConfig(max_tokens=MAX_TOKENS, temperature=0.0, stop=STEP_STOP)
 NO_OUTPUT = "(no output: print() what you need to see, or call final_answer(...))"
 
 
@@ -109,14 +110,14 @@ def run_episode(
     *,
     retriever: Any = None,
     prompt: str | PromptTemplate = "student",
-    max_steps: int = 5,
+    max_steps: int = MAX_STEPS,
     gen: GenerationConfig | None = None,
-    sag_n: int = 1,
-    sag_temperature: float = 0.4,
-    sag_top_p: float = 0.8,
+    sag_n: int = SAG_N,
+    sag_temperature: float = SAG_TEMPERATURE,
+    sag_top_p: float = SAG_TOP_P,
     prefix: str | None = None,
     sandbox_config: SandboxConfig | None = None,
-    k: int = 3,
+    k: int = SEARCH_K,
     on_step: Callable[[Step], None] | None = None,
 ) -> Trajectory:
     """Run one task to ``final_answer`` or ``max_steps``; return its full trajectory record.

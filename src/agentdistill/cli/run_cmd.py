@@ -37,7 +37,7 @@ def _render_step(step, max_steps: int) -> Panel:  # noqa: ANN001 - agent.records
 def run(
     question: Annotated[str, typer.Argument(help="The task question.")],
     model: Annotated[str, typer.Option("--model", "-m", help="Model spec, e.g. smollm2-135m, hf:DIR, openai:M@URL")] = "qwen2.5-coder-0.5b",
-    sag: Annotated[int, typer.Option("--sag", help="Self-consistent action generation: candidates per step (1 = off).")] = 1,
+    sag_n: Annotated[int, typer.Option("--sag-n", "--sag", help="Self-consistent action generation: candidates per step (1 = off).")] = 1,
     kind: Annotated[str, typer.Option("--kind", help="Task kind: qa or math.")] = "qa",
     prompt: Annotated[str, typer.Option("--prompt", help="student, teacher, paper, or a .j2 file.")] = "student",
     max_steps: Annotated[int, typer.Option("--max-steps", help="Step limit.")] = 5,
@@ -57,8 +57,8 @@ def run(
 
     if kind not in ("qa", "math"):
         raise typer.BadParameter(f"--kind must be qa or math, got {kind!r}")
-    if sag < 1 or max_steps < 1:
-        raise typer.BadParameter("--sag and --max-steps must be >= 1")
+    if sag_n < 1 or max_steps < 1:
+        raise typer.BadParameter("--sag-n and --max-steps must be >= 1")
     try:
         template = load_prompt(prompt)
     except PromptError as exc:
@@ -85,7 +85,7 @@ def run(
         console.rule(f"[bold]{question}")
         gen = GenerationConfig(max_tokens=max_tokens, temperature=temperature, stop=STEP_STOP)
         traj = run_episode(
-            task, llm, retriever=ret, prompt=template, max_steps=max_steps, gen=gen, sag_n=sag, prefix=prefix,
+            task, llm, retriever=ret, prompt=template, max_steps=max_steps, gen=gen, sag_n=sag_n, prefix=prefix,
             k=k, on_step=lambda step: console.print(_render_step(step, max_steps)),
         )
     finally:

@@ -39,7 +39,7 @@ def drop_reason(
     """Why a trajectory is not training data, or None if it is."""
     if require_correct and traj.status != "answered":
         return f"status:{traj.status}"
-    if traj.settings.get("forced_final_answer"):
+    if traj.forced_final_answer:
         return "forced_final_answer"
     if require_correct and not traj.correct:
         return "incorrect"

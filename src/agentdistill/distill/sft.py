@@ -34,11 +34,11 @@ def student_system_prompt(traj: Any, student_prompt: str = "student") -> str:
     """Render the student prompt with the trajectory's settings, as the agent does at inference."""
     from agentdistill.agent.prompts import load_prompt
 
-    s = traj.settings or {}
-    search = bool(s.get("search", s.get("retriever", "default") is not None))
-    kind = getattr(traj.task, "kind", "qa")
+    from agentdistill.agent.settings import SEARCH_K
+
+    s = traj.settings  # agent.records.TrajectorySettings: search_tool and k are None without a retriever
     return load_prompt(student_prompt).render(
-        kind=kind, search=search, max_steps=int(s.get("max_steps", 5)), k=int(s.get("k", 3))
+        kind=getattr(traj.task, "kind", "qa"), search=s.search, max_steps=s.max_steps, k=s.k or SEARCH_K,
     )
 
 
@@ -85,12 +85,7 @@ def cot_to_sft(question: str, cot_text: str, system: str | None = None, kind: st
 
 
 def trajectory_or_cot_to_sft(traj: Any, student_prompt: str = "student") -> list[Message]:
-    """A CoT-mode record (no steps, settings mode ``cot``) becomes a CoT example; otherwise an agent one."""
-    if (traj.settings or {}).get("mode") == "cot" and not traj.steps:
-        assistant = [m["content"] for m in traj.messages if m.get("role") == "assistant"]
-        if not assistant:
-            raise SFTDataError(f"trajectory {traj.task.id}: CoT record without an assistant answer")
-        return cot_to_sft(traj.task.question, assistant[-1], kind=traj.task.kind)
+    """An agent trajectory as an SFT example (no trajectory records a CoT ``mode``, so none is read here)."""
     return trajectory_to_sft(traj, student_prompt)
 
 

@@ -14,65 +14,21 @@ import json
 import math
 import shutil
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
+from agentdistill.distill.settings import TrainSettings
 from agentdistill.distill.sft import SFTDataError, read_sft_jsonl, sniff_kind, trajectories_to_sft_file
 
 
-class TrainConfig(BaseModel):
-    """Everything a training run needs; unknown fields are rejected (typos fail loudly)."""
-
-    model_config = ConfigDict(extra="forbid")
+class TrainConfig(TrainSettings):
+    """Everything a training run needs: the settings (:class:`TrainSettings`, declared once in
+    ``distill/settings.py``) plus the model, the data and the output dir. Unknown fields are rejected."""
 
     model: str = Field(description="HF dir, embedded name (smollm2-135m) or hub id")
     data: Path = Field(description="SFT JSONL ({'messages': [...]}) or a trajectories JSONL")
     out_dir: Path
-    student_prompt: str = "student"
-    # method
-    lora: bool = True
-    lora_r: int = 64
-    lora_alpha: int = 128
-    lora_dropout: float = 0.05
-    lora_target: str | list[str] = "all-linear"
-    learning_rate: float = 2e-4
-    epochs: float = 2.0
-    effective_batch: int = 8
-    per_device_batch: int = 1
-    max_seq_len: int = 2048
-    max_steps: int = -1
-    warmup_ratio: float = 0.03
-    lr_scheduler: str = "cosine"
-    weight_decay: float = 0.0
-    seed: int = 42
-    assistant_only_loss: bool = True
-    chat_template: str | None = None  # a training template with {% generation %} markers, overriding ours
-    # efficiency
-    packing: bool = True
-    chunked_loss: bool = True
-    loss_chunk_size: int = 1024
-    gradient_checkpointing: bool | None = None  # None: on for CUDA, off on CPU
-    torch_compile: bool = False
-    bf16: bool | None = None  # None: bf16 on CUDA if supported, bf16 autocast on CPUs with AVX512-BF16/AMX
-    attn_implementation: str | None = None  # None: flash_attention_2 if installed on CUDA, else sdpa
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    accelerate: Literal["ddp", "fsdp", "zero3"] | None = None  # recorded; launching is the CLI's job
-    # outputs
-    merge: bool = True
-    export_gguf: bool = False
-    gguf_quant: str = "q8_0"
-    save_steps: int = 200
-    logging_steps: int = 1
-    resume: bool = True
-    progress: bool = True
-
-    @field_validator("effective_batch", "per_device_batch", "max_seq_len", "lora_r", "loss_chunk_size")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError("must be >= 1")
-        return v
 
     @field_validator("data")
     @classmethod
