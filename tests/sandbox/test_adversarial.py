@@ -1,194 +1,182 @@
-"""Hostile code: each case must leave the host healthy, give a clear observation, and leave the sandbox usable.
+"""Hostile code against the real sandbox, each attack twice: with every layer, and with the Python guards switched
+off (the kernel layers alone). Every case asserts the host intact (``host`` fixture: canary file and env var,
+TCP/unix/abstract listeners, host /tmp, no surviving process) and the sandbox usable afterwards; with the guards
+off, ``os_expect`` names the kernel's answer, which shows which OS layer stopped the attack.
 
-`S` below reaches the worker's real `sys` through a module the allow-list permits (collections imports sys),
-so these cases exercise the audit hook and the OS limits, not just the import allow-list.
+``S``/``OS`` reach the worker's real ``sys``/``os`` through a module the allow-list permits, and ``LIBC`` is
+libc through ctypes, so with the guards on these cases exercise the audit hook too, not only the allow-list.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-from pathlib import Path
+import sys
+import time
 
 import pytest
 
-from agentdistill.sandbox import Sandbox, SandboxConfig
+from agentdistill.sandbox import Sandbox
 
 from .conftest import FAST
 
 S = "import collections\nS = collections._sys\nOS = S.modules['os']\n"
+C = S + ("__name__ = 'not_the_sandbox'\nimport ctypes\n"
+         "LIBC = ctypes.CDLL(None, use_errno=True)\n")
+WALK = S + ("fd = OS.open('.', OS.O_PATH)\nfor _ in range(40):\n    up = OS.open('..', OS.O_PATH, dir_fd=fd)\n"
+            "    OS.close(fd)\n    fd = up\n")
+NOENT, RO, EPERM, NOAF = "No such file", "Read-only file system", "Operation not permitted", "Address family"
+HOST_SYS_PATH = repr([p for p in sys.path if p])
 
-# (id, code, expected substring of the observation, expected error kind or None)
-CASES = [
-    ("read_etc_passwd", "print(open('/etc/passwd').read())", "not allowed in the sandbox", "exception"),
-    ("read_root_home", "open('/root/.bashrc').read()", "not allowed", "exception"),
-    ("read_via_os_open", S + "OS.open('/etc/shadow', 0)", "not allowed", "exception"),
-    ("write_outside_relative", "open('../../escape.txt', 'w').write('x')", "not allowed", "exception"),
-    ("write_tmp", "open('/tmp/agentdistill_escape.txt', 'w').write('x')", "not allowed", "exception"),
-    ("symlink_escape", S + "OS.symlink('/etc/passwd', 'link')", "os.symlink is not allowed", "exception"),
-    ("listdir_outside", S + "print(OS.listdir('/'))", "not allowed", "exception"),
-    ("proc_self_environ", "open('/proc/self/environ').read()", "not allowed", "exception"),
-    ("proc_self_mem", "open('/proc/self/mem', 'rb')", "not allowed", "exception"),
-    ("import_os", "import os", "import of 'os' is not allowed", "import"),
-    ("import_socket", "import socket", "import of 'socket' is not allowed", "import"),
-    ("import_urllib", "import urllib.request", "import of 'urllib' is not allowed", "import"),
-    ("dunder_import", "__import__('subprocess')", "import of 'subprocess' is not allowed", "import"),
-    ("exec_import", "exec('import ctypes')", "import of 'ctypes' is not allowed", "import"),
-    ("importlib", "import importlib", "import of 'importlib' is not allowed", "import"),
-    ("importlib_via_sys", S + "S.modules['importlib'].import_module('pty').spawn('/bin/sh')", "Error", "exception"),
-    ("relative_import", "from . import x", "relative imports are not allowed", "import"),
-    ("socket_connect", S + "s = S.modules['socket'].socket()\ns.connect(('1.1.1.1', 80))", "network access is not allowed", "exception"),
-    ("os_system", S + "OS.system('id')", "os.system is not allowed", "exception"),
-    ("os_exec", S + "OS.execv('/bin/sh', ['sh', '-c', 'id'])", "os.exec is not allowed", "exception"),
-    ("posix_spawn", S + "OS.posix_spawn('/bin/sh', ['sh'], {})", "os.posix_spawn is not allowed", "exception"),
-    ("os_fork", S + "OS.fork()", "os.fork is not allowed", "exception"),
-    ("fork_bomb", S + "while True:\n    OS.fork()", "os.fork is not allowed", "exception"),
-    ("kill_parent", S + "OS.kill(OS.getppid(), 9)", "os.kill is not allowed", "exception"),
-    ("kill_host_group", S + "OS.killpg(1, 9)", "os.killpg is not allowed", "exception"),
-    ("ctypes_via_sys", S + "S.modules['ctypes'].CDLL(None)", "not allowed", "exception"),
-    ("subclasses_wrap_close",
-     "w = [c for c in ().__class__.__base__.__subclasses__() if c.__name__ == '_wrap_close'][0]\n"
-     "w.__init__.__globals__['system']('id')", "os.system is not allowed", "exception"),
-    ("subclasses_popen",
-     "p = [c for c in object.__subclasses__() if c.__name__ == 'Popen']\nprint(len(p))\np and p[0](['id'])",
-     "", None),
-    ("frame_walk", "try:\n    1/0\nexcept Exception as e:\n    f = e.__traceback__.tb_frame.f_back",
-     "introspection of 'tb_frame' is not allowed", "exception"),
-    ("generator_frame", "g = (i for i in [1])\ng.gi_frame", "not allowed", "exception"),
-    ("getframe", S + "S._getframe(0)", "sys._getframe is not allowed", "exception"),
-    ("gc_objects", S + "S.modules['gc'].get_objects()", "gc.get_objects is not allowed", "exception"),
-    ("settrace", S + "S.settrace(lambda *a: None)", "sys.settrace is not allowed", "exception"),
-    ("setrlimit_raise", S + "r = S.modules['resource']\nr.setrlimit(r.RLIMIT_AS, (-1, -1))",
-     "resource.setrlimit is not allowed", "exception"),
-    ("builtins_import_replaced",
-     "__builtins__['__import__'] = lambda *a, **k: None\nimport os\nopen('/etc/passwd')", "not allowed", "exception"),
-    ("memory_bytearray", "b = bytearray(10**10)", "MemoryError", "memory"),
-    ("memory_list_growth", "l = []\nwhile True:\n    l.append(' ' * 10**7)", "MemoryError", "memory"),
-    ("cpu_spin", "while True:\n    pass", "CPU time limit of 1 s exceeded", "timeout"),
-    ("cpu_spin_catching", "while True:\n    try:\n        while True: pass\n    except BaseException: pass",
-     "", "timeout"),
-    ("sleep_past_timeout", "import time\ntime.sleep(100)", "timed out after 8 s", "timeout"),
-    ("sigterm_ignored_then_sleep", S + "sg = S.modules['signal']\nsg.signal(sg.SIGTERM, sg.SIG_IGN)\n"
-     "import time\ntime.sleep(100)", "timed out", "timeout"),
-    ("huge_print", "print('x' * 10**7)", "[truncated", None),
-    ("many_prints", "for i in range(10**6):\n    print(i)", "[truncated", None),
-    ("deep_recursion", "def f(n):\n    return f(n + 1)\nf(0)", "RecursionError", "exception"),
-    ("recursion_limit_crash", S + "S.setrecursionlimit(10**7)\ndef f(n):\n    return f(n + 1)\nf(0)", "", None),
+# (id, code, os_expect: a substring of the observation with the Python guards off, or None)
+ATTACKS = [
+    # --- host files: reads -------------------------------------------------------------------------------
+    ("read_canary", "print(open('CANARY_FILE').read())", NOENT),
+    ("read_tmp_canary", "print(open('TMP_CANARY').read())", NOENT),
+    ("read_etc_passwd", "print(open('/etc/passwd').read())", NOENT),
+    ("str_subclass_path", "class P(str):\n    def startswith(self, *a): return True\n"
+     "    def partition(self, *a): return ('', '', '')\nprint(open(P('CANARY_FILE')).read())", NOENT),
+    ("dir_fd_walk_passwd", WALK + "print(OS.read(OS.open('etc/passwd', OS.O_RDONLY, dir_fd=fd), 200))", NOENT),
+    ("dir_fd_walk_canary", WALK + "print(OS.read(OS.open('CANARY_FILE'.lstrip('/'), 0, dir_fd=fd), 200))", NOENT),
+    ("proc_1_root", "print(open('/proc/1/root/etc/passwd').read())", "Permission denied"),
+    ("proc_host_pid_environ", "print(open('/proc/HOST_PID/environ').read())", None),
+    ("proc_self_environ", "print(open('/proc/self/environ').read())", None),
+    ("list_root", S + "print(sorted(OS.listdir('/')))", "'scratch'"),
+    ("read_checkout", "print(open('" + __file__ + "').read())", NOENT),
+    ("walk_host_sys_path", S + f"for p in {HOST_SYS_PATH}:\n    try:\n        print(p, OS.listdir(p)[:3])\n"
+     "    except OSError as e:\n        print(p, e)", None),
+    ("read_root_home", "print(open('/root/.bashrc').read())", NOENT),
+    ("dev_mem", "open('/dev/mem', 'rb').read(10)", NOENT),
+    ("sys_fs", S + "print(OS.listdir('/sys'))", NOENT),
+    ("symlink_out", S + "OS.symlink('CANARY_FILE', 'l')\nprint(open('l').read())", NOENT),
+    ("hardlink_worker", S + "OS.link('/sbx/lib/_guards.py', 'g')", None),
+    # --- host files: writes ------------------------------------------------------------------------------
+    ("write_host_tmp", "open('/tmp/agentdistill_escape.txt', 'w').write('x')", None),
+    ("write_canary", "open('CANARY_FILE', 'w').write('pwned')", NOENT),
+    ("write_worker_lib", "open('/sbx/lib/_guards.py', 'a').write('pwned')", RO),
+    ("write_stdlib", S + "open(OS.__file__, 'a').write('pwned')", RO),
+    ("write_root", "open('/pwned_escape', 'w').write('x')", RO),
+    ("disk_fill_1gib", "for i in range(1024):\n    with open(f'fill{i}', 'wb') as f:\n        f.write(b'x' * 2**20)",
+     "No space left"),
+    ("inode_fill", "for i in range(100000):\n    open(f'i{i}', 'w').close()", "No space left"),
+    ("file_over_fsize", "open('big', 'wb').write(b'x' * (8 * 2**20))", "File too large"),
+    # --- programs and processes --------------------------------------------------------------------------
+    ("name_trick_subprocess", "__name__ = 'x'\nimport subprocess\n"
+     "subprocess.run(['/usr/bin/touch', '/tmp/agentdistill_escape_sp'])", EPERM),
+    ("os_system", S + "print(OS.system('touch /tmp/agentdistill_escape_sys'))", None),
+    ("exec_python", S + "OS.execv(S.executable, ['py', '-c', 'open(\"/tmp/agentdistill_escape_x\", \"w\")'])",
+     EPERM),
+    ("posix_spawn", S + "OS.posix_spawn(S.executable, ['py', '-c', '1'], {})", EPERM),
+    ("fork_exec_raw", C + "print(LIBC.execve(b'/usr/bin/id', None, None), ctypes.get_errno())", "-1 1"),
+    ("setsid_survivor", S + "if OS.fork() == 0:\n    OS.setsid()\n    import time\n    time.sleep(60)\n"
+     "    OS._exit(0)\nprint('parent')", "parent"),
+    ("double_fork_daemon", S + "if OS.fork() == 0:\n    if OS.fork() == 0:\n        OS.setsid()\n"
+     "        while True: pass\n    OS._exit(0)\nprint('parent')", "parent"),
+    ("fork_bomb", S + "n = 0\ntry:\n    while True:\n        if OS.fork() == 0:\n            import time\n"
+     "            time.sleep(60)\n            OS._exit(0)\n        n += 1\nexcept OSError as e:\n    print('capped', n, e)",
+     "Resource temporarily unavailable"),
+    ("kill_host", S + "OS.kill(HOST_PID, 9)", "No such process"),
+    ("kill_everything", S + "OS.kill(-1, 9)\nprint('still here')", None),
+    ("kill_family_init", S + "OS.kill(1, 9)\nprint('init ignores it')", "init ignores it"),
+    ("killpg_self", S + "OS.killpg(0, 9)", None),
+    ("ptrace_init", C + "print(LIBC.ptrace(16, 1, 0, 0), ctypes.get_errno())", "-1 1"),
+    ("process_vm_readv", C + "print(LIBC.syscall(310, 1, 0, 0, 0, 0, 0), ctypes.get_errno())", "-1 1"),
+    ("proc_mem_write", "open('/proc/1/mem', 'r+b').write(b'x')", None),
+    # --- kernel interfaces -------------------------------------------------------------------------------
+    ("unshare_user", C + "print(LIBC.unshare(0x10000000), ctypes.get_errno())", "-1 1"),
+    ("clone_newuser", C + "print(LIBC.syscall(56, 0x10000000 | 17, 0, 0, 0, 0), ctypes.get_errno())", "-1 1"),
+    ("mount_tmpfs", C + "print(LIBC.mount(b'none', b'/tmp', b'tmpfs', 0, None), ctypes.get_errno())", "-1 1"),
+    ("setns_net", C + "fd = OS.open('/proc/self/ns/net', 0)\nprint(LIBC.setns(fd, 0), ctypes.get_errno())", "-1 1"),
+    ("chroot", S + "OS.chroot('.')", EPERM),
+    ("bpf", C + "print(LIBC.syscall(321, 0, 0, 0), ctypes.get_errno())", "-1 1"),
+    ("perf_event_open", C + "print(LIBC.syscall(298, 0, 0, -1, -1, 0), ctypes.get_errno())", "-1 1"),
+    ("io_uring_setup", C + "print(LIBC.syscall(425, 8, 0), ctypes.get_errno())", "-1 1"),
+    ("userfaultfd", C + "print(LIBC.syscall(323, 0), ctypes.get_errno())", "-1 1"),
+    ("keyctl", C + "print(LIBC.syscall(250, 0, -3, 0), ctypes.get_errno())", "-1 1"),
+    ("mkfifo", S + "OS.mkfifo('p')", EPERM),
+    ("sethostname", C + "print(LIBC.sethostname(b'pwned', 5), ctypes.get_errno())", "-1 1"),
+    ("setuid_root", S + "OS.setuid(0)", None),
+    ("capabilities", "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])", "0000000000000000"),
+    # --- network -----------------------------------------------------------------------------------------
+    ("tcp_loopback", "import socket\ns = socket.socket()\ns.settimeout(2)\ns.connect(('127.0.0.1', HOST_PORT))",
+     NOAF),
+    ("tcp_external", "import socket\ns = socket.create_connection(('1.1.1.1', 80), timeout=2)", NOAF),
+    ("udp_loopback", "import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', "
+     "('127.0.0.1', HOST_PORT))", NOAF),
+    ("unix_path", "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('HOST_UNIX')", NOENT),
+    ("unix_abstract", "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('\\0HOST_ABSTRACT')",
+     "Connection refused"),
+    ("netlink", "import socket\nsocket.socket(16, socket.SOCK_RAW, 0)", NOAF),
+    ("packet", "import socket\nsocket.socket(17, socket.SOCK_RAW, 0)", NOAF),
+    # --- the Python layer's own data ---------------------------------------------------------------------
+    ("guard_tables_via_tool", "g = type(search).__call__.__globals__\ng['_guards']._DENY.clear()\n"
+     "g['os'].system('touch /tmp/agentdistill_escape_g')", None),
+    ("builtins_import_replaced", "__builtins__['__import__'] = lambda *a, **k: None\nimport os\n"
+     "print(open('CANARY_FILE').read())", NOENT),
+    ("signal_frame_trusted", S + "sg = S.modules['signal']\nF = []\nsg.signal(sg.SIGALRM, lambda n, f: F.append(f))\n"
+     "sg.setitimer(sg.ITIMER_REAL, 0.01)\nimport time\ntime.sleep(0.1)\nf = F[0]\nwhile f is not None:\n"
+     "    for v in list(f.f_locals.values()):\n        if isinstance(v, list) and v == [False]:\n            v[0] = True\n"
+     "    f = f.f_back\nprint(open('CANARY_FILE').read())", NOENT),
+    # --- resources ---------------------------------------------------------------------------------------
+    ("memory_bytearray", "b = bytearray(10**10)", "MemoryError"),
+    ("cpu_spin", "while True:\n    pass", "CPU time limit"),
+    ("sleep_past_wall", "import time\ntime.sleep(100)", "timed out"),
     ("thread_outlives_step", S + "import time\nS.modules['_thread'].start_new_thread(time.sleep, (30,))",
-     "threads are not allowed", "killed"),
-    ("import_threading", "import threading", "import of 'threading' is not allowed", "import"),
-    ("big_file", "open('big.bin', 'wb').write(b'x' * (8 * 2**20))", "File too large", "exception"),
-    ("many_open_files", "fs = [open(f'f{i}.txt', 'w') for i in range(100)]", "Too many open files", "exception"),
-    ("sys_modules_clear", S + "S.modules.clear()", "", None),
-    ("system_exit", "raise SystemExit(3)", "SystemExit", "exception"),
-    ("keyboard_interrupt", "raise KeyboardInterrupt", "KeyboardInterrupt", "exception"),
+     "threads are not allowed"),
+    ("setrlimit_raise", S + "r = S.modules['resource']\nr.setrlimit(r.RLIMIT_AS, (-1, -1))", "not allowed to raise"),
+    ("nproc_raise", S + "r = S.modules['resource']\nr.setrlimit(r.RLIMIT_NPROC, (10**6, 10**6))",
+     "not allowed to raise"),
+    ("many_open_files", "fs = [open(f'f{i}.txt', 'w') for i in range(100)]", "Too many open files"),
+    # --- the channel to the host -------------------------------------------------------------------------
+    ("huge_final_answer", "final_answer('x' * 50_000_000)", "the limit is 100000"),
+    ("deep_nested_message", "import struct\nd = b'[' * 200000 + b']' * 200000\n"
+     "search.chan.sock.sendall(struct.pack('!I', len(d)) + d)\nimport time\ntime.sleep(3)", "invalid message"),
+    ("oversized_header", "import struct\nsearch.chan.sock.sendall(struct.pack('!I', 2**31))\nimport time\n"
+     "time.sleep(3)", "exceeds"),
+    ("malformed_json", "import struct\nsearch.chan.sock.sendall(struct.pack('!I', 9) + b'{not json')\nimport time\n"
+     "time.sleep(3)", "invalid message"),
+    ("forged_done", "import struct, json\nd = json.dumps({'op': 'done', 'has_final_answer': True, 'final_answer': 1,"
+     " 'stdout': 'forged'}).encode()\nsearch.chan.sock.sendall(struct.pack('!I', len(d)) + d)\nimport time\n"
+     "time.sleep(3)", None),
+    ("tool_call_flood", "for i in range(1000):\n    search('q')", "tool calls per step"),
+    ("huge_query", "search('x' * 10**6)", "the limit is 4000"),
 ]
 
 
-@pytest.mark.parametrize(("code", "expect", "kind"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_hostile_code(code: str, expect: str, kind: str | None):
-    with Sandbox(config=FAST) as sb:
+def _search(q: str = "") -> str:
+    return f"passages about {q[:20]}"
+
+
+@pytest.mark.parametrize("guards", [True, False], ids=["all-layers", "os-only"])
+@pytest.mark.parametrize(("code", "os_expect"), [a[1:] for a in ATTACKS], ids=[a[0] for a in ATTACKS])
+def test_attack(host, code: str, os_expect: str | None, guards: bool):
+    with Sandbox(tools={"search": _search}, config=FAST, _python_guards=guards) as sb:
+        assert sb.isolation["seccomp"] and sb.isolation["pid_namespace"]
         sb.run("marker = 'alive'")
-        r = sb.run(code)
-        assert expect in r.observation, r.observation
-        if kind is not None:
-            assert r.error is not None and r.error.kind == kind, (r.error, r.observation)
-        assert "uid=" not in r.observation and "root:x:0" not in r.observation
+        r = sb.run(host.fill(code))
+        if not guards and os_expect is not None:
+            assert os_expect in r.observation, r.observation
+        if "forged" in code:  # a forged end of step is no answer, and the real one cannot shift later steps
+            assert not r.has_final_answer
+            assert sb.run("print(7)").stdout == "7\n"
         after = sb.run("print(6 * 7)")
         assert after.stdout == "42\n", after.observation  # usable again (fresh interpreter after a kill)
-    assert not Path("/tmp/agentdistill_escape.txt").exists()
+    host.assert_intact(r.observation, r.stdout, r.final_answer)
 
 
-def test_signal_handler_does_not_fire_between_steps():
-    with Sandbox(config=FAST) as sb:
-        sb.run(S + "sg = S.modules['signal']\nsg.signal(sg.SIGALRM, lambda *a: print('evil'))\nsg.alarm(1)")
-        r = sb.run("import time\ntime.sleep(1.5)\nprint('ok')")
-        assert r.stdout == "ok\n" and r.error is None
+def test_attack_count():
+    assert len(ATTACKS) >= 60 and len({a[0] for a in ATTACKS}) == len(ATTACKS)
 
 
-def test_host_env_secret_does_not_leak(monkeypatch):
-    monkeypatch.setenv("AGENTDISTILL_FAKE_SECRET", "hunter2-secret")
-    with Sandbox(config=FAST) as sb:
-        r = sb.run(S + "print(dict(OS.environ))")
-    assert "hunter2" not in r.observation and "AGENTDISTILL_FAKE_SECRET" not in r.observation
-    assert "HOME" in r.observation
+def test_slow_tools_cannot_stretch_the_wall_limit(host):
+    calls = []
 
+    def slow(q: str) -> str:
+        calls.append(q)
+        time.sleep(0.4)
+        return "ok"
 
-def test_timeout_restarts_with_clear_message():
-    with Sandbox(config=SandboxConfig(wall_seconds=1.0, cpu_seconds=5)) as sb:
-        sb.run("x = 1")
-        r = sb.run("import time\ntime.sleep(30)")
-        assert r.error.kind == "timeout" and "variables are lost" in r.observation
-        assert sb.restarts == 1
-        assert "NameError" in sb.run("print(x)").observation
-
-
-def test_tool_time_does_not_count_against_wall_clock():
-    import time
-
-    def slow(q):
-        time.sleep(1.5)
-        return "done"
-
-    with Sandbox(tools={"search": slow}, config=SandboxConfig(wall_seconds=1.0)) as sb:
-        r = sb.run("print(search('x'))")
-    assert r.stdout == "done\n", r.observation
-
-
-# --- the OS layer alone: the same attacks with the Python guards switched off -------------------------
-def _os_only() -> Sandbox:
-    return Sandbox(config=FAST, _python_guards=False)
-
-
-def test_os_layer_no_network():
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
-    port = srv.getsockname()[1]
-    with _os_only() as sb:
-        if not sb.isolation["network_namespace"]:
-            pytest.skip("network namespaces are not available here")
-        r = sb.run(f"import socket\ns = socket.socket()\ns.settimeout(2)\ns.connect(('127.0.0.1', {port}))")
-    srv.close()
-    assert r.error is not None and ("refused" in r.observation or "unreachable" in r.observation), r.observation
-
-
-def test_os_layer_cannot_signal_host():
-    with _os_only() as sb:
-        if not sb.isolation["own_uid"]:
-            pytest.skip("needs root to give the worker its own uid")
-        r = sb.run(f"import os\nos.kill({os.getpid()}, 0)")
-    assert r.error is not None and r.error.type == "PermissionError"
-
-
-def test_os_layer_fork_bomb_is_capped():
-    with _os_only() as sb:
-        if not sb.isolation["nproc_limit"]:
-            pytest.skip("RLIMIT_NPROC needs the worker's own uid (root)")
-        r = sb.run("import os, time\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"
-                   "            time.sleep(60)\n            os._exit(0)\n        n += 1\n"
-                   "except OSError as e:\n    print('capped after', n)")
-    assert r.stdout.startswith("capped after") and int(r.stdout.split()[-1]) <= 32
-
-
-def test_os_layer_cannot_read_root_only_files():
-    with _os_only() as sb:
-        if not sb.isolation["own_uid"]:
-            pytest.skip("needs root to give the worker its own uid")
-        r = sb.run("open('/root/.bashrc').read()")
-    assert r.error is not None and r.error.type == "PermissionError"
-
-
-def test_os_layer_rlimits_cannot_be_raised():
-    with _os_only() as sb:
-        r = sb.run("import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))")
-    assert r.error is not None and "not allowed to raise" in r.observation
-
-
-def test_host_threads_unaffected():
-    # the host is healthy after the suite: threads still start, the process is alive
-    t = threading.Thread(target=lambda: None)
-    t.start()
-    t.join()
-    assert os.getpid() > 0
+    cfg = FAST.__class__(**{**FAST.__dict__, "wall_seconds": 1.5})
+    with Sandbox(tools={"search": slow}, config=cfg) as sb:
+        r = sb.run("while True:\n    search('a' * 3000)")
+    assert r.error is not None and r.error.kind == "timeout", r.observation
+    assert 1 <= len(calls) <= 4  # 0.4 s each against a 1.5 s step: the tools' time counted
+    host.assert_intact(r.observation)

@@ -1,6 +1,7 @@
 """Worker-side Python guards: an audit hook and an import allow-list.
 
-These are the *second* layer (the OS limits set by the host are the first). Audit hooks cannot be removed
+These are the *second* layer: the boundary is the kernel's (bubblewrap namespaces, seccomp, rlimits; see
+docs/sandbox.md). They are installed in each episode worker after its kernel confinement, before model code. Audit hooks cannot be removed
 from Python code. The hook's policy is stateless except for one flag, ``trusted[0]``, that the worker raises
 only around its own fork/chdir/traceback walk; the flag lives in the hook's closure and in a local of the
 worker's main loop, never in a module global, and frame/gc introspection (the way to reach it) is denied
@@ -29,10 +30,11 @@ _DENY_PREFIXES = (
     "ftplib.", "smtplib.", "imaplib.", "poplib.", "nntplib.", "telnetlib.", "webbrowser.", "sqlite3.",
     "syslog.", "socket.",
 )
-_DENY = {"os.system", "os.kill", "os.killpg", "os.symlink", "os.link", "os.chroot", "signal.pthread_kill",
-         "os.forkpty", "sys.settrace", "sys.setprofile", "sys._current_frames", "sys._current_exceptions",
+_DENY = {"os.system", "os.kill", "os.killpg", "os.link", "os.chroot", "signal.pthread_kill",
+         "os.forkpty", "sys.setprofile", "sys._current_frames", "sys._current_exceptions",
          "gc.get_objects", "gc.get_referrers", "gc.get_referents", "os.setxattr", "os.removexattr"}
-_TRUSTED_ONLY = {"os.fork", "os.chdir", "os.fchdir", "sys._getframe", "resource.setrlimit", "resource.prlimit"}
+_TRUSTED_ONLY = {"os.fork", "os.chdir", "os.fchdir", "sys._getframe", "resource.setrlimit", "resource.prlimit",
+                 "os.symlink", "sys.settrace"}  # symlink: the fork's scratch copy; settrace: final_answer
 _FRAME_ATTRS = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "f_globals", "f_locals", "f_builtins"}
 _WRITE_PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate",
                       "os.utime", "os.mkfifo", "os.mknod", "shutil.copyfile", "shutil.copymode",

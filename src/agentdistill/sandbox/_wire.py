@@ -2,7 +2,8 @@
 
 Stdlib only: the worker imports this file as a top-level module before its guards go up.
 Reads are exact (no read-ahead) so that a file descriptor sent right after a message with
-SCM_RIGHTS arrives on the next byte.
+SCM_RIGHTS arrives on the next byte. The host reads with a per-sandbox ``limit`` and a nesting cap, so an
+oversized, malformed or deeply nested message is a :class:`WireError` (never an uncaught host exception).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import socket
 import struct
 
 MAX_MESSAGE = 64 * 1024 * 1024  # a peer announcing more than this is broken or hostile
+MAX_DEPTH = 64  # JSON nesting deeper than this is refused before parsing (json.loads would recurse)
 _HEADER = struct.Struct("!I")
 
 
@@ -36,14 +38,40 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def recv_msg(sock: socket.socket) -> dict:
+def _too_deep(data: bytes, limit: int) -> bool:
+    """True if brackets nest deeper than ``limit`` (strings skipped); linear time, no recursion."""
+    depth, in_str, esc = 0, False, False
+    for b in data:
+        if in_str:
+            if esc:
+                esc = False
+            elif b == 0x5C:
+                esc = True
+            elif b == 0x22:
+                in_str = False
+        elif b == 0x22:
+            in_str = True
+        elif b in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return True
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+def recv_msg(sock: socket.socket, limit: int = MAX_MESSAGE, check_depth: bool = False) -> dict:
+    """Read one message; ``limit`` bytes at most; ``check_depth``: refuse nesting deeper than MAX_DEPTH."""
     (n,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
-    if n > MAX_MESSAGE:
-        raise WireError(f"message of {n} bytes exceeds the {MAX_MESSAGE}-byte limit")
+    if n > limit:
+        raise WireError(f"message of {n} bytes exceeds the {limit}-byte limit")
+    data = _recv_exact(sock, n)
+    if check_depth and _too_deep(data, MAX_DEPTH):
+        raise WireError(f"invalid message: nested deeper than {MAX_DEPTH} levels")
     try:
-        obj = json.loads(_recv_exact(sock, n).decode("utf-8", "surrogatepass"))
-    except ValueError as exc:
-        raise WireError(f"invalid message: {exc}") from None
+        obj = json.loads(data.decode("utf-8", "surrogatepass"))
+    except (ValueError, RecursionError) as exc:
+        raise WireError(f"invalid message: {type(exc).__name__}") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("op"), str):
         raise WireError("invalid message: expected an object with an 'op' field")
     return obj
@@ -58,3 +86,32 @@ def recv_fd(sock: socket.socket) -> int:
     if len(fds) != 1:
         raise WireError("expected one file descriptor")
     return fds[0]
+
+
+def recv_hello(sock: socket.socket, limit: int = 4096) -> tuple[dict, int | None]:
+    """Read a ``hello`` with the sender's pid as the kernel reports it in *our* pid namespace.
+
+    Needs ``SO_PASSCRED`` set on ``sock`` before the peer sends; the pid comes from SCM_CREDENTIALS, which the
+    kernel fills in (a process without CAP_SYS_ADMIN cannot forge it), translated across pid namespaces.
+    """
+    size = struct.calcsize("3i")
+    anc = socket.CMSG_SPACE(size)
+    header, pid = b"", None
+    while len(header) < _HEADER.size:
+        data, ancdata, _, _ = sock.recvmsg(_HEADER.size - len(header), anc)
+        if not data:
+            raise WireError("channel closed")
+        header += data
+        for level, kind, cdata in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(cdata) >= size:
+                pid = struct.unpack("3i", cdata[:size])[0]
+    (n,) = _HEADER.unpack(header)
+    if n > limit:
+        raise WireError(f"message of {n} bytes exceeds the {limit}-byte limit")
+    try:
+        obj = json.loads(_recv_exact(sock, n))
+    except (ValueError, RecursionError) as exc:
+        raise WireError(f"invalid message: {type(exc).__name__}") from None
+    if not isinstance(obj, dict):
+        raise WireError("invalid message: expected an object")
+    return obj, pid

@@ -1,7 +1,10 @@
-"""Host side of the zygote: one pre-warmed worker per host process that forks a worker per episode.
+"""Host side of the worker processes: the bubblewrap-confined zygote, episode families and episode workers.
 
-Starting CPython and importing numpy + sympy takes ~1 s here; forking the warm zygote takes milliseconds.
-The zygote runs no model code. It lives until the host exits (atexit) and is restarted if it dies.
+One zygote per host process and mode (CPython + numpy + sympy imported once, ~0.4 s) runs inside bubblewrap with
+every namespace unshared and a read-only view of only the interpreter, its stdlib, the shared libraries and the
+allowed packages (``_bwrap.py``). Each new ``Sandbox`` is a *family*: its own user/mount/pid namespace and tmpfs
+(see ``_worker.py``); a fork of a sandbox is another worker in the same family. Workers' host pids come from
+SCM_CREDENTIALS (kernel-filled), so the host signals them through pidfds, never by a pid the worker chose.
 """
 
 from __future__ import annotations
@@ -9,117 +12,271 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import shutil
+import select
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from . import _wire
+from . import _bwrap, _wire
+from ._cgroup import CgroupUnavailable, PidsCgroup
+from ._seccomp import SeccompUnavailable, compile_filter
 
-WORKER = Path(__file__).with_name("_worker.py")
-CLEAN_ENV_KEYS = ("PATH", "LANG", "LC_ALL")
-THREAD_ENV = {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")}
+HANDSHAKE_SECONDS = 30.0
 
 
 class SandboxStartError(RuntimeError):
-    pass
+    """A sandbox layer could not be set up; the message says which and how to fix it (never runs unconfined)."""
+
+
+def _pair() -> tuple[socket.socket, socket.socket]:
+    host, child = socket.socketpair()
+    host.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    return host, child
+
+
+def _hello(sock: socket.socket, what: str) -> tuple[dict, int]:
+    sock.settimeout(HANDSHAKE_SECONDS)
+    try:
+        hello, pid = _wire.recv_hello(sock)
+    finally:
+        sock.settimeout(None)
+    if hello.get("error"):
+        raise SandboxStartError(f"sandbox {what} failed to start: {hello['error']}")
+    if hello.get("op") != "hello" or pid is None or pid <= 0:
+        raise SandboxStartError(f"sandbox {what} failed to start: unexpected reply {hello!r}")
+    return hello, pid
 
 
 @dataclass
-class Spawned:
+class Worker:
+    """One episode worker process as the host sees it (``pid`` is in the host's pid namespace)."""
+
     pid: int
-    uid: int
+    pidfd: int
     sock: socket.socket
+    dir: str
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.close(self.pidfd)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        self.pidfd = -1
 
 
-def _read_roots() -> list[str]:
-    """Directories model code may read (for lazy imports): the interpreter's import path, minus the cwd."""
-    roots = {p for p in sys.path if p and os.path.isabs(p) and os.path.exists(p)}
-    return sorted(roots)
+@dataclass
+class Family:
+    """An episode family: the init process of its namespaces and the scratch root inside them."""
 
+    zygote: Zygote
+    sock: socket.socket
+    pid: int
+    pidfd: int
+    root: str
+    cgroup: PidsCgroup | None = None
+    refs: int = 1
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    closed: bool = False
 
-class Zygote:
-    def __init__(self, guards: bool = True, netns: bool = True) -> None:
-        self.guards = guards
-        self.lock = threading.Lock()
-        self.base = tempfile.mkdtemp(prefix="agentdistill-sbx-")
-        os.chmod(self.base, 0o711)  # others may traverse into their own 0700 dir, not list
-        host, child = socket.socketpair()
-        env = {k: os.environ[k] for k in CLEAN_ENV_KEYS if k in os.environ}
-        env.setdefault("LANG", "C.UTF-8")
-        env.update(THREAD_ENV, HOME=self.base, TMPDIR=self.base)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-B", str(WORKER), str(child.fileno())],
-            pass_fds=[child.fileno()], env=env, cwd=self.base, start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        child.close()
-        self.sock = host
-        try:
-            _wire.send_msg(host, {"op": "init", "sys_path": [p for p in sys.path if p], "guards": guards,
-                                  "netns": netns, "scratch_base": self.base, "read_roots": _read_roots()})
-            host.settimeout(120)
-            ready = _wire.recv_msg(host)
-            host.settimeout(None)
-        except (OSError, _wire.WireError) as exc:
-            self.close()
-            raise SandboxStartError(f"sandbox zygote failed to start ({WORKER}): {exc}") from None
-        self.netns: bool = bool(ready.get("netns"))
-        self.root: bool = bool(ready.get("root"))
-        self.preload_failed: list[str] = list(ready.get("preload_failed", []))
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def new_scratch(self) -> str:
-        return tempfile.mkdtemp(dir=self.base, prefix="ep-")
-
-    def spawn(self, scratch: str, imports: tuple[str, ...], tools: list[str], limits: list) -> Spawned:
-        host, child = socket.socketpair()
+    def spawn(self, dir_name: str, imports: tuple[str, ...], tools: list[str], limits: list, caps: dict) -> Worker:
+        host, child = _pair()
         try:
             with self.lock:
-                _wire.send_msg(self.sock, {"op": "spawn", "scratch": scratch, "imports": list(imports),
-                                           "tools": tools, "limits": limits})
+                if self.closed:
+                    raise SandboxStartError("sandbox family is closed")
+                _wire.send_msg(self.sock, {"op": "spawn", "dir": dir_name, "imports": list(imports), "tools": tools,
+                                           "limits": limits, **caps})
                 _wire.send_fd(self.sock, child.fileno())
-                self.sock.settimeout(30)
-                forked = _wire.recv_msg(self.sock)
+                self.sock.settimeout(HANDSHAKE_SECONDS)
+                reply = _wire.recv_msg(self.sock)
                 self.sock.settimeout(None)
             child.close()
-            host.settimeout(30)
-            hello = _wire.recv_msg(host)
-            host.settimeout(None)
+            if reply.get("op") != "spawned":
+                raise SandboxStartError(f"sandbox episode failed to start: unexpected reply {reply!r}")
+            hello, pid = _hello(host, "episode")
         except (OSError, _wire.WireError) as exc:
             host.close()
             child.close()
             raise SandboxStartError(f"sandbox episode failed to start: {exc}") from None
-        if forked.get("op") != "forked" or hello.get("op") != "hello":
-            raise SandboxStartError(f"sandbox episode failed to start: unexpected replies {forked!r}, {hello!r}")
-        return Spawned(int(hello["pid"]), int(hello["uid"]), host)
+        except SandboxStartError:
+            host.close()
+            raise
+        return Worker(pid, os.pidfd_open(pid), host, str(hello.get("dir", dir_name)))
+
+    def host_path(self, dir_name: str) -> str:
+        """Where the host can see a scratch dir (through the family's /proc root when it lives in a namespace)."""
+        if self.zygote.namespaces:
+            return f"/proc/{self.pid}/root{self.root}/{dir_name}"
+        return os.path.join(self.root, dir_name)
+
+    def release(self) -> None:
+        with self.lock:
+            self.refs -= 1
+            last = self.refs <= 0 and not self.closed
+            if last:
+                self.closed = True
+        if last:
+            self._end()
+
+    def _end(self, wait: float = 5.0) -> None:
+        """Close the family's channel: its init exits, and with it (pid namespace) every process of the family."""
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        if self.zygote.namespaces:
+            with contextlib.suppress(OSError):
+                select.select([self.pidfd], [], [], wait)
+        else:
+            import shutil
+
+            shutil.rmtree(self.root, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.close(self.pidfd)
+        if self.cgroup is not None:
+            self.cgroup.remove()
+
+
+class Zygote:
+    def __init__(self, guards: bool = True, unsafe: bool = False) -> None:
+        self.guards, self.namespaces = guards, not unsafe
+        self.lock = threading.Lock()
+        self.base = tempfile.mkdtemp(prefix="agentdistill-sbx-")  # unsafe mode's scratch; bwrap's stderr log
+        self._count = 0
+        seccomp = None
+        if not unsafe:
+            try:
+                seccomp = compile_filter().hex()
+            except SeccompUnavailable as exc:
+                raise SandboxStartError(str(exc)) from None
+            try:
+                view = _bwrap.view()
+            except _bwrap.BwrapMissing as exc:
+                raise SandboxStartError(str(exc)) from None
+        host, child = _pair()
+        env = dict(_bwrap.ENV, HOME=self.base, TMPDIR=self.base)
+        if "PATH" in os.environ:
+            env["PATH"] = os.environ["PATH"]
+        self._log = open(os.path.join(self.base, "stderr.log"), "w+b")  # noqa: SIM115 - kept open for the zygote
+        if unsafe:
+            argv = [sys.executable, "-I", "-S", "-B", str(_bwrap.WORKER_DIR / "_worker.py"), str(child.fileno())]
+            init_path, read_roots = [p for p in sys.path if p], sorted({p for p in sys.path if p and os.path.isabs(p)})
+        else:
+            argv = [*view.argv, view.python, "-I", "-S", "-B", f"{_bwrap.LIB}/_worker.py", str(child.fileno())]
+            init_path, read_roots = view.sys_path, view.read_roots
+        try:
+            self.proc = subprocess.Popen(argv, pass_fds=[child.fileno()], env=env, cwd=self.base,
+                                         start_new_session=True, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=self._log)
+        except OSError as exc:
+            raise SandboxStartError(f"sandbox could not start {argv[0]}: {exc}") from None
+        child.close()
+        self.sock = host
+        try:
+            _wire.send_msg(host, {"op": "init", "sys_path": init_path, "guards": guards, "namespaces": not unsafe,
+                                  "seccomp": seccomp, "read_roots": read_roots})
+            host.settimeout(120)
+            ready, pid = _wire.recv_hello(host)
+            host.settimeout(None)
+            if ready.get("op") != "ready" or pid is None:
+                raise _wire.WireError(f"unexpected reply {ready!r}")
+        except (OSError, _wire.WireError) as exc:
+            detail = self._stderr()
+            self.close()
+            raise SandboxStartError(f"sandbox zygote failed to start ({exc}){detail}; the sandbox needs bubblewrap "
+                                    "and unprivileged user namespaces (or SandboxConfig(unsafe_no_sandbox=True))"
+                                    ) from None
+        self.host_pid: int = pid  # the zygote's pid on the host (bwrap's init and bwrap are above it)
+        self.uid: int = int(ready.get("uid", -1))
+        self.caps: str = str(ready.get("caps", "?"))
+        self.preload_failed: list[str] = list(ready.get("preload_failed", []))
+
+    def _stderr(self) -> str:
+        with contextlib.suppress(OSError):
+            self._log.seek(0)
+            text = self._log.read(2000).decode("utf-8", "replace").strip()
+            return f": {text}" if text else ""
+        return ""
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def family(self, scratch_mb: int, pids_max: int) -> Family:
+        """A new episode family; as host root its processes also go into a pids cgroup of ``pids_max``."""
+        cgroup = None
+        if self.namespaces and os.geteuid() == 0:
+            try:
+                cgroup = PidsCgroup(pids_max)
+            except CgroupUnavailable as exc:
+                raise SandboxStartError(f"sandbox process limit unavailable: {exc} (RLIMIT_NPROC does not apply "
+                                        "to host root; run as a normal user or set unsafe_no_sandbox)") from None
+        try:
+            return self._family(scratch_mb, cgroup)
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
+
+    def _family(self, scratch_mb: int, cgroup: PidsCgroup | None) -> Family:
+        host, child = _pair()
+        with self.lock:
+            self._count += 1
+            root = "/scratch" if self.namespaces else os.path.join(self.base, f"fam-{self._count}")
+            try:
+                _wire.send_msg(self.sock, {"op": "family", "root": root, "scratch_bytes": scratch_mb * 1024 * 1024,
+                                           "scratch_inodes": 4096})
+                _wire.send_fd(self.sock, child.fileno())
+                self.sock.settimeout(HANDSHAKE_SECONDS)
+                reply = _wire.recv_msg(self.sock)
+                self.sock.settimeout(None)
+            except (OSError, _wire.WireError) as exc:
+                host.close()
+                child.close()
+                raise SandboxStartError(f"sandbox family failed to start: {exc}{self._stderr()}") from None
+        child.close()
+        try:
+            if reply.get("op") != "forked":
+                raise SandboxStartError(f"sandbox family failed to start: unexpected reply {reply!r}")
+            _, pid = _hello(host, "family")
+            pidfd = os.pidfd_open(pid)
+            if cgroup is not None:
+                cgroup.add(pid)  # before the family init forks any worker
+        except (OSError, _wire.WireError) as exc:
+            host.close()
+            raise SandboxStartError(f"sandbox family failed to start: {exc}") from None
+        except SandboxStartError:
+            host.close()
+            raise
+        return Family(self, host, pid, pidfd, root, cgroup)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
-        if self.proc.poll() is None:
+        if getattr(self, "proc", None) is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        with contextlib.suppress(OSError):
+            self._log.close()
+        import shutil
+
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-_ZYGOTES: dict[bool, Zygote] = {}
+_ZYGOTES: dict[tuple[bool, bool], Zygote] = {}
 _ZLOCK = threading.Lock()
 
 
-def get_zygote(guards: bool = True) -> Zygote:
+def get_zygote(guards: bool = True, unsafe: bool = False) -> Zygote:
     with _ZLOCK:
-        z = _ZYGOTES.get(guards)
+        z = _ZYGOTES.get((guards, unsafe))
         if z is None or not z.alive():
             if z is not None:
                 z.close()
-            z = _ZYGOTES[guards] = Zygote(guards=guards)
+            z = _ZYGOTES[(guards, unsafe)] = Zygote(guards=guards, unsafe=unsafe)
         return z
 
 

@@ -1,24 +1,32 @@
-"""The OS limits of an episode, as (RLIMIT name, value) pairs the worker applies before dropping privileges.
+"""The rlimits of an episode worker, as (RLIMIT name, soft, hard) triples it applies to itself at start.
 
-The host has no CAP_SYS_RESOURCE here (prlimit on another uid fails), so the worker sets them itself in
-its trusted window; once it has switched to its own uid it cannot raise a hard limit back.
+The worker sets them before it drops every capability, so model code can lower them but never raise a hard limit.
+RLIMIT_NPROC counts processes per uid *per user namespace*: each episode family has its own user namespace, so the
+cap is per episode (the family's init, the worker, its SAG forks and any processes the code starts).
 """
 
 from __future__ import annotations
 
 from .types import SandboxConfig
 
-FORK_HEADROOM = 16  # extra processes per episode family for SAG forks (root only: the family has its own uid)
+FORK_HEADROOM = 16  # extra processes per episode family for SAG forks
 MB = 1024 * 1024
 
 
-def episode_limits(cfg: SandboxConfig, root: bool) -> list[tuple[str, int]]:
+def family_pids(cfg: SandboxConfig) -> int:
+    """Processes one episode family may hold: its init, the worker, SAG forks, and ``max_processes``."""
+    return 2 + FORK_HEADROOM + cfg.max_processes
+
+
+def episode_limits(cfg: SandboxConfig, namespaces: bool = True) -> list[tuple[str, int, int]]:
     limits = [
-        ("RLIMIT_AS", cfg.memory_mb * MB),
-        ("RLIMIT_NOFILE", cfg.max_open_files),
-        ("RLIMIT_FSIZE", cfg.max_file_mb * MB),
-        ("RLIMIT_CORE", 0),
+        ("RLIMIT_AS", cfg.memory_mb * MB, cfg.memory_mb * MB),
+        ("RLIMIT_NOFILE", cfg.max_open_files, cfg.max_open_files),
+        ("RLIMIT_FSIZE", cfg.max_file_mb * MB, cfg.max_file_mb * MB),
+        ("RLIMIT_CORE", 0, 0),
+        ("RLIMIT_CPU", cfg.episode_cpu_seconds, cfg.episode_cpu_seconds),
     ]
-    if root:  # RLIMIT_NPROC counts processes per uid and is not enforced for root: the episode gets its own uid
-        limits.append(("RLIMIT_NPROC", 1 + FORK_HEADROOM + cfg.max_processes))
+    if namespaces:  # without a user namespace of its own the count would include every host process of this uid
+        n = family_pids(cfg)
+        limits.append(("RLIMIT_NPROC", n, n))
     return limits

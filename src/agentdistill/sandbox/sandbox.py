@@ -1,28 +1,27 @@
-"""`Sandbox`: one episode of model-written Python in its own limited worker process (see issue 3)."""
+"""`Sandbox`: one episode of model-written Python in a kernel-confined worker (docs/sandbox.md, issue 14)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import shutil
-import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import _wire
+from . import _answer, _wire
 from ._presets import resolve_imports
-from ._zygote import Spawned, Zygote, get_zygote
-from .limits import episode_limits
+from ._zygote import Family, SandboxStartError, Worker, Zygote, _hello, _pair, get_zygote
+from .limits import episode_limits, family_pids
 from .observation import build_observation
 from .types import ErrorKind, ExecError, ExecResult, SandboxConfig
 
 _KINDS = {"syntax", "exception", "timeout", "memory", "killed", "import", "output"}
 _LOST = "the interpreter was restarted and earlier variables are lost"
+
+__all__ = ["Sandbox", "SandboxClosed", "SandboxStartError"]
 
 
 class SandboxClosed(RuntimeError):
@@ -32,9 +31,10 @@ class SandboxClosed(RuntimeError):
 class Sandbox:
     """A stateful, isolated, forkable Python interpreter for one agent episode.
 
-    Variables persist across ``run`` calls. After a step kills the worker (wall timeout, a hard limit,
-    a crash, a thread outliving the step) that step's result says so and the next step starts a fresh
-    interpreter in the same scratch dir (files kept, variables lost).
+    Variables persist across ``run`` calls. After a step kills the worker (wall timeout, a hard limit, a crash,
+    a thread outliving the step, a malformed message) that step's result says so and the next step starts a
+    fresh interpreter in the same scratch dir (files kept, variables lost). Raises :class:`SandboxStartError`
+    when a sandbox layer cannot be set up (see ``SandboxConfig.unsafe_no_sandbox``).
     """
 
     def __init__(self, tools: dict[str, Callable[..., Any]] | None = None, config: SandboxConfig | None = None,
@@ -45,31 +45,41 @@ class Sandbox:
             if not name.isidentifier() or name == "final_answer" or name.startswith("__"):
                 raise ValueError(f"Sandbox tools: invalid tool name {name!r}")
         self._imports = resolve_imports(self.config.imports)
-        self._zygote: Zygote = get_zygote(_python_guards)
+        self._closed = True  # until the family exists (so __del__ of a half-built sandbox is a no-op)
+        self._zygote: Zygote = get_zygote(_python_guards, self.config.unsafe_no_sandbox)
+        self._family: Family = self._zygote.family(self.config.scratch_mb, family_pids(self.config))
         self._lock = threading.RLock()
         self._closed = False
-        self._proc: Spawned | None = None
-        self._scratch: str | None = self._zygote.new_scratch()
+        self._proc: Worker | None = None
+        self._dir = "w0"
         self.restarts = 0
-        self._start()
+        self._seq = 0  # step number: a "done" of an earlier step (forged or late) is discarded
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
 
     # -- public API -------------------------------------------------------------------------------
     @property
     def scratch_dir(self) -> Path:
-        if self._scratch is None:
+        """The scratch dir as the host can read it (inside the family's namespaces: via its /proc root)."""
+        if self._closed:
             raise SandboxClosed("sandbox is closed")
-        return Path(self._scratch)
+        return Path(self._family.host_path(self._dir))
 
     @property
     def pid(self) -> int | None:
+        """The worker's pid in the host's pid namespace."""
         return self._proc.pid if self._proc else None
 
     @property
     def isolation(self) -> dict[str, bool]:
-        """Which layers are active on this machine (root: own uid + RLIMIT_NPROC; netns: no network)."""
-        z = self._zygote
-        return {"network_namespace": z.netns, "own_uid": z.root, "nproc_limit": z.root, "audit_hook": z.guards,
-                "import_allowlist": z.guards}
+        """Which layers are active (all of them unless ``unsafe_no_sandbox``; Python guards unless switched off)."""
+        k, g = self._zygote.namespaces, self._zygote.guards
+        return {"bubblewrap": k, "user_namespace": k, "mount_namespace": k, "pid_namespace": k,
+                "network_namespace": k, "ipc_uts_namespaces": k, "seccomp": k, "no_capabilities": k,
+                "scratch_tmpfs": k, "nproc_limit": k, "rlimits": True, "audit_hook": g, "import_allowlist": g}
 
     def run(self, code: str) -> ExecResult:
         if not isinstance(code, str):
@@ -82,70 +92,69 @@ class Sandbox:
             t0 = time.monotonic()
             cfg = self.config
             try:
+                self._seq += 1
                 _wire.send_msg(self._proc.sock, {"op": "run", "code": code, "output_chars": cfg.output_chars,
-                                                 "cpu_seconds": cfg.cpu_seconds})
+                                                 "cpu_seconds": cfg.cpu_seconds, "seq": self._seq})
             except OSError:
-                return self._died(t0, [])
+                return self._died(t0, _Step())
             return self._await_step(t0)
 
     def fork(self) -> Sandbox:
-        """An independent copy of this episode (variables and scratch files), made by os.fork of the worker."""
+        """An independent copy of this episode: ``os.fork`` of the worker, which copies its scratch dir inside
+        the sandbox as the sandbox uid (regular files, dirs and symlinks as links; FIFOs and devices skipped)."""
         with self._lock:
             self._check_open()
             if self._proc is None:
                 self._start()
-            assert self._proc is not None and self._scratch is not None
-            scratch = self._zygote.new_scratch()
-            shutil.copytree(self._scratch, scratch, symlinks=True, dirs_exist_ok=True)
-            if self._zygote.root:
-                _chown_tree(scratch, self._proc.uid)
-            host, child = socket.socketpair()
+            assert self._proc is not None
+            host, child = _pair()
             try:
-                _wire.send_msg(self._proc.sock, {"op": "fork", "scratch": scratch})
+                _wire.send_msg(self._proc.sock, {"op": "fork"})
                 _wire.send_fd(self._proc.sock, child.fileno())
                 self._proc.sock.settimeout(30)
-                forked = _wire.recv_msg(self._proc.sock)
+                forked = _wire.recv_msg(self._proc.sock, limit=4096)
                 self._proc.sock.settimeout(None)
                 child.close()
-                host.settimeout(30)
-                hello = _wire.recv_msg(host)
-                host.settimeout(None)
-                if forked.get("op") != "forked" or hello.get("op") != "hello":
-                    raise _wire.WireError(f"unexpected replies {forked!r}, {hello!r}")
-            except (OSError, _wire.WireError) as exc:
+                if forked.get("op") != "forked":
+                    raise _wire.WireError(f"unexpected reply {forked!r}")
+                hello, pid = _hello(host, "fork")
+            except (OSError, _wire.WireError, SandboxStartError) as exc:
                 host.close()
                 child.close()
-                shutil.rmtree(scratch, ignore_errors=True)
                 self._kill()
                 raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
             new = object.__new__(Sandbox)
             new.config, new.tools, new._imports, new._zygote = self.config, self.tools, self._imports, self._zygote
-            new._lock, new._closed, new.restarts = threading.RLock(), False, 0
-            new._proc, new._scratch = Spawned(int(hello["pid"]), self._proc.uid, host), scratch
+            new._lock, new._closed, new.restarts, new._seq = threading.RLock(), False, 0, self._seq
+            with self._family.lock:
+                self._family.refs += 1
+            new._family, new._dir = self._family, str(hello["dir"])
+            new._proc = Worker(pid, os.pidfd_open(pid), host, new._dir)
             return new
 
     def adopt(self, child: Sandbox) -> None:
         """Take ``child``'s state (a fork of this sandbox); this sandbox's old worker is killed, ``child`` is consumed."""
         if child is self:
             raise ValueError("Sandbox.adopt: a sandbox cannot adopt itself")
+        if child._family is not self._family:
+            raise ValueError("Sandbox.adopt: the child is not a fork of this sandbox")
         with self._lock, child._lock:
             self._check_open()
             child._check_open()
             self._kill()
-            if self._scratch:
-                shutil.rmtree(self._scratch, ignore_errors=True)
-            self._proc, self._scratch, self.restarts = child._proc, child._scratch, self.restarts + child.restarts
-            child._proc, child._scratch, child._closed = None, None, True
+            self._proc, self._dir, self.restarts = child._proc, child._dir, self.restarts + child.restarts
+            child._proc, child._closed = None, True
+            child._family.release()
 
     def close(self) -> None:
-        with self._lock:
+        """Kill this worker; when the last sandbox of the episode closes, every process of it is gone on return."""
+        lock = getattr(self, "_lock", None)
+        with lock if lock is not None else contextlib.nullcontext():
             if self._closed:
                 return
             self._closed = True
             self._kill()
-            if self._scratch:
-                shutil.rmtree(self._scratch, ignore_errors=True)
-                self._scratch = None
+            self._family.release()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -163,81 +172,106 @@ class Sandbox:
             raise SandboxClosed("sandbox is closed")
 
     def _start(self) -> None:
-        assert self._scratch is not None
-        self._proc = self._zygote.spawn(self._scratch, self._imports, sorted(self.tools),
-                                        episode_limits(self.config, self._zygote.root))
+        cfg = self.config
+        self._proc = self._family.spawn(self._dir, self._imports, sorted(self.tools),
+                                        episode_limits(cfg, self._zygote.namespaces),
+                                        {"answer_chars": cfg.max_final_answer_chars,
+                                         "tool_arg_chars": cfg.max_tool_arg_chars})
 
     def _kill(self) -> None:
         if self._proc is not None:
-            _killpg(self._proc.pid)
-            with contextlib.suppress(OSError):
-                self._proc.sock.close()
+            self._proc.kill()
             self._proc = None
+
+    def _msg_limit(self) -> int:
+        c = self.config
+        return 6 * (c.output_chars + c.max_final_answer_chars + c.max_tool_arg_chars) + 65536
 
     def _await_step(self, t0: float) -> ExecResult:
         assert self._proc is not None
-        sock, cfg = self._proc.sock, self.config
-        deadline = t0 + cfg.wall_seconds
-        calls: list[dict[str, Any]] = []
+        sock, cfg, step = self._proc.sock, self.config, _Step()
+        deadline = t0 + cfg.wall_seconds  # host tool time counts
         while True:
             remaining = deadline - time.monotonic()
             try:
                 if remaining <= 0:
                     raise TimeoutError
                 sock.settimeout(remaining)
-                msg = _wire.recv_msg(sock)
+                msg = _wire.recv_msg(sock, limit=self._msg_limit(), check_depth=True)
             except TimeoutError:
                 self._kill()
                 self.restarts += 1
                 err = ExecError("timeout", "TimeoutError", f"step timed out after {cfg.wall_seconds:g} s; {_LOST}")
-                return self._result("", 0, err, t0, calls)
-            except (OSError, _wire.WireError):
-                return self._died(t0, calls)
-            if msg["op"] == "call":
-                deadline += self._serve_tool(sock, msg, calls)  # host tool time does not count against the step
-            elif msg["op"] == "done":
-                return self._finish(msg, t0, calls)
+                return self._result("", 0, err, t0, step)
+            except _wire.WireError as exc:
+                if str(exc) == "channel closed":
+                    return self._died(t0, step)
+                return self._bad_message(t0, step, str(exc))
+            except OSError:
+                return self._died(t0, step)
+            op = msg["op"]
+            if op == "call":
+                self._serve_tool(sock, msg, step)
+            elif op == "final":
+                if step.answer is None:
+                    value = msg.get("value")
+                    if _answer.size(value) > cfg.max_final_answer_chars:
+                        return self._bad_message(t0, step, "final answer over the size limit")
+                    step.answer = (value,)
+            elif op == "done":
+                if msg.get("seq") == self._seq:
+                    return self._finish(msg, t0, step)
             else:
-                self._kill()
-                self.restarts += 1
-                err = ExecError("output", "SandboxError", f"the worker sent an invalid message; {_LOST}")
-                return self._result("", 0, err, t0, calls)
+                return self._bad_message(t0, step, f"unknown message {op[:40]!r}")
 
-    def _serve_tool(self, sock: socket.socket, msg: dict, calls: list[dict[str, Any]]) -> float:
-        t = time.monotonic()
+    def _bad_message(self, t0: float, step: _Step, why: str) -> ExecResult:
+        self._kill()
+        self.restarts += 1
+        err = ExecError("output", "SandboxError", f"the worker sent an invalid message ({why}); {_LOST}")
+        return self._result("", 0, err, t0, step)
+
+    def _serve_tool(self, sock: Any, msg: dict, step: _Step) -> None:
+        cfg, t = self.config, time.monotonic()
         name, args, kwargs = msg.get("name"), msg.get("args"), msg.get("kwargs")
+        record: dict[str, Any] = {"name": name if isinstance(name, str) else repr(name)[:100]}
         try:
             fn = self.tools.get(name) if isinstance(name, str) else None
             if fn is None:
                 raise NameError(f"no tool named {name!r}")
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise TypeError("malformed tool call")
+            size = len(json.dumps([args, kwargs], ensure_ascii=False))
+            if step.answer is not None:
+                raise RuntimeError("the step has ended: final_answer was already called")
+            if len(step.calls) >= cfg.max_tool_calls:
+                raise RuntimeError(f"at most {cfg.max_tool_calls} tool calls per step")
+            if size > cfg.max_tool_arg_chars:
+                raise ValueError(f"arguments of {size} characters; the limit is {cfg.max_tool_arg_chars}")
+            record.update(args=args, kwargs=kwargs)
             value = fn(*args, **kwargs)
             json.dumps(value)
             reply: dict[str, Any] = {"op": "ret", "value": value}
-        except Exception as exc:  # noqa: BLE001 - a failing tool is an observation, not a host crash
+        except Exception as exc:  # noqa: BLE001 - a failing or refused tool call is an observation, not a crash
             reply = {"op": "err", "type": type(exc).__name__, "message": str(exc)[:2000]}
-        dt = time.monotonic() - t
-        calls.append({"name": name, "args": args, "kwargs": kwargs, "seconds": dt})
+            record["error"] = reply["message"]
+        record["seconds"] = time.monotonic() - t
+        step.calls.append(record)
         with contextlib.suppress(OSError):  # the worker died; the next receive reports it
             _wire.send_msg(sock, reply)
-        return dt
 
-    def _finish(self, msg: dict, t0: float, calls: list[dict[str, Any]]) -> ExecResult:
+    def _finish(self, msg: dict, t0: float, step: _Step) -> ExecResult:
         stdout = msg.get("stdout") if isinstance(msg.get("stdout"), str) else ""
         total = msg.get("stdout_total") if isinstance(msg.get("stdout_total"), int) else len(stdout)
         error = _parse_error(msg.get("error"))
-        fatal = msg.get("fatal")
-        if isinstance(fatal, str):
+        if isinstance(msg.get("fatal"), str):
             self._kill()
             self.restarts += 1
-            error = ExecError("killed", "RuntimeError", f"{fatal}; {_LOST}")
-        res = self._result(stdout[: self.config.output_chars], total, error, t0, calls)
-        if msg.get("has_final_answer") is True and error is None:
-            res.final_answer, res.has_final_answer = msg.get("final_answer"), True
-        return res
+            error = ExecError("killed", "RuntimeError", f"{msg['fatal'][:200]}; {_LOST}")
+        if step.answer is not None:
+            error = None  # the first final_answer is the answer, whatever the code did after it
+        return self._result(stdout[: self.config.output_chars], total, error, t0, step)
 
-    def _died(self, t0: float, calls: list[dict[str, Any]]) -> ExecResult:
+    def _died(self, t0: float, step: _Step) -> ExecResult:
         cfg = self.config
         self._kill()
         self.restarts += 1
@@ -247,13 +281,26 @@ class Sandbox:
         else:
             err = ExecError("killed", "RuntimeError",
                             f"the interpreter process died (killed by a limit or a crash); {_LOST}")
-        return self._result("", 0, err, t0, calls)
+        return self._result("", 0, err, t0, step)
 
-    def _result(self, stdout: str, total: int, error: ExecError | None, t0: float,
-                calls: list[dict[str, Any]]) -> ExecResult:
+    def _result(self, stdout: str, total: int, error: ExecError | None, t0: float, step: _Step) -> ExecResult:
+        if step.answer is not None:
+            error = None
         obs = build_observation(stdout, total, error, self.config.output_chars)
-        return ExecResult(stdout=stdout, error=error, observation=obs, seconds=time.monotonic() - t0,
-                          tool_calls=calls)
+        res = ExecResult(stdout=stdout, error=error, observation=obs, seconds=time.monotonic() - t0,
+                         tool_calls=step.calls)
+        if step.answer is not None:
+            res.final_answer, res.has_final_answer = step.answer[0], True
+            res.final_answer_text = _answer.describe(step.answer[0])[:2000]
+        return res
+
+
+class _Step:
+    __slots__ = ("calls", "answer")
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.answer: tuple[Any] | None = None  # (payload,) once the first final_answer arrived
 
 
 def _parse_error(raw: object) -> ExecError | None:
@@ -264,16 +311,3 @@ def _parse_error(raw: object) -> ExecError | None:
     line = raw.get("line") if isinstance(raw.get("line"), int) else None
     text = raw.get("text") if isinstance(raw.get("text"), str) else None
     return ExecError(kind, str(raw.get("type", "Error"))[:200], str(raw.get("message", ""))[:2000], line, text)
-
-
-def _killpg(pid: int) -> None:
-    for kill in (os.killpg, os.kill):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            kill(pid, signal.SIGKILL)
-
-
-def _chown_tree(path: str, uid: int) -> None:
-    for root, dirs, files in os.walk(path):
-        os.lchown(root, uid, uid)
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), uid, uid)

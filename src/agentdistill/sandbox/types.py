@@ -10,16 +10,28 @@ ErrorKind = Literal["syntax", "exception", "timeout", "memory", "killed", "impor
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """Per-step limits; each is enforced by the OS in the worker process."""
+    """Limits of one episode. Kernel-enforced: memory, processes, files, CPU, scratch size (rlimits, tmpfs);
+    host-enforced per step: wall time (tool time included), tool calls, query size, output, final answer size.
 
-    cpu_seconds: int = 10
-    wall_seconds: float = 20.0
-    memory_mb: int = 2048
-    max_processes: int = 0  # extra processes the worker may create (0: none)
+    ``unsafe_no_sandbox=True`` runs the worker without bubblewrap, namespaces and seccomp (only the rlimits and
+    the Python guards): for machines where the kernel refuses user namespaces and the user accepts the risk.
+    Without it, a layer the kernel refuses is a ``SandboxStartError`` (never a silent unconfined run).
+    """
+
+    cpu_seconds: int = 10  # per step (soft RLIMIT_CPU -> a clean "CPU time limit" error)
+    wall_seconds: float = 20.0  # per step, host tool time included
+    memory_mb: int = 2048  # RLIMIT_AS per process
+    max_processes: int = 0  # extra processes the code may create (0: none) beyond the SAG fork headroom
     max_open_files: int = 64
-    max_file_mb: int = 16
+    max_file_mb: int = 16  # RLIMIT_FSIZE
     output_chars: int = 4000  # observation budget; longer output is truncated with a marker
     imports: str | tuple[str, ...] = "default"  # a preset name ("default", "math", "qa") or module names
+    scratch_mb: int = 64  # the episode's private tmpfs (all its files, forks' copies included)
+    episode_cpu_seconds: int = 600  # hard RLIMIT_CPU of each worker process
+    max_tool_calls: int = 32  # per step; later calls fail with a clear error
+    max_tool_arg_chars: int = 4000  # JSON size of one tool call's arguments (e.g. a search query)
+    max_final_answer_chars: int = 100_000  # JSON size of the final answer payload
+    unsafe_no_sandbox: bool = False
 
 
 @dataclass
@@ -35,11 +47,12 @@ class ExecError:
 class ExecResult:
     stdout: str = ""
     error: ExecError | None = None
-    final_answer: Any = None  # JSON-able value, or its repr() string
+    final_answer: Any = None  # plain JSON value, or a typed payload dict (sandbox/_answer.py): {"type", "text", ...}
     has_final_answer: bool = False
+    final_answer_text: str | None = None  # what was sent, for people: "pi/2 (sympy; LaTeX \\frac{\\pi}{2})"
     observation: str = ""  # what the model sees next: output + error, truncated to budget
     seconds: float = 0.0
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # [{"name", "args", "seconds"}]
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # [{"name", "args", "kwargs", "seconds", "error"?}]
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,68 @@
+"""The episode worker's seccomp filter, compiled on the host with libseccomp (the ``pyseccomp`` binding).
+
+The filter allows by default and refuses (EPERM) the system calls a Python episode never needs: running programs,
+debugging or reading other processes, mounting and namespace changes, kernel-facing interfaces (BPF, perf,
+io_uring, keyrings, modules, reboot, clocks) and sockets other than AF_UNIX. ``clone`` with any namespace flag is
+refused; ``clone3`` answers ENOSYS so glibc falls back to plain ``clone`` (whose flags the filter can see).
+The host compiles it once to a BPF program (bytes); the worker loads it with ``prctl`` right before model code
+runs, after ``PR_SET_NO_NEW_PRIVS``, so it cannot be removed or widened afterwards.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import tempfile
+
+DENIED = (
+    # programs, other processes
+    "execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
+    # filesystems and namespaces
+    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "open_tree", "move_mount", "fsopen",
+    "fsconfig", "fsmount", "fspick", "mount_setattr", "mknod", "mknodat", "open_by_handle_at",
+    "name_to_handle_at", "quotactl", "acct", "swapon", "swapoff",
+    # kernel-facing interfaces
+    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "keyctl", "add_key", "request_key", "kexec_load", "kexec_file_load", "init_module", "finit_module",
+    "delete_module", "reboot", "syslog", "iopl", "ioperm", "settimeofday", "clock_settime", "clock_adjtime",
+    "adjtimex", "sethostname", "setdomainname", "vhangup", "personality", "uselib", "lookup_dcookie",
+    "fanotify_init", "seccomp",
+)
+NAMESPACE_FLAGS = (0x00020000, 0x10000000, 0x20000000, 0x40000000, 0x08000000, 0x04000000, 0x02000000,
+                   0x00000080)  # NEWNS NEWUSER NEWPID NEWNET NEWIPC NEWUTS NEWCGROUP NEWTIME
+AF_UNIX = 1
+
+
+class SeccompUnavailable(RuntimeError):
+    """libseccomp (Debian ``libseccomp2``) or its ``pyseccomp`` binding is missing."""
+
+
+@functools.lru_cache(maxsize=1)
+def compile_filter() -> bytes:
+    """The filter as raw BPF (``struct sock_filter`` array, 8 bytes per instruction) for this machine's arch."""
+    try:
+        import pyseccomp as sc
+    except (ImportError, OSError) as exc:  # pyseccomp raises when libseccomp.so.2 cannot be found
+        raise SeccompUnavailable(f"seccomp layer unavailable: {exc} (install Debian libseccomp2 and the pinned "
+                                 "pyseccomp; or set SandboxConfig(unsafe_no_sandbox=True))") from None
+    f = sc.SyscallFilter(sc.ALLOW)
+    deny = sc.ERRNO(errno.EPERM)
+    for name in DENIED:
+        try:
+            f.add_rule(deny, name)
+        except (OSError, ValueError):  # a syscall this arch does not have
+            continue
+    f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+    for flag in NAMESPACE_FLAGS:
+        f.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    f.add_rule(sc.ERRNO(errno.EAFNOSUPPORT), "socket", sc.Arg(0, sc.NE, AF_UNIX))
+    f.add_rule(sc.ERRNO(errno.EAFNOSUPPORT), "socketpair", sc.Arg(0, sc.NE, AF_UNIX))
+    with tempfile.TemporaryFile() as tmp:
+        f.export_bpf(tmp)
+        tmp.flush()
+        os.lseek(tmp.fileno(), 0, os.SEEK_SET)
+        data = tmp.read()
+    if not data or len(data) % 8:
+        raise SeccompUnavailable(f"seccomp layer unavailable: libseccomp produced {len(data)} bytes of BPF")
+    return data
