@@ -29,10 +29,53 @@ def test_final_answer_not_swallowed_by_except_exception(sandbox):
     assert r.has_final_answer and r.final_answer == 3 and "caught" not in r.stdout
 
 
-def test_final_answer_converts_numpy_and_reprs_others(sandbox):
+def test_final_answer_plain_json_values_unchanged(sandbox):
     assert sandbox.run("import numpy as np\nfinal_answer(np.int64(7))").final_answer == 7
-    r = sandbox.run("import sympy as sp\nfinal_answer(sp.sqrt(2))")
-    assert r.final_answer == "sqrt(2)"
+    assert sandbox.run("final_answer([1, 'a', None, {'k': 2.5}])").final_answer == [1, "a", None, {"k": 2.5}]
+    r = sandbox.run("final_answer('Paris')")
+    assert r.final_answer == "Paris" and r.final_answer_text == '"Paris"'
+
+
+def test_final_answer_sympy_becomes_a_typed_payload(sandbox):
+    r = sandbox.run("import sympy as sp\nfinal_answer(sp.pi / 2)")
+    assert r.final_answer == {"type": "sympy", "text": "pi/2", "python": "pi/2", "latex": "\\frac{\\pi}{2}"}
+    assert r.final_answer_text == "pi/2 (sympy; LaTeX \\frac{\\pi}{2})"  # what was sent, shown to people
+
+
+def test_first_final_answer_wins_over_a_bare_except(sandbox):
+    r = sandbox.run("try:\n    final_answer(1)\nexcept:\n    final_answer(2)")
+    assert r.has_final_answer and r.final_answer == 1 and r.error is None
+
+
+def test_first_final_answer_ends_the_step_even_in_a_loop(sandbox):
+    r = sandbox.run("try:\n    final_answer('first')\nexcept BaseException:\n    while True:\n        try:\n"
+                    "            print('looping')\n        except BaseException:\n            pass")
+    assert r.final_answer == "first" and r.error is None and "looping" not in r.stdout
+
+
+def test_final_answer_then_timeout_keeps_the_answer():
+    with Sandbox(config=SandboxConfig(wall_seconds=1.0, cpu_seconds=5)) as sb:
+        r = sb.run("try:\n    final_answer(5)\nexcept BaseException:\n    import time\n    time.sleep(30)")
+    assert r.has_final_answer and r.final_answer == 5
+
+
+def test_final_answer_over_the_cap_is_an_error_the_model_sees():
+    with Sandbox(config=SandboxConfig(max_final_answer_chars=100)) as sb:
+        r = sb.run("final_answer('x' * 500)")
+        assert not r.has_final_answer and "the limit is 100" in r.observation
+        assert sb.run("final_answer('short')").final_answer == "short"
+
+
+def test_tool_call_caps_per_step():
+    seen = []
+    with Sandbox(tools={"search": lambda q: seen.append(q) or "ok"},
+                 config=SandboxConfig(max_tool_calls=3, max_tool_arg_chars=50)) as sb:
+        r = sb.run("for i in range(10):\n    search(str(i))")
+        assert "at most 3 tool calls per step" in r.observation and seen == ["0", "1", "2"]
+        assert len(r.tool_calls) == 4 and "error" in r.tool_calls[-1]  # the refused call is in the record
+        r = sb.run("search('y' * 100)")
+        assert "the limit is 50" in r.observation and len(seen) == 3
+        assert sb.run("print(search('ok'))").stdout == "ok\n"  # the count is per step
 
 
 def test_tool_rpc_with_args_and_kwargs():
@@ -60,7 +103,7 @@ def test_tool_exception_becomes_clear_error():
         assert sb.run("print(x)").stdout == "1\n"  # the episode survives
 
 
-def test_tool_non_json_args_rejected(sandbox):
+def test_tool_non_json_args_rejected():
     with Sandbox(tools={"search": lambda q: q}, config=FAST) as sb:
         r = sb.run("search(object())")
     assert r.error is not None and "JSON-serializable" in r.observation

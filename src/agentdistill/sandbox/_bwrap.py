@@ -75,6 +75,17 @@ def _third_party(stdlib: list[str]) -> dict[str, str]:
     return found
 
 
+def _libpython() -> list[str]:
+    """The shared libpython this interpreter has loaded, if any (read from /proc/self/maps, not build-time paths)."""
+    found: list[str] = []
+    with open("/proc/self/maps") as fh:
+        for line in fh:
+            path = line.split(maxsplit=5)[-1].strip() if line.count(" ") >= 5 else ""
+            if "/libpython" in path and path not in found and os.path.isfile(path):
+                found.append(path)
+    return found
+
+
 def _libdirs() -> list[str]:
     out = []
     multiarch = sysconfig.get_config_var("MULTIARCH")
@@ -101,17 +112,15 @@ def view() -> View:
     for k, v in ENV.items():
         args += ["--setenv", k, v]
     args += ["--setenv", "HOME", "/scratch", "--setenv", "TMPDIR", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]  # before the binds
     args += ["--ro-bind", python, python]
     for d in stdlib:
         args += ["--ro-bind", d, d]
         for site in ("site-packages", "dist-packages"):  # the host's installed packages: hidden
             if os.path.isdir(os.path.join(d, site)):
                 args += ["--tmpfs", os.path.join(d, site)]
-    if sysconfig.get_config_var("Py_ENABLE_SHARED"):
-        libdir = sysconfig.get_config_var("LIBDIR") or ""
-        ldlib = sysconfig.get_config_var("LDLIBRARY") or ""
-        for cand in Path(libdir).glob(ldlib + "*") if libdir and ldlib else []:
-            args += ["--ro-bind", str(cand), str(cand)]
+    for lib in _libpython():
+        args += ["--ro-bind", lib, lib]
     for d in _libdirs():
         args += ["--ro-bind", d, d]
     for link in ("/lib", "/lib64"):
@@ -124,8 +133,7 @@ def view() -> View:
         args += ["--ro-bind", src, dest]
     for f in WORKER_FILES:
         args += ["--ro-bind", str(WORKER_DIR / f), f"{LIB}/{f}"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp", "--dir", "/scratch",
-             "--dir", SITE, "--remount-ro", "/", "--chdir", "/"]
+    args += ["--dir", "/scratch", "--dir", SITE, "--remount-ro", "/", "--chdir", "/"]
     sys_path = [p for p in sys.path if p and any(p == d or p.startswith(d + os.sep) for d in stdlib)]
     zip_path = os.path.join(os.path.dirname(stdlib[0]), f"python{sys.version_info[0]}{sys.version_info[1]}.zip")
     path = list(dict.fromkeys([zip_path, *stdlib, *sys_path, SITE]))
