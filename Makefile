@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # llama-cpp-python's native build crashes in the AMX path on these CPUs (DESIGN.md §6).
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test lint bench server
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -17,7 +17,12 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(VENV)/bin/agentdistill pipeline demo
 
-test: install
+# llama-server + llama-batched-bench from the pinned llama.cpp sources, built once per machine into the cache
+# (agentdistill.models.server; tests/models/test_server.py runs the real server)
+server: install
+	$(PY) -m agentdistill.models.server
+
+test: install server
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/pytest -q
 

@@ -22,3 +22,14 @@ def test_stale_eval_output_is_archived(tmp_path: Path) -> None:
     check_settings(run, {"trained": "h2"}, archive_stale=True)
     assert not (run / "results.jsonl").exists()
     assert (tmp_path / "eval" / "student.stale-1" / "results.jsonl").read_text() == "old\n"
+
+
+def test_a_renamed_setting_alone_does_not_make_output_stale(tmp_path: Path) -> None:
+    """Workdirs stamped before `sag` became `sag_n` resume; a changed value is still refused."""
+    stage = tmp_path / "generate"
+    stage.mkdir()
+    (stage / "settings.json").write_text('{"teacher": "a", "sag": 1}')
+    check_settings(stage, {"teacher": "a", "sag_n": 1})
+    (stage / "settings.json").write_text('{"teacher": "a", "sag": 1}')
+    with pytest.raises(StaleOutputError, match=r"changed: sag_n"):
+        check_settings(stage, {"teacher": "a", "sag_n": 4})

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agentdistill.agent.settings import MAX_STEPS, SAG_N
 from agentdistill.common.jsonl import repair_tail
 from agentdistill.data.task import Task
 
@@ -68,6 +69,12 @@ class Step(BaseModel):
     n_valid: int = 0
     winner: int = 0
     candidates: list[Candidate] = Field(default_factory=list)  # empty when SAG is off
+    # What the paper's turn format (agent/paper_format.py) shows: printed output alone, the value of the
+    # code's last statement as str (None: no value), and the source line an execution error points at.
+    stdout: str = ""
+    last_value: str | None = None
+    error_line: str | None = None
+    forced: bool = False  # the forced final-answer turn after max_steps (not an agent step; never trained on)
 
 
 class Totals(BaseModel):
@@ -82,11 +89,47 @@ class Totals(BaseModel):
     exec_errors: int = 0
 
 
+class TrajectorySettings(BaseModel):
+    """What produced a trajectory, as written by the agent loop and (``sample`` .. ``ftp_cot``) by ``generate``.
+
+    Typed so that readers use names something writes: ``search_tool`` and ``k`` are None when the episode had
+    no retriever (the student prompt then offers no search). Records written before this model existed read
+    unchanged: missing fields take these defaults, unknown keys are kept as extras.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    prompt: str = "student"  # the prompt template's name
+    max_steps: int = MAX_STEPS
+    sag_n: int = SAG_N
+    generation: dict[str, Any] = Field(default_factory=dict)  # the GenerationConfig of a step, as a dict
+    k: int | None = None  # passages per search; None: no retriever
+    search_tool: str | None = None  # the search tool's name in the prompt; None: no retriever
+    sandbox_imports: str | None = None
+    force_final_answer: bool = False  # whether the loop would ask for the answer after max_steps
+    # written by teacher generation (distill/generate.py)
+    sample: int = 0
+    seed: int | None = None
+    ftp: bool = False
+    ftp_cot: str | None = None  # the CoT the first-thought prefix was cut from
+
+    @property
+    def search(self) -> bool:
+        """Whether the episode offered the search tool."""
+        return self.search_tool is not None
+
+    def __getitem__(self, key: str) -> Any:
+        """``settings["k"]`` as for the old plain dict; a name nothing writes raises ``KeyError``."""
+        if key in type(self).model_fields or key in (self.model_extra or {}):
+            return getattr(self, key)
+        raise KeyError(f"trajectory settings have no field {key!r}")
+
+
 class Trajectory(BaseModel):
     version: int = SCHEMA_VERSION
     task: Task
     model: str
-    settings: dict[str, Any] = Field(default_factory=dict)  # prompt, max_steps, sag_n, generation config, …
+    settings: TrajectorySettings = Field(default_factory=TrajectorySettings)
     messages: list[dict[str, str]] = Field(default_factory=list)  # full chat incl. system
     steps: list[Step] = Field(default_factory=list)
     final_answer: Any = None
@@ -95,6 +138,9 @@ class Trajectory(BaseModel):
     correct: bool | None = None  # filled by the caller (grading)
     grade: dict[str, Any] | None = None
     prefix: str | None = None  # first-thought prefix used, if any
+    # True when the answer came from the extra "answer only" turn asked after max_steps (the paper's
+    # provide_final_answer): graded, reported separately, never training data (its last step has forced=True)
+    forced_final_answer: bool = False
     totals: Totals = Field(default_factory=Totals)
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 

@@ -14,6 +14,8 @@
   ``auto`` (default): ``chat`` when ``/v1/models`` says the server is vLLM or SGLang, else ``completions``.
   llama.cpp's server silently ignores ``continue_final_message`` (it closes the assistant turn and starts
   a new one), which is why ``auto`` never uses ``chat`` there.
+- ``extra_body`` is merged into every request (e.g. ``{"cache_prompt": True}`` for llama.cpp's per-slot prompt
+  cache). The managed llama-server (`agentdistill.models.server.ServedLLM`) reuses this transport.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class OpenAIHTTPLLM:
         backoff: float = 0.5,
         prefix_mode: Literal["auto", "chat", "completions"] = "auto",
         chat_template: str | None = None,
+        extra_body: dict[str, Any] | None = None,
     ) -> None:
         if not endpoints:
             raise GenerationError("openai backend needs at least one endpoint URL")
@@ -86,6 +89,7 @@ class OpenAIHTTPLLM:
         self.backoff = backoff
         self.prefix_mode = prefix_mode
         self.chat_template = chat_template
+        self.extra_body = dict(extra_body or {})
         self._sem = threading.BoundedSemaphore(max_concurrency)
         self._rr = itertools.count()
         self._pick_lock = threading.Lock()
@@ -170,7 +174,8 @@ class OpenAIHTTPLLM:
     def _body(self, messages: list[Message], config: GenerationConfig, prefix: str, n: int, seed: int | None,
               completions: bool) -> tuple[str, dict[str, Any]]:  # fmt: skip
         body: dict[str, Any] = {"model": self.model, "max_tokens": config.max_tokens, "n": n,
-                                "temperature": config.temperature, "top_p": config.top_p}  # fmt: skip
+                                "temperature": config.temperature, "top_p": config.top_p,
+                                **self.extra_body}  # fmt: skip
         if config.stop:
             body["stop"] = list(config.stop)
         if seed is not None:

@@ -6,6 +6,8 @@ Grammar (docs/CONTRACTS.md):
 - ``llamacpp:/path/model.gguf`` (or ``llamacpp:<embedded name>``, or a bare ``*.gguf`` path): llama.cpp
 - ``hf:/local/dir`` / ``hf:org/name`` / ``hf:<embedded name>``: transformers
 - ``openai:MODEL@http://host:port/v1[,http://host2:port/v1]``: OpenAI-compatible HTTP
+- ``server:<embedded name or .gguf>``: a managed llama-server (built from the pinned llama.cpp sources) driven
+  through the HTTP backend; many episodes decoded together (`agentdistill.models.server`); close() stops it
 """
 
 from __future__ import annotations
@@ -105,9 +107,13 @@ def load_llm(spec: str, **options: Any) -> LLM:
         return _load_hf(rest, options)
     if sep and scheme == "openai":
         return _load_http(rest, options)
+    if sep and scheme == "server":
+        from agentdistill.models.server import load_served_llm
+
+        return load_served_llm(rest, **options)
     if spec in _embedded_names() or spec.endswith(".gguf"):
         return _load_llamacpp(spec, options)
     raise GenerationError(
         f"cannot parse model spec {spec!r}: use an embedded name ({', '.join(sorted(_embedded_names()))}), "
-        "llamacpp:/path.gguf, hf:dir-or-id, or openai:MODEL@http://host:port/v1"
+        "llamacpp:/path.gguf, hf:dir-or-id, openai:MODEL@http://host:port/v1, or server:<name or .gguf>"
     )

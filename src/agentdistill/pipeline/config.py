@@ -1,13 +1,21 @@
-"""The pipeline's YAML config: one file names every stage's settings; typos are errors, not silence."""
+"""The pipeline's YAML config: one file names every stage's settings; typos are errors, not silence.
+
+Each stage section *is* that stage's typed settings model, declared once beside its runner
+(``distill/settings.py``: generate, filter, train; ``evaluate/settings.py``: eval); this file only adds what a
+pipeline needs around them — the tasks, the models, the eval rows — and one ``seed`` for every stage.
+"""
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agentdistill.distill.settings import FilterSettings, GenerateSettings, TrainSettings
+from agentdistill.evaluate.settings import EvalMethod, EvalSampling
 
 
 class ConfigError(ValueError):
@@ -25,67 +33,40 @@ class TaskSlice(_Strict):
     limit: int | None = None
 
 
-class GenerateStage(_Strict):
+class GenerateStage(GenerateSettings):
+    """``generate``: the teacher's rollout settings (:class:`GenerateSettings`) and the tasks to run."""
+
     tasks: list[TaskSlice]
-    mode: Literal["agent", "cot"] = "agent"
-    ftp: bool = True  # first-thought prefix from the teacher's own CoT
-    samples: int = 1  # independent attempts per task
-    sag: int = 1  # teacher-side self-consistent action generation
-    temperature: float = 0.0  # used when samples == 1; samples > 1 use sample_temperature
-    sample_temperature: float = 0.7
-    top_p: float = 1.0
-    max_steps: int = 5
-    max_tokens: int = 384
-    prompt: str = "teacher"
-    concurrency: int = 1
 
 
-class FilterStage(_Strict):
-    max_per_task: int = 1  # distinct correct trajectories kept per task
-    keep_exec_errors: bool = True  # the student learns to recover from errors
-    require_correct: bool = True  # false (smoke tests, ablations): keep trajectories whatever their outcome
-    require_parsed: bool = True  # false (smoke tests): keep trajectories with unparsable steps too
+class EvalRun(EvalMethod):
+    """One row of the results table: a model (a role or any spec) and how it answers."""
 
-
-class TrainStage(_Strict):
-    lora: bool = True
-    epochs: float = 2.0
-    lr: float = 2e-4
-    lora_r: int = 64
-    lora_alpha: int = 128
-    lora_dropout: float = 0.05
-    batch_size: int = 1
-    grad_accum: int = 8
-    max_seq_len: int = 2048
-    max_steps: int = -1
-    export_gguf: bool = True
-    extra: dict[str, Any] = Field(default_factory=dict)  # passed through to TrainConfig
-
-
-class EvalRun(_Strict):
     label: str  # the row name in the results table
     model: str  # "teacher", "student", "distilled", or any model spec
-    mode: Literal["agent", "cot"] = "agent"
-    sag: int = 1
-    rag: bool = False  # CoT with top-k passages prepended
-    prompt: str | None = None  # default: teacher prompt for the teacher, student prompt otherwise
 
 
-class EvalStage(_Strict):
+class EvalStage(EvalSampling):
+    """``eval``: shared sampling settings (:class:`EvalSampling`), the test sets and the runs."""
+
     sets: list[TaskSlice]
     runs: list[EvalRun]
-    max_steps: int = 5
-    max_tokens: int = 384
-    temperature: float = 0.0
-    sag_temperature: float = 0.4
-    sag_top_p: float = 0.8
-    concurrency: int = 1
 
 
 class ModelRef(_Strict):
     model: str
     n_ctx: int = 8192
     options: dict[str, Any] = Field(default_factory=dict)
+
+
+class CotArm(_Strict):
+    """The CoT-distillation arm (issue 15 item 1): the same teacher on the same ``generate.tasks`` in CoT mode,
+    filtered to correct answers and trained into a second student, named ``distilled-cot`` in eval rows
+    (``pipeline/stages/cot.py``; output under ``<workdir>/cot``). ``generate`` / ``train`` override the agent
+    arm's settings of those stages (e.g. ``train: {max_seq_len: 4096}`` — the paper's CoT length)."""
+
+    generate: dict[str, Any] = Field(default_factory=dict)
+    train: dict[str, Any] = Field(default_factory=dict)
 
 
 class PipelineConfig(_Strict):
@@ -96,13 +77,33 @@ class PipelineConfig(_Strict):
     student: ModelRef
     retriever: str = "default"
     generate: GenerateStage
-    filter: FilterStage = Field(default_factory=FilterStage)
-    train: TrainStage = Field(default_factory=TrainStage)
+    filter: FilterSettings = Field(default_factory=FilterSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
     eval: EvalStage
+    cot: CotArm | None = None  # a CoT-distilled student beside the agent-distilled one (same teacher, tasks)
+    # LLM judge for QA answers (grading/judge.py, the paper's format): filter keeps what it judges correct, eval
+    # writes its verdicts beside EM/F1 (judge.jsonl, judge_summary.json). None: exact match only.
+    judge: ModelRef | None = None
     report_title: str = "agentdistill results"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_seed(cls, raw: Any) -> Any:
+        """The top-level ``seed`` is every stage's seed unless a stage sets its own."""
+        if isinstance(raw, dict):
+            for stage in SEEDED_STAGES:
+                section = raw.setdefault(stage, {}) if stage == "train" else raw.get(stage)
+                if isinstance(section, dict):
+                    section.setdefault("seed", raw.get("seed", 0))
+        return raw
 
-BUILTIN = ("demo", "paper", "smoke")
+
+SEEDED_STAGES = ("generate", "train", "eval")
+BUILTIN = ("demo", "paper", "smoke", "compare", "study")
+# fields renamed when the stage settings became one declaration each: an old config gets a pointed error
+RENAMED = {"sag": "sag_n", "lr": "learning_rate", "batch_size": "per_device_batch",
+           "grad_accum": "effective_batch (per_device_batch × accumulation steps)",
+           "extra": "the training fields themselves, directly under train"}
 
 
 def builtin_config_path(name: str) -> Path:
@@ -134,7 +135,9 @@ def load_config(path_or_name: str | Path, overrides: dict[str, Any] | None = Non
         problems = []
         for err in e.errors():
             where = _format_loc(err["loc"])
-            if err["type"] == "extra_forbidden":
+            if err["type"] == "extra_forbidden" and str(err["loc"][-1]) in RENAMED:
+                problems.append(f"unknown field '{where}' (renamed: use {RENAMED[str(err['loc'][-1])]})")
+            elif err["type"] == "extra_forbidden":
                 problems.append(f"unknown field '{where}' (a typo?)")
             else:
                 problems.append(f"field '{where}': {err['msg']}")

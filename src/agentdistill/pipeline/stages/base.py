@@ -1,0 +1,160 @@
+"""What every pipeline stage shares: the ``Stage`` shape, the run ``Context``, the model pool, the stale check.
+
+A stage is an object with a ``name`` (also its folder under the workdir), the names of the stages whose output
+it takes (``inputs``), its typed ``settings`` (a section of the pipeline config), the ``stamp`` its output
+depends on, and ``run(ctx)``. The runner (``pipeline/runner.py``) runs the wanted stages in list order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.console import Console
+
+from agentdistill.data import load_tasks
+from agentdistill.data.task import Task
+from agentdistill.llm.types import LLM
+from agentdistill.pipeline.config import PipelineConfig, TaskSlice
+
+console = Console(stderr=True)
+
+
+@dataclass
+class PipelineResult:
+    workdir: Path
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    report_html: Path | None = None
+    report_md: Path | None = None
+    run_dirs: list[Path] = field(default_factory=list)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "run"
+
+
+def stable_hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def load_slices(slices: list[TaskSlice]) -> list[Task]:
+    tasks: list[Task] = []
+    for s in slices:
+        tasks.extend(load_tasks(s.set, limit=s.limit))
+    return tasks
+
+
+class ModelPool:
+    """Loads each model spec once (with its options, through ``loader``) and shares it between stages."""
+
+    def __init__(self, options: dict[str, dict[str, Any]], loader: Callable[..., LLM] | None = None):
+        self._options = options
+        self._loader = loader
+        self._llms: dict[str, LLM] = {}
+
+    def get(self, spec: str) -> LLM:
+        if spec not in self._llms:
+            console.print(f"[dim]loading model {spec}[/]")
+            if self._loader is None:
+                from agentdistill.models.loading import load_llm
+
+                self._loader = load_llm
+            self._llms[spec] = self._loader(spec, **self._options.get(spec, {}))
+        return self._llms[spec]
+
+    def release(self, keep: set[str] | None = None) -> None:
+        for spec in list(self._llms):
+            if keep and spec in keep:
+                continue
+            self._llms.pop(spec).close()
+
+
+# settings renamed since older workdirs were stamped (old name -> new): read under the new name, so a rename
+# alone never makes finished output look stale
+RENAMED_STAMP_KEYS = {"sag": "sag_n"}
+
+
+class StaleOutputError(RuntimeError):
+    """A stage's output dir was written with other settings; resuming would mix records."""
+
+
+def check_settings(stage_dir: Path, settings: dict[str, Any], archive_stale: bool = False) -> None:
+    """Record a stage's settings beside its output; never resume output made with different ones.
+
+    Stale output is an error (teacher rollouts are expensive to lose), or with ``archive_stale`` it is moved
+    aside to ``<dir>.stale-N`` (eval runs of a retrained model are cheap to redo and wrong to keep).
+    """
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    path = stage_dir / "settings.json"
+    current = json.loads(json.dumps(settings, sort_keys=True, default=str))
+    if path.exists():
+        before = {RENAMED_STAMP_KEYS.get(k, k): v for k, v in json.loads(path.read_text()).items()}
+        if before != current:
+            changed = sorted(k for k in set(before) | set(current) if before.get(k) != current.get(k))
+            if archive_stale:
+                n = 1
+                while stage_dir.with_name(f"{stage_dir.name}.stale-{n}").exists():
+                    n += 1
+                stage_dir.rename(stage_dir.with_name(f"{stage_dir.name}.stale-{n}"))
+                console.print(f"[yellow]{stage_dir}: settings changed ({', '.join(changed)}); old results moved "
+                              f"to {stage_dir.name}.stale-{n}[/]")
+                stage_dir.mkdir(parents=True)
+                path.write_text(json.dumps(current, indent=2, sort_keys=True))
+                return
+            raise StaleOutputError(
+                f"{stage_dir} holds output made with other settings (changed: {', '.join(changed)}); "
+                f"delete it or choose another workdir to start over"
+            )
+    path.write_text(json.dumps(current, indent=2, sort_keys=True))
+
+
+@dataclass
+class Context:
+    """One pipeline run: the config, its workdir, shared models and retriever, and what stages returned."""
+
+    cfg: PipelineConfig
+    work: Path
+    pool: ModelPool
+    retriever: Any
+    result: PipelineResult
+    outputs: dict[str, Any] = field(default_factory=dict)  # stage name -> what its run() returned
+
+    def folder(self, stage: Stage) -> Path:
+        return self.work / stage.name
+
+
+class Stage:
+    """One step of the pipeline. Subclasses set ``name`` / ``inputs`` and implement ``run``.
+
+    ``run_for_dependents``: the stage also runs (normally a quick no-op: its output is up to date) whenever a
+    wanted stage lists it in ``inputs`` — training, whose result eval needs in memory (the model and run id).
+    Stages without it hand over files that later stages find on disk.
+    """
+
+    name: ClassVar[str]
+    inputs: ClassVar[tuple[str, ...]] = ()
+    run_for_dependents: ClassVar[bool] = False
+
+    def needs(self, cfg: PipelineConfig) -> tuple[str, ...]:
+        """The inputs this config really uses (default: all of ``inputs``)."""
+        return self.inputs
+
+    def enabled(self, cfg: PipelineConfig) -> bool:
+        """False when the config does not ask for this stage at all (e.g. ``cot`` without a ``cot:`` section)."""
+        return True
+
+    def settings(self, cfg: PipelineConfig) -> Any:
+        """This stage's typed settings: its section of the pipeline config."""
+        return getattr(cfg, self.name)
+
+    def stamp(self, ctx: Context) -> dict[str, Any] | None:
+        """What the stage's output depends on; output made with another stamp is never resumed (None: no check)."""
+        return None
+
+    def run(self, ctx: Context) -> Any:
+        raise NotImplementedError

@@ -1,0 +1,42 @@
+"""Stage ``generate``: teacher rollouts over the config's tasks (resumable; refuses output of other settings)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from agentdistill.distill.generate import generate
+from agentdistill.distill.settings import GenerateSettings
+from agentdistill.pipeline.config import PipelineConfig
+from agentdistill.pipeline.stages.base import Context, Stage, console, load_slices
+
+
+class GenerateStage(Stage):
+    name = "generate"
+
+    def records(self, cfg: PipelineConfig, work: Path) -> Path:
+        """The records this stage writes (agent trajectories or CoT answers): the filter stage's input."""
+        return work / self.name / ("trajectories.jsonl" if cfg.generate.mode == "agent" else "cot.jsonl")
+
+    def settings(self, cfg: PipelineConfig) -> GenerateSettings:
+        return GenerateSettings.model_validate(cfg.generate.model_dump(include=set(GenerateSettings.model_fields)))
+
+    def stamp(self, ctx: Context) -> dict[str, Any]:
+        cfg = ctx.cfg
+        return {"teacher": cfg.teacher.model, "retriever": cfg.retriever,
+                **cfg.generate.model_dump(exclude={"tasks", "concurrency"})}
+
+    def run(self, ctx: Context) -> Path:
+        cfg, out = ctx.cfg, self.records(ctx.cfg, ctx.work)
+        summary = generate(load_slices(cfg.generate.tasks), ctx.pool.get(cfg.teacher.model), out,
+                           self.settings(cfg), ctx.retriever)
+        (ctx.folder(self) / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2))
+        console.print(
+            f"teacher yield: {summary.correct} correct of {summary.attempts} attempts on "
+            f"{summary.tasks} tasks = {summary.yield_per_100:.1f} per 100 tasks (solved {summary.solved_pct:.1f}%)"
+        )
+        return out
+
+
+GENERATE = GenerateStage()

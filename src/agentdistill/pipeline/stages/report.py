@@ -1,0 +1,28 @@
+"""Stage ``report``: Markdown + HTML report of the eval runs (this run's, else every current run on disk)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentdistill.pipeline.stages.base import Context, Stage
+
+
+class ReportStage(Stage):
+    name = "report"
+    inputs = ("eval",)
+
+    def run(self, ctx: Context) -> Any:
+        from agentdistill.evaluate.records import load_run
+        from agentdistill.evaluate.report import write_report
+
+        eval_dir = ctx.work / "eval"
+        dirs = ctx.outputs.get("eval") or sorted(p for p in eval_dir.iterdir() if ".stale-" not in p.name)
+        paths = write_report([load_run(d) for d in dirs], ctx.folder(self), title=ctx.cfg.report_title)
+        ctx.result.report_md, ctx.result.report_html = paths.markdown, paths.html
+        return paths
+
+    def settings(self, cfg: Any) -> None:
+        return None
+
+
+REPORT = ReportStage()
