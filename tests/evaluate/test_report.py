@@ -219,8 +219,10 @@ def test_table_values_layout_and_grouping(run_dirs: list[Path]) -> None:
     assert round(f1["Teacher (agent)"]["hotpotqa"], 1) == 75.0  # (1 + 1 + 0.25) / 3
     assert f1["Teacher (agent)"]["gsm8k"] is None
     md = accuracy_markdown(table)
-    assert "| qwen2.5-coder-1.5b | Teacher (agent) | 66.7 | 50.0 |" in md
-    assert "|  | + SAG | 66.7 | 100.0 |" in md  # model named once per group
+    # every accuracy with its 95% Wilson interval; n in the header (same n in every row)
+    assert "| Model | Method | hotpotqa (n=3) | gsm8k (n=2) |" in md
+    assert "| qwen2.5-coder-1.5b | Teacher (agent) | 66.7 [20.8, 93.9] | 50.0 [9.5, 90.5] |" in md
+    assert "|  | + SAG | 66.7 [20.8, 93.9] | 100.0 [34.2, 100.0] |" in md  # model named once per group
 
 
 def test_domain_averages_when_two_sets_per_domain(tmp_path: Path) -> None:
@@ -237,15 +239,43 @@ def test_report_files_markdown_and_self_contained_html(run_dirs: list[Path], tmp
     paths = write_report(runs, tmp_path / "out", "Demo report")
     md, html = paths.markdown.read_text(), paths.html.read_text()
     assert "# Demo report" in md and "F1 on QA sets" in md and "![Accuracy per test set](accuracy.png)" in md
-    assert "| qwen2.5-coder-1.5b | Teacher (agent) | hotpotqa | 3 | 66.7 | 75.0 |" in md
+    assert "| qwen2.5-coder-1.5b | Teacher (agent) | hotpotqa | 3 | 66.7 [20.8, 93.9] | 75.0 |" in md
     assert paths.chart is not None and paths.chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # self-contained: no external src/href, no stylesheet links, the chart inline
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.IGNORECASE)
     assert "<link" not in html
     assert 'src="data:image/png;base64,' in html
     # values in the HTML table; bold marks the best of a model's rows (+ SAG 66.7 vs CoT 33.3 on hotpotqa)
-    assert "<td>66.7</td>" in html
-    assert re.search(r'class="\s*best">66\.7<', html) and not re.search(r'class="\s*best">33\.3<', html)
+    assert "<td>66.7 [20.8, 93.9]</td>" in html and "(n=3)" in html
+    assert re.search(r'class="\s*best">66\.7 \[', html) and not re.search(r'class="\s*best">33\.3 ', html)
+    assert "Paired comparisons" in html and "McNemar exact p" in html
+
+
+def test_intervals_paired_tests_and_error_bars(run_dirs: list[Path], tmp_path: Path) -> None:
+    from matplotlib.container import BarContainer
+
+    from agentdistill.evaluate.charts import accuracy_figure
+    from agentdistill.evaluate.compare import paired_rows
+
+    runs = [load_run(d) for d in run_dirs]
+    table = results_table(runs)
+    teacher = table.rows[0].interval["hotpotqa"]
+    assert (teacher.k, teacher.n) == (2, 3) and round(100 * teacher.low, 1) == 20.8
+    # + SAG vs Student CoT on hotpotqa: hq-1 right for both, hq-2 wrong for both, hq-3 right only with SAG
+    rows = {(r.set_name, r.a, r.b): r.comparison for r in paired_rows(runs, ["hotpotqa", "gsm8k"])}
+    sag_cot = rows[("hotpotqa", "+ SAG (smollm2-135m)", "Student CoT (smollm2-135m)")]
+    assert (sag_cot.n, sag_cot.only_a, sag_cot.only_b) == (3, 1, 0) and sag_cot.p_value == 1.0
+    assert sag_cot.diff == pytest.approx(1 / 3) and sag_cot.diff_low <= sag_cot.diff <= sag_cot.diff_high
+    md = write_report(runs, tmp_path / "out", chart=False).markdown.read_text()
+    assert "## Paired comparisons" in md
+    assert "| hotpotqa | + SAG (smollm2-135m) | Student CoT (smollm2-135m) | 3 | 66.7 | 33.3 | +33.3 [" in md
+    # the chart's error bars span the Wilson interval of each bar
+    ax = accuracy_figure(table).axes[0]
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)]
+    segments = bars[0].errorbar.lines[2][0].get_segments()
+    assert [round(float(seg[0][1]), 1) for seg in segments] == [20.8, 9.5]
+    assert [round(float(seg[1][1]), 1) for seg in segments] == [93.9, 90.5]
+    assert "(n=3)" in ax.get_xticklabels()[0].get_text()
 
 
 def test_model_code_is_escaped(run_dirs: list[Path], tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from agentdistill.agent.sampling import generate_candidates
 from agentdistill.agent.prompts import STEP_STOP, PromptTemplate, load_prompt
 from agentdistill.agent.records import Step, Totals, Trajectory
+from agentdistill.agent.turns import turn_format
 from agentdistill.agent.sag import StepOutcome, run_sag, run_single
 from agentdistill.agent.settings import MAX_STEPS, MAX_TOKENS, SAG_N, SAG_TEMPERATURE, SAG_TOP_P, SEARCH_K
 from agentdistill.data.task import Task
@@ -27,11 +28,11 @@ DEFAULT_GEN = GenerationConfig(max_tokens=MAX_TOKENS, temperature=0.0, stop=STEP
 NO_OUTPUT = "(no output: print() what you need to see, or call final_answer(...))"
 
 
-def _search_tool(retriever: Any, k: int) -> Callable[[str], str]:
+def _search_tool(retriever: Any, k: int, formatter: Callable[..., str] | None = None) -> Callable[[str], str]:
     if hasattr(retriever, "search"):
         from agentdistill.retrieval.tool import SearchTool
 
-        return SearchTool(retriever, k=k)
+        return SearchTool(retriever, k=k, formatter=formatter)
     if callable(retriever):  # already a tool: query -> str
         return retriever
     raise TypeError(f"retriever must have .search(query, k) or be callable, got {type(retriever).__name__}")
@@ -68,6 +69,9 @@ def _make_step(index: int, prefix: str, raws: list, outcome: StepOutcome, usage:
         error_kind=error_kind,
         error=error,
         final_answer=result.final_answer if result is not None else None,
+        stdout=result.stdout if result is not None else "",
+        last_value=getattr(result, "last_value", None),
+        error_line=result.error.text if result is not None and result.error is not None else None,
         has_final_answer=bool(result is not None and result.has_final_answer),
         prefix=prefix,
         finish_reason=raw.finish_reason,
@@ -133,15 +137,16 @@ def run_episode(
     from agentdistill.sandbox import Sandbox
 
     template = prompt if isinstance(prompt, PromptTemplate) else load_prompt(prompt)
-    gen = gen or DEFAULT_GEN
+    fmt = turn_format(template)  # the turns' text: plain, or the paper's (agent/turns.py)
+    gen = gen or dataclasses.replace(DEFAULT_GEN, stop=fmt.stop)
     if not gen.stop:
-        gen = dataclasses.replace(gen, stop=STEP_STOP)
+        gen = dataclasses.replace(gen, stop=fmt.stop)
     if sag_n > 1:
         gen = dataclasses.replace(gen, n=sag_n, temperature=sag_temperature, top_p=sag_top_p)
-    system = template.render(kind=task.kind, search=retriever is not None, max_steps=max_steps, k=k)
-    messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": task.question}]
+    system = fmt.system(kind=task.kind, search=retriever is not None, max_steps=max_steps, k=k)
+    messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": fmt.task(task)}]
     sb_config = _sandbox_config(sandbox_config, task.kind)
-    tools = {template.search_tool: _search_tool(retriever, k)} if retriever is not None else {}
+    tools = fmt.tools(_search_tool(retriever, k, fmt.search_results) if retriever is not None else None)
     settings = {
         "prompt": template.name,
         "max_steps": max_steps,
@@ -156,6 +161,7 @@ def run_episode(
     start = time.perf_counter()
     try:
         with Sandbox(tools=tools, config=sb_config) as sandbox:
+            sandbox = fmt.wrap_sandbox(sandbox)
             for index in range(max_steps):
                 step_start = time.perf_counter()
                 step_prefix = (prefix or "") if index == 0 else ""
@@ -163,14 +169,14 @@ def run_episode(
                 outcome = run_sag(sandbox, raws) if sag_n > 1 else run_single(sandbox, raws[0])
                 step = _make_step(index, step_prefix, raws, outcome, usage, time.perf_counter() - step_start)
                 traj.steps.append(step)
-                messages.append({"role": "assistant", "content": step.raw})
+                messages.append({"role": "assistant", "content": fmt.assistant(step)})
                 if on_step is not None:
                     on_step(step)
                 if step.has_final_answer:
                     traj.final_answer = step.final_answer
                     traj.status = "answered"
                     break
-                messages.append({"role": "user", "content": f"Observation:\n{step.observation}"})
+                messages.append({"role": "user", "content": fmt.feedback(step)})
             else:
                 traj.status = "max_steps"
     except Exception as exc:  # backend/sandbox failure: record it, let the batch go on

@@ -1,7 +1,9 @@
 """System prompts as Jinja templates (package data in ``agent/prompts/*.j2``) or user files.
 
 A template's first line may carry settings in a Jinja comment, e.g. ``{#- agentdistill: search_tool=web_search -#}``:
-the ``paper`` prompt names the search tool ``web_search`` so that models released with the paper work unchanged.
+the ``paper`` prompt names the search tool ``web_search`` so that models released with the paper work unchanged,
+asks for the paper's turns (``format=paper``: agent/turns.py, agent/paper_format.py) and for no trailing newline
+(``trailing_newline=no``: the paper's system prompt ends without one).
 Variables: ``search_tool`` (tool name, or None when no retriever), ``kind`` ("qa"/"math"), ``max_steps``, ``k``.
 The teacher prompt shows one worked example matching the task kind (QA: multi-hop search; math: Python);
 the student prompt has no examples and does not depend on the kind, so it is identical at training and inference.
@@ -53,7 +55,7 @@ class PromptTemplate:
             line = getattr(exc, "lineno", None)
             where = f" line {line}" if line else ""
             raise PromptError(f"prompt '{self.name}'{where}: {exc}") from exc
-        return text.strip() + "\n"
+        return text.strip() + ("" if self.settings.get("trailing_newline") == "no" else "\n")
 
 
 def _settings(source: str) -> dict[str, str]:

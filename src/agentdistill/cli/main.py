@@ -30,5 +30,9 @@ for module in (models_cmd, index_cmd, run_cmd, train_cmd, generate_cmd, filter_c
                report_cmd):
     module.register(app)
 
+from agentdistill.cli import import_cmd  # noqa: E402  (import-paper: agent/paper_import.py)
+
+import_cmd.register(app)
+
 if __name__ == "__main__":
     app()

@@ -1,4 +1,7 @@
-"""Bar charts for the report, drawn with matplotlib's Agg backend (no display needed) into PNG bytes."""
+"""Bar charts for the report, drawn with matplotlib's Agg backend (no display needed) into PNG bytes.
+
+Each bar carries its 95% Wilson interval as an error bar, and the x labels give each set's n.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ def _series_names(table: ResultsTable) -> list[str]:
 
 
 def accuracy_figure(table: ResultsTable) -> Figure:
-    """Grouped bars: one group per test set, one bar per method (run)."""
+    """Grouped bars: one group per test set, one bar per method (run), with 95% Wilson error bars."""
     sets = [c.name for c in table.set_columns]
     n_series = max(1, len(table.rows))
     width = min(0.8 / n_series, 0.3)
@@ -32,18 +35,24 @@ def accuracy_figure(table: ResultsTable) -> Figure:
     names = _series_names(table)
     colors = PALETTE + list(plt.get_cmap("tab10").colors)  # type: ignore[attr-defined]
     for i, row in enumerate(table.rows):
-        xs, ys = [], []
+        xs, ys, lo, hi = [], [], [], []
         for j, name in enumerate(sets):
             v = row.accuracy.get(name)
             if v is not None:
                 xs.append(j + (i - (n_series - 1) / 2) * width)
                 ys.append(v)
-        bars = ax.bar(xs, ys, width * 0.92, label=names[i], color=colors[i % len(colors)])
+                ci = row.interval.get(name)
+                lo.append(max(0.0, v - 100 * ci.low) if ci else 0.0)
+                hi.append(max(0.0, 100 * ci.high - v) if ci else 0.0)
+        bars = ax.bar(xs, ys, width * 0.92, label=names[i], color=colors[i % len(colors)], yerr=[lo, hi],
+                      error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#555555"})
         if n_series <= 6 and len(sets) <= 8:
             ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2, color="#333333")
-    ax.set_xticks(range(len(sets)), sets)
-    ax.set_ylabel("Accuracy (%)")
-    top = max([v for r in table.rows for v in r.accuracy.values() if v is not None] or [0.0])
+    ns = {name: {ci.n for r in table.rows if (ci := r.interval.get(name)) is not None} for name in sets}
+    ax.set_xticks(range(len(sets)), [f"{s}\n(n={ns[s].pop()})" if len(ns[s]) == 1 else s for s in sets])
+    ax.set_ylabel("Accuracy (%), 95% Wilson interval")
+    top = max([100 * ci.high for r in table.rows for ci in r.interval.values() if ci is not None]
+              + [v for r in table.rows for v in r.accuracy.values() if v is not None] or [0.0])
     ax.set_ylim(0, min(100.0, max(10.0, top * 1.18 + 2)))
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#e5e5e5", linewidth=0.8)

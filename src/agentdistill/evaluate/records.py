@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentdistill.data.task import Task
+from agentdistill.evaluate.stats import wilson
 from agentdistill.grading.types import Grade
 
 RESULTS_FILE = "results.jsonl"
@@ -62,6 +63,9 @@ class SetMetrics(BaseModel):
     parse_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)  # unparsable steps / all steps
     tokens_per_task: float = Field(default=0.0, ge=0.0)
     seconds_per_task: float = Field(default=0.0, ge=0.0)
+    # 95% Wilson score interval of `accuracy` over the n questions (evaluate/stats.py); None in old summaries
+    accuracy_low: float | None = Field(default=None, ge=0.0, le=1.0)
+    accuracy_high: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 class RunSummary(BaseModel):
@@ -101,6 +105,11 @@ def default_label(mode: str, sag_n: int) -> str:
     return f"Agent + SAG (N={sag_n})" if sag_n > 1 else "Agent"
 
 
+def _interval_fields(k: int, n: int) -> dict[str, float]:
+    ci = wilson(k, n)
+    return {"accuracy_low": ci.low, "accuracy_high": ci.high}
+
+
 def summarize_records(records: list[ResultRecord]) -> dict[str, SetMetrics]:
     """Per-set metrics computed from per-question records (used when summary.json is missing)."""
     by_set: dict[str, list[ResultRecord]] = {}
@@ -119,6 +128,7 @@ def summarize_records(records: list[ResultRecord]) -> dict[str, SetMetrics]:
             parse_error_rate=min(1.0, sum(r.parse_errors for r in recs) / steps) if steps else 0.0,
             tokens_per_task=sum(r.tokens for r in recs) / n,
             seconds_per_task=sum(r.seconds for r in recs) / n,
+            **_interval_fields(sum(bool(r.grade.correct) for r in recs), n),
         )
     return out
 

@@ -14,10 +14,13 @@ from pathlib import Path
 
 import jinja2
 
+from agentdistill.evaluate.compare import PairedRow, paired_markdown, paired_rows
 from agentdistill.evaluate.records import RunResult, load_run
 from agentdistill.evaluate.report_table import (
     ResultsTable,
+    accuracy_cell,
     accuracy_markdown,
+    column_n,
     efficiency_markdown,
     f1_markdown,
     fmt,
@@ -86,6 +89,13 @@ def _all_warnings(runs: list[RunResult]) -> list[str]:
     return [w for run in runs for w in run.warnings]
 
 
+PAIRED_NOTE = (
+    "Runs graded on the same questions, paired by question: A is the later run in the input order. "
+    "The difference A − B has a paired-bootstrap 95% interval (9,999 resamples, fixed seed); p is the exact "
+    "McNemar test on the questions only one run got right."
+)
+
+
 def render_markdown(runs: list[RunResult], table: ResultsTable, title: str, chart_name: str | None) -> str:
     parts = [f"# {title}", "", f"Generated {datetime.now():%Y-%m-%d %H:%M} · {len(runs)} runs", ""]
     warnings = _all_warnings(runs)
@@ -93,9 +103,13 @@ def render_markdown(runs: list[RunResult], table: ResultsTable, title: str, char
         parts += ["> **Check these inputs:**"] + [f"> - {w}" for w in warnings] + [""]
     parts += ["## Accuracy (%)", "", accuracy_markdown(table), ""]
     parts += [
-        "Exact match for QA, math equivalence for math. Averages are unweighted means over a domain's sets.",
+        "Exact match for QA, math equivalence for math; in brackets the 95% Wilson score interval, n questions "
+        "per set. Averages are unweighted means over a domain's sets (interval only when the sets' n are equal).",
         "",
     ]
+    paired = paired_markdown(paired_rows(runs, [c.name for c in table.set_columns]))
+    if paired:
+        parts += ["## Paired comparisons", "", paired, "", PAIRED_NOTE, ""]
     f1 = f1_markdown(table)
     if f1:
         parts += ["### F1 on QA sets (%)", "", f1, ""]
@@ -150,9 +164,17 @@ def render_html(
         views=views,
         max_trajectories=max_trajectories,
         fmt=fmt,
+        cell=accuracy_cell,
+        column_n={c.name: column_n(table, c.name) for c in table.columns},
+        paired=_paired_for_html(runs, table),
+        paired_note=PAIRED_NOTE,
         eff_spans=Counter(e.run_index for e in table.efficiency),
         open_sets=sum(len(s.items) for v in views for s in v.sets) <= OPEN_SETS_UP_TO,
     )
+
+
+def _paired_for_html(runs: list[RunResult], table: ResultsTable) -> list[PairedRow]:
+    return paired_rows(runs, [c.name for c in table.set_columns])
 
 
 def write_report(

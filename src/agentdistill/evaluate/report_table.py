@@ -1,6 +1,8 @@
 """The results table in the paper's layout (methods × test sets, grouped by model), and its Markdown form.
 
 Pure functions over loaded runs: no I/O, so the CLI, the HTML and the Markdown all show the same numbers.
+Every accuracy carries its n and a 95% Wilson interval (evaluate/stats.py); runs graded on the same questions
+are compared pairwise (exact McNemar test, paired-bootstrap interval of the difference).
 """
 
 from __future__ import annotations
@@ -8,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agentdistill.evaluate.records import RunResult
+from agentdistill.evaluate.records import RunResult, SetMetrics
+from agentdistill.evaluate.stats import Interval, wilson
 
 _MATH_NAME = re.compile(r"gsm|math|aime|amc|olym|svamp|asdiv|minerva", re.IGNORECASE)
 
@@ -31,6 +34,9 @@ class Row:
     run_name: str
     accuracy: dict[str, float | None] = field(default_factory=dict)
     f1: dict[str, float | None] = field(default_factory=dict)
+    # Wilson 95% interval (with k and n) per set; for a domain average, the pooled interval when every set
+    # has the same n (then the unweighted mean is the pooled rate), else None.
+    interval: dict[str, Interval | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,6 +54,7 @@ class EfficiencyRow:
     tokens_per_task: float
     seconds_per_task: float
     run_index: int = 0  # position of the run in the input list
+    interval: Interval | None = None  # Wilson 95% interval of the accuracy
 
 
 @dataclass
@@ -97,6 +104,19 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(values) / len(values)  # type: ignore[arg-type]
 
 
+def set_interval(m: SetMetrics | None) -> Interval | None:
+    """Wilson 95% interval of one set's accuracy (k = accuracy × n); None without questions."""
+    if m is None or m.n < 1:
+        return None
+    return wilson(round(m.accuracy * m.n), m.n)
+
+
+def _pooled(intervals: list[Interval | None]) -> Interval | None:
+    if not intervals or any(i is None for i in intervals) or len({i.n for i in intervals}) != 1:  # type: ignore[union-attr]
+        return None
+    return wilson(sum(i.k for i in intervals), sum(i.n for i in intervals))  # type: ignore[union-attr]
+
+
 def results_table(runs: list[RunResult]) -> ResultsTable:
     """Build the table: QA sets first, then math, each in order of first appearance; an average column per
     domain with two or more sets (only for rows that have every set of that domain)."""
@@ -124,9 +144,11 @@ def results_table(runs: list[RunResult]) -> ResultsTable:
                 domain = [c.name for c in columns if c.kind == col.kind and not c.is_average]
                 row.accuracy[col.name] = _mean([row.accuracy.get(n) for n in domain])
                 row.f1[col.name] = _mean([row.f1.get(n) for n in domain]) if col.kind == "qa" else None
+                row.interval[col.name] = _pooled([row.interval.get(n) for n in domain])
                 continue
             m = s.per_set.get(col.name)
             row.accuracy[col.name] = _pct(m.accuracy) if m else None
+            row.interval[col.name] = set_interval(m)
             row.f1[col.name] = _pct(m.f1) if m and col.kind == "qa" else None
         rows.append(row)
         for col in columns:
@@ -146,6 +168,7 @@ def results_table(runs: list[RunResult]) -> ResultsTable:
                     tokens_per_task=m.tokens_per_task,
                     seconds_per_task=m.seconds_per_task,
                     run_index=run_index,
+                    interval=set_interval(m),
                 )
             )
     # Group rows by model (stable: first appearance of each model, rows in input order within it).
@@ -157,6 +180,23 @@ def results_table(runs: list[RunResult]) -> ResultsTable:
 
 def fmt(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
+
+
+def accuracy_cell(row: Row, set_name: str, *, with_n: bool = True) -> str:
+    """'40.0 [19.8, 64.3] (n=15)': accuracy % with its Wilson 95% interval (and n); '–' when absent.
+
+    For any results table (CLI, pipeline, Markdown): call it per row and column instead of ``fmt``.
+    """
+    interval = row.interval.get(set_name)
+    if interval is None:
+        return fmt(row.accuracy.get(set_name))
+    return interval.cell() if with_n else interval.pct()
+
+
+def column_n(table: ResultsTable, set_name: str) -> int | None:
+    """The n every row has on this column (None when rows differ or none has it)."""
+    ns = {i.n for r in table.rows if (i := r.interval.get(set_name)) is not None}
+    return ns.pop() if len(ns) == 1 else None
 
 
 def _md_cell(text: str) -> str:
@@ -181,7 +221,15 @@ def _grouped_md(table: ResultsTable, columns: list[Column], metric: str) -> str:
 
 
 def accuracy_markdown(table: ResultsTable) -> str:
-    return _grouped_md(table, table.columns, "accuracy")
+    """Accuracy % [95% Wilson interval]; n in the column header when every row has the same n, else per cell."""
+    ns = {c.name: column_n(table, c.name) for c in table.columns}
+    header = ["Model", "Method"] + [c.name + (f" (n={ns[c.name]})" if ns[c.name] else "") for c in table.columns]
+    body = []
+    for model, rows in table.groups():
+        for i, row in enumerate(rows):
+            cells = [accuracy_cell(row, c.name, with_n=ns[c.name] is None) for c in table.columns]
+            body.append([model if i == 0 else "", row.label] + cells)
+    return _md_table(header, body, ["l", "l"] + ["r"] * len(table.columns))
 
 
 def f1_markdown(table: ResultsTable) -> str | None:
@@ -190,14 +238,15 @@ def f1_markdown(table: ResultsTable) -> str | None:
 
 
 def efficiency_markdown(table: ResultsTable) -> str:
-    header = ["Model", "Method", "Set", "n", "Acc %", "F1 %", "Steps", "Parse err %", "Tokens/task", "s/task"]
+    header = ["Model", "Method", "Set", "n", "Acc % [95% CI]", "F1 %", "Steps", "Parse err %", "Tokens/task",
+              "s/task"]
     body = [
         [
             e.model,
             e.label,
             e.set_name,
             str(e.n),
-            fmt(e.accuracy),
+            e.interval.pct() if e.interval else fmt(e.accuracy),
             fmt(e.f1),
             fmt(e.mean_steps, 2),
             fmt(e.parse_error_rate),

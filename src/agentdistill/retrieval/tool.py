@@ -7,7 +7,7 @@ so the model sees what happened as an observation and can try another query.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from agentdistill.retrieval.types import Passage, Retriever
 
@@ -42,10 +42,19 @@ class SearchTool:
 
     __name__ = "search"
 
-    def __init__(self, retriever: Retriever, k: int = 3, max_chars: int = DEFAULT_MAX_CHARS):
+    def __init__(
+        self,
+        retriever: Retriever,
+        k: int = 3,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        formatter: Callable[[Sequence[Passage]], str] | None = None,
+    ):
+        """``formatter``: passages -> observation text (default ``format_passages`` cut to ``max_chars``;
+        the paper's turn format passes its own layout)."""
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         self.retriever, self.k, self.max_chars = retriever, k, max_chars
+        self.formatter = formatter
 
     def __call__(self, query: str, k: int | None = None) -> str:
         if not isinstance(query, str):
@@ -62,4 +71,6 @@ class SearchTool:
             return f"Search failed: {type(exc).__name__}: {exc}".strip()
         if not passages:
             return f"No results for '{query}'."
+        if self.formatter is not None:
+            return self.formatter(passages)
         return format_passages(passages, self.max_chars)

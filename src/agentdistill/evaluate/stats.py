@@ -1,0 +1,174 @@
+"""Uncertainty of accuracies: Wilson intervals, and paired comparisons of two runs on the same questions.
+
+Every accuracy the project shows comes with its n and a 95% Wilson score interval
+(statsmodels ``proportion_confint(method="wilson")``). Two runs graded on the same questions are compared
+with the exact McNemar test (statsmodels ``mcnemar(exact=True)``: a binomial test on the discordant pairs)
+and the difference of their accuracies with a paired bootstrap interval (scipy ``stats.bootstrap``,
+``paired=True``, percentile method, fixed seed so a report is reproducible).
+
+Sources: Wilson (1927), "Probable inference, the law of succession, and statistical inference", JASA 22;
+McNemar (1947), Psychometrika 12; Efron & Tibshirani (1993), "An Introduction to the Bootstrap".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# statsmodels and scipy are imported where used: they take about a second to import, and summaries are read
+# by commands (e.g. `agentdistill report --help`) that should start at once.
+
+CONFIDENCE = 0.95
+BOOTSTRAP_RESAMPLES = 9999
+BOOTSTRAP_SEED = 0
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An accuracy with its sample size and Wilson interval. ``p``, ``low``, ``high`` are fractions in [0, 1]."""
+
+    k: int  # correct answers
+    n: int  # questions
+    p: float
+    low: float
+    high: float
+    confidence: float = CONFIDENCE
+
+    def pct(self, digits: int = 1) -> str:
+        """'40.0 [19.8, 64.3]' in percent (no n)."""
+        return f"{100 * self.p:.{digits}f} [{100 * self.low:.{digits}f}, {100 * self.high:.{digits}f}]"
+
+    def cell(self, digits: int = 1) -> str:
+        """'40.0 [19.8, 64.3] (n=15)': a table cell in percent."""
+        return f"{self.pct(digits)} (n={self.n})"
+
+
+def wilson(k: int, n: int, confidence: float = CONFIDENCE) -> Interval:
+    """Wilson score interval of ``k`` successes in ``n`` trials.
+
+    Raises ``ValueError`` if n < 1 or k is outside [0, n]. Example: ``wilson(6, 15)`` is 0.400 [0.198, 0.643].
+    """
+    if n < 1:
+        raise ValueError(f"wilson: n must be >= 1, got {n}")
+    if not 0 <= k <= n:
+        raise ValueError(f"wilson: k must be in [0, n={n}], got {k}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"wilson: confidence must be in (0, 1), got {confidence}")
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
+    return Interval(k=k, n=n, p=k / n, low=float(low), high=float(high), confidence=confidence)
+
+
+def interval_from_accuracy(accuracy: float, n: int, confidence: float = CONFIDENCE) -> Interval:
+    """Wilson interval for a stored accuracy fraction over ``n`` questions (k = round(accuracy * n)).
+
+    For summaries that kept only the rate: with binary grades accuracy * n is a whole number up to rounding.
+    """
+    if n < 1:
+        raise ValueError(f"interval_from_accuracy: n must be >= 1, got {n}")
+    k = round(accuracy * n)
+    if abs(k - accuracy * n) > 1e-6 * n + 1e-9:
+        raise ValueError(f"interval_from_accuracy: accuracy {accuracy} is not a count over n={n}")
+    return wilson(k, n, confidence)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Run A against run B on the same ``n`` questions. Differences are A − B as fractions.
+
+    ``only_a``: questions A got right and B wrong; ``only_b`` the reverse (the discordant pairs McNemar uses).
+    """
+
+    n: int
+    accuracy_a: float
+    accuracy_b: float
+    only_a: int
+    only_b: int
+    diff: float
+    diff_low: float
+    diff_high: float
+    p_value: float  # exact McNemar, two-sided
+    confidence: float = CONFIDENCE
+
+    def text(self, digits: int = 1) -> str:
+        """'+13.3 pts [-6.7, +33.3], McNemar exact p=0.375 (n=15; 3 vs 1 discordant)'."""
+        return (
+            f"{100 * self.diff:+.{digits}f} pts [{100 * self.diff_low:+.{digits}f}, {100 * self.diff_high:+.{digits}f}]"
+            f", McNemar exact p={self.p_value:.3g} (n={self.n}; {self.only_a} vs {self.only_b} discordant)"
+        )
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts (binomial test with p = 1/2)."""
+    if only_a < 0 or only_b < 0:
+        raise ValueError(f"mcnemar_exact: counts must be >= 0, got {only_a}, {only_b}")
+    if only_a + only_b == 0:
+        return 1.0
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    table = [[0, only_a], [only_b, 0]]  # concordant cells do not enter the exact test
+    return float(mcnemar(table, exact=True).pvalue)
+
+
+def paired_comparison(
+    correct_a: Sequence[bool],
+    correct_b: Sequence[bool],
+    *,
+    confidence: float = CONFIDENCE,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> PairedComparison:
+    """Compare two runs' per-question correctness (same questions, same order).
+
+    Raises ``ValueError`` if the lists differ in length or are empty.
+    """
+    if len(correct_a) != len(correct_b):
+        raise ValueError(
+            f"paired_comparison: {len(correct_a)} vs {len(correct_b)} questions; pair them first"
+        )
+    if not correct_a:
+        raise ValueError("paired_comparison: no questions")
+    a = np.asarray(correct_a, dtype=float)
+    b = np.asarray(correct_b, dtype=float)
+    only_a = int(np.sum((a == 1) & (b == 0)))
+    only_b = int(np.sum((a == 0) & (b == 1)))
+    diff = float(a.mean() - b.mean())
+    if only_a + only_b == 0:  # every pair agrees: every resample has difference 0
+        low = high = 0.0
+    else:
+        from scipy.stats import bootstrap
+
+        res = bootstrap(
+            (a, b),
+            lambda x, y, axis=-1: np.mean(x, axis=axis) - np.mean(y, axis=axis),
+            paired=True,
+            vectorized=True,
+            n_resamples=resamples,
+            confidence_level=confidence,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return PairedComparison(
+        n=len(a),
+        accuracy_a=float(a.mean()),
+        accuracy_b=float(b.mean()),
+        only_a=only_a,
+        only_b=only_b,
+        diff=diff,
+        diff_low=low,
+        diff_high=high,
+        p_value=mcnemar_exact(only_a, only_b),
+        confidence=confidence,
+    )
+
+
+def pair_by_question(
+    a: Mapping[str, bool], b: Mapping[str, bool]
+) -> tuple[list[str], list[bool], list[bool]]:
+    """Question ids graded in both runs (sorted), with each run's correctness in that order."""
+    shared = sorted(a.keys() & b.keys())
+    return shared, [bool(a[q]) for q in shared], [bool(b[q]) for q in shared]

@@ -1,0 +1,47 @@
+"""The README's demo table is exactly what scripts/readme_table.py writes from the committed summaries."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("readme_table", ROOT / "scripts" / "readme_table.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_table_comes_from_results_files() -> None:
+    mod = _script()
+    block = mod.table_text(ROOT / "results" / "demo")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"{mod.START}\n{block}{mod.END}" in readme
+    assert (ROOT / "results" / "demo" / "table.md").read_text(encoding="utf-8") == block
+    assert "(n=15)" in block and "40.0 [19.8, 64.3]" in block  # teacher on gsm-hard-500: 6 of 15
+
+
+def test_script_rewrites_between_markers_and_refuses_bad_readme(tmp_path: Path) -> None:
+    import shutil
+
+    mod = _script()
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    for path in (ROOT / "results" / "demo").glob("eval_*.json"):
+        shutil.copy(path, demo / path.name)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{mod.START}\nold table\n{mod.END}\noutro\n")
+    assert mod.main(["--demo", str(demo), "--readme", str(readme)]) == 0
+    assert (demo / "table.md").read_text() == mod.table_text(ROOT / "results" / "demo")
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("intro\n") and text.endswith(f"{mod.END}\noutro\n")
+    readme.write_text("no markers\n")
+    assert mod.main(["--demo", str(demo), "--readme", str(readme)]) == 1
+    with pytest.raises(ValueError, match="needs exactly one"):
+        mod.replace_between_markers("x", "y", readme)
