@@ -74,11 +74,6 @@ class Step(BaseModel):
     stdout: str = ""
     last_value: str | None = None
     error_line: str | None = None
-    # What the paper's turn format (agent/paper_format.py) shows: printed output alone, the value of the
-    # code's last statement as str (None: no value), and the source line an execution error points at.
-    stdout: str = ""
-    last_value: str | None = None
-    error_line: str | None = None
     forced: bool = False  # the forced final-answer turn after max_steps (not an agent step; never trained on)
 
 
