@@ -42,7 +42,11 @@ def start_stamp(argv: list[str] | None = None) -> dict:
         "date": _now(),
         "git_commit": os.environ.get("AGENTDISTILL_GIT_COMMIT") or _git("rev-parse", "HEAD") or "unknown",
         "git_dirty": bool(status) if status is not None else None,
-        "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+        },
         "load_start": list(os.getloadavg()),
         "_t0": time.monotonic(),
     }

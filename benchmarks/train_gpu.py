@@ -33,20 +33,49 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train_gpu.json"
 QWEN = {
-    "qwen2.5-0.5b": dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
-                         intermediate_size=4864, vocab_size=151936, tie_word_embeddings=True),
-    "qwen2.5-1.5b": dict(hidden_size=1536, num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2,
-                         intermediate_size=8960, vocab_size=151936, tie_word_embeddings=True),
+    "qwen2.5-0.5b": dict(
+        hidden_size=896,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        intermediate_size=4864,
+        vocab_size=151936,
+        tie_word_embeddings=True,
+    ),
+    "qwen2.5-1.5b": dict(
+        hidden_size=1536,
+        num_hidden_layers=28,
+        num_attention_heads=12,
+        num_key_value_heads=2,
+        intermediate_size=8960,
+        vocab_size=151936,
+        tie_word_embeddings=True,
+    ),
 }
-TINY = {"tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                     intermediate_size=128, vocab_size=1000, tie_word_embeddings=True)}
+TINY = {
+    "tiny": dict(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=128,
+        vocab_size=1000,
+        tie_word_embeddings=True,
+    )
+}
 
 
 def make_config(arch: dict, attn: str):
     from transformers import Qwen2Config
 
-    return Qwen2Config(**arch, max_position_embeddings=32768, rope_theta=1e6, rms_norm_eps=1e-6,
-                       attn_implementation=attn, use_cache=False)
+    return Qwen2Config(
+        **arch,
+        max_position_embeddings=32768,
+        rope_theta=1e6,
+        rms_norm_eps=1e-6,
+        attn_implementation=attn,
+        use_cache=False,
+    )
 
 
 def sample_steps(n_steps: int, tokens_per_step: int, lo: int, hi: int, vocab: int, seed: int = 0):
@@ -90,8 +119,12 @@ def packed_batch(seqs, device):
     pos = torch.cat([torch.arange(len(x)) for x, _ in seqs])[None]
     lens = torch.tensor([0] + [len(x) for x, _ in seqs]).cumsum(0).to(torch.int32)
     out = {"input_ids": ids.to(device), "labels": labels.to(device), "position_ids": pos.to(device)}
-    out.update(cu_seq_lens_q=lens.to(device), cu_seq_lens_k=lens.to(device),
-               max_length_q=int(lens.diff().max()), max_length_k=int(lens.diff().max()))
+    out.update(
+        cu_seq_lens_q=lens.to(device),
+        cu_seq_lens_k=lens.to(device),
+        max_length_q=int(lens.diff().max()),
+        max_length_k=int(lens.diff().max()),
+    )
     return out
 
 
@@ -120,8 +153,12 @@ def build(cfg, *, lora: bool, ours: bool, compile_: bool, grad_ckpt: bool, devic
 
         if grad_ckpt:
             model.enable_input_require_grads()
-        model = get_peft_model(model, LoraConfig(r=64, lora_alpha=128, lora_dropout=0.0, target_modules="all-linear",
-                                                 task_type="CAUSAL_LM"))
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=64, lora_alpha=128, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM"
+            ),
+        )
     if compile_:
         model = torch.compile(model)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -132,7 +169,9 @@ def build(cfg, *, lora: bool, ours: bool, compile_: bool, grad_ckpt: bool, devic
 def run_case(cfg, steps, *, lora, ours, compile_, grad_ckpt, device, dtype, warmup, peak_tflops):
     import torch
 
-    model, opt = build(cfg, lora=lora, ours=ours, compile_=compile_, grad_ckpt=grad_ckpt, device=device, dtype=dtype)
+    model, opt = build(
+        cfg, lora=lora, ours=ours, compile_=compile_, grad_ckpt=grad_ckpt, device=device, dtype=dtype
+    )
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -160,8 +199,14 @@ def run_case(cfg, steps, *, lora, ours, compile_, grad_ckpt, device, dtype, warm
     del model, opt
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    return {"tokens_per_s": tokens / secs, "mfu": flops / secs / (peak_tflops * 1e12), "peak_mem_gib": peak,
-            "seconds": secs, "measured_steps": len(steps) - warmup, "first_loss": losses[0]}
+    return {
+        "tokens_per_s": tokens / secs,
+        "mfu": flops / secs / (peak_tflops * 1e12),
+        "peak_mem_gib": peak,
+        "seconds": secs,
+        "measured_steps": len(steps) - warmup,
+        "first_loss": losses[0],
+    }
 
 
 def generation_cost(cfg, device, dtype, prompt_len: int, decode_steps: int, n: int) -> float:
@@ -214,21 +259,41 @@ def main(argv: list[str] | None = None) -> int:
         lo, hi, args.tokens_per_step, args.steps, args.warmup, prompt, dsteps = 16, 64, 128, 2, 1, 32, 2
     else:
         if not torch.cuda.is_available():
-            print("train_gpu.py: no CUDA device here — skipped (run it on a GPU machine; --dry-run for a CPU check)")
+            print(
+                "train_gpu.py: no CUDA device here — skipped (run it on a GPU machine; --dry-run for a CPU check)"
+            )
             return 0
         device, dtype = torch.device("cuda"), torch.bfloat16
         archs = {k: QWEN[k] for k in args.models.split(",")}
         lo, hi, prompt, dsteps = 1024, 4096, 1024, 32
     import importlib.util
 
-    ours_attn = "flash_attention_2" if device.type == "cuda" and importlib.util.find_spec("flash_attn") else "sdpa"
+    ours_attn = (
+        "flash_attention_2" if device.type == "cuda" and importlib.util.find_spec("flash_attn") else "sdpa"
+    )
     results = {
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu ({platform.processor() or 'dry run'})",
-        "dry_run": args.dry_run, "torch": torch.__version__, "ours_attention": ours_attn,
-        "lengths": [lo, hi], "tokens_per_step": args.tokens_per_step, "peak_tflops": args.peak_tflops,
+        "device": torch.cuda.get_device_name()
+        if device.type == "cuda"
+        else f"cpu ({platform.processor() or 'dry run'})",
+        "dry_run": args.dry_run,
+        "torch": torch.__version__,
+        "ours_attention": ours_attn,
+        "lengths": [lo, hi],
+        "tokens_per_step": args.tokens_per_step,
+        "peak_tflops": args.peak_tflops,
         "mfu_formula": "(sum_seq 6*N*len + 12*L*d*len^2) / (time * peak); N = non-embedding params + V*d",
-        "cases": [], "generation": [],
+        "cases": [],
+        "generation": [],
+        "complete": False,
     }
+
+    def save() -> None:  # after every case, so a run cut short (device time limit) keeps what it measured
+        results["run"] = finish_stamp(stamp)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=2))
+        tmp.replace(args.out)
+
     for name, arch in archs.items():
         steps = sample_steps(args.steps, args.tokens_per_step, lo, hi, arch["vocab_size"])
         for lora in (False, True):
@@ -237,9 +302,18 @@ def main(argv: list[str] | None = None) -> int:
                 ours = path == "agentdistill"
                 cfg = make_config(arch, ours_attn if ours else "sdpa")
                 try:
-                    row[path] = run_case(cfg, steps, lora=lora, ours=ours, compile_=args.compile and ours,
-                                         grad_ckpt=args.grad_ckpt and ours, device=device, dtype=dtype,
-                                         warmup=args.warmup, peak_tflops=args.peak_tflops)
+                    row[path] = run_case(
+                        cfg,
+                        steps,
+                        lora=lora,
+                        ours=ours,
+                        compile_=args.compile and ours,
+                        grad_ckpt=args.grad_ckpt and ours,
+                        device=device,
+                        dtype=dtype,
+                        warmup=args.warmup,
+                        peak_tflops=args.peak_tflops,
+                    )
                 except torch.OutOfMemoryError:
                     row[path] = {"oom": True}
                     torch.cuda.empty_cache()
@@ -250,14 +324,22 @@ def main(argv: list[str] | None = None) -> int:
                 if p["peak_mem_gib"]:
                     row["memory_ratio"] = o["peak_mem_gib"] / p["peak_mem_gib"]
             results["cases"].append(row)
+            save()
         cfg = make_config(arch, "sdpa")
         one = generation_cost(cfg, device, dtype, prompt, dsteps, 1)
         eight = generation_cost(cfg, device, dtype, prompt, dsteps, 8)
-        results["generation"].append({"model": name, "prompt_tokens": prompt, "step_s_n1": one, "step_s_n8": eight,
-                                      "ratio_n8_over_n1": eight / one})
-    results["run"] = finish_stamp(stamp)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+        results["generation"].append(
+            {
+                "model": name,
+                "prompt_tokens": prompt,
+                "step_s_n1": one,
+                "step_s_n8": eight,
+                "ratio_n8_over_n1": eight / one,
+            }
+        )
+        save()
+    results["complete"] = True
+    save()
     print(f"wrote {args.out}")
     return 0
 

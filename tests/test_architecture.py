@@ -22,7 +22,18 @@ DIRECT = {
     "distill": {"agent", "data", "grading", "models"},
     "evaluate": {"agent", "data", "grading"},
     "pipeline": {"distill", "evaluate"},
-    "cli": {"pipeline", "distill", "evaluate", "agent", "data", "grading", "models", "retrieval", "sandbox", "llm"},
+    "cli": {
+        "pipeline",
+        "distill",
+        "evaluate",
+        "agent",
+        "data",
+        "grading",
+        "models",
+        "retrieval",
+        "sandbox",
+        "llm",
+    },
 }
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 
 
