@@ -20,8 +20,15 @@ import pytest
 from agentdistill.sandbox import SandboxConfig
 from agentdistill.sandbox import _zygote as zyg
 
-FAST = SandboxConfig(cpu_seconds=1, wall_seconds=6.0, memory_mb=1024, max_open_files=32, max_file_mb=4,
-                     output_chars=2000, scratch_mb=16)
+FAST = SandboxConfig(
+    cpu_seconds=1,
+    wall_seconds=6.0,
+    memory_mb=1024,
+    max_open_files=32,
+    max_file_mb=4,
+    output_chars=2000,
+    scratch_mb=16,
+)
 
 
 class _Listener:
@@ -116,9 +123,14 @@ class Host:
 
     def fill(self, code: str) -> str:
         """Substitute the canaries' coordinates into attack code."""
-        return (code.replace("CANARY_FILE", str(self.file)).replace("TMP_CANARY", str(self.tmp_file))
-                .replace("HOST_PORT", str(self.port)).replace("HOST_UNIX", self.unix_path)
-                .replace("HOST_ABSTRACT", self.abstract).replace("HOST_PID", str(os.getpid())))
+        return (
+            code.replace("CANARY_FILE", str(self.file))
+            .replace("TMP_CANARY", str(self.tmp_file))
+            .replace("HOST_PORT", str(self.port))
+            .replace("HOST_UNIX", self.unix_path)
+            .replace("HOST_ABSTRACT", self.abstract)
+            .replace("HOST_PID", str(os.getpid()))
+        )
 
     def assert_intact(self, *texts: object) -> None:
         for t in texts:
@@ -126,7 +138,9 @@ class Host:
         assert self.file.read_text() == self.secret and self.tmp_file.read_text() == self.secret
         assert os.environ["AGENTDISTILL_CANARY"] == self.secret
         time.sleep(0.05)
-        assert self.tcp.hits == 0 and self.unix.hits == 0 and self.abs.hits == 0, "a host listener was reached"
+        assert self.tcp.hits == 0 and self.unix.hits == 0 and self.abs.hits == 0, (
+            "a host listener was reached"
+        )
         new = {n for n in set(os.listdir("/tmp")) - self.tmp_before if not n.startswith(("pytest", "tmp"))}
         assert not {n for n in new if "escape" in n or "pwned" in n}, f"files planted in the host /tmp: {new}"
         deadline = time.monotonic() + 3

@@ -19,10 +19,11 @@ from agentdistill.sandbox import Sandbox
 from .conftest import FAST
 
 S = "import collections\nS = collections._sys\nOS = S.modules['os']\n"
-C = S + ("__name__ = 'not_the_sandbox'\nimport ctypes\n"
-         "LIBC = ctypes.CDLL(None, use_errno=True)\n")
-WALK = S + ("fd = OS.open('.', OS.O_PATH)\nfor _ in range(40):\n    up = OS.open('..', OS.O_PATH, dir_fd=fd)\n"
-            "    OS.close(fd)\n    fd = up\n")
+C = S + ("__name__ = 'not_the_sandbox'\nimport ctypes\nLIBC = ctypes.CDLL(None, use_errno=True)\n")
+WALK = S + (
+    "fd = OS.open('.', OS.O_PATH)\nfor _ in range(40):\n    up = OS.open('..', OS.O_PATH, dir_fd=fd)\n"
+    "    OS.close(fd)\n    fd = up\n"
+)
 NOENT, RO, EPERM, NOAF = "No such file", "Read-only file system", "Operation not permitted", "Address family"
 HOST_SYS_PATH = repr([p for p in sys.path if p])
 
@@ -32,17 +33,33 @@ ATTACKS = [
     ("read_canary", "print(open('CANARY_FILE').read())", NOENT),
     ("read_tmp_canary", "print(open('TMP_CANARY').read())", NOENT),
     ("read_etc_passwd", "print(open('/etc/passwd').read())", NOENT),
-    ("str_subclass_path", "class P(str):\n    def startswith(self, *a): return True\n"
-     "    def partition(self, *a): return ('', '', '')\nprint(open(P('CANARY_FILE')).read())", NOENT),
-    ("dir_fd_walk_passwd", WALK + "print(OS.read(OS.open('etc/passwd', OS.O_RDONLY, dir_fd=fd), 200))", NOENT),
-    ("dir_fd_walk_canary", WALK + "print(OS.read(OS.open('CANARY_FILE'.lstrip('/'), 0, dir_fd=fd), 200))", NOENT),
+    (
+        "str_subclass_path",
+        "class P(str):\n    def startswith(self, *a): return True\n"
+        "    def partition(self, *a): return ('', '', '')\nprint(open(P('CANARY_FILE')).read())",
+        NOENT,
+    ),
+    (
+        "dir_fd_walk_passwd",
+        WALK + "print(OS.read(OS.open('etc/passwd', OS.O_RDONLY, dir_fd=fd), 200))",
+        NOENT,
+    ),
+    (
+        "dir_fd_walk_canary",
+        WALK + "print(OS.read(OS.open('CANARY_FILE'.lstrip('/'), 0, dir_fd=fd), 200))",
+        NOENT,
+    ),
     ("proc_1_root", "print(open('/proc/1/root/etc/passwd').read())", "Permission denied"),
     ("proc_host_pid_environ", "print(open('/proc/HOST_PID/environ').read())", None),
     ("proc_self_environ", "print(open('/proc/self/environ').read())", None),
     ("list_root", S + "print(sorted(OS.listdir('/')))", "'scratch'"),
     ("read_checkout", "print(open('" + __file__ + "').read())", NOENT),
-    ("walk_host_sys_path", S + f"for p in {HOST_SYS_PATH}:\n    try:\n        print(p, OS.listdir(p)[:3])\n"
-     "    except OSError as e:\n        print(p, e)", None),
+    (
+        "walk_host_sys_path",
+        S + f"for p in {HOST_SYS_PATH}:\n    try:\n        print(p, OS.listdir(p)[:3])\n"
+        "    except OSError as e:\n        print(p, e)",
+        None,
+    ),
     ("read_root_home", "print(open('/root/.bashrc').read())", NOENT),
     ("dev_mem", "open('/dev/mem', 'rb').read(10)", NOENT),
     ("sys_fs", S + "print(OS.listdir('/sys'))", NOENT),
@@ -54,25 +71,46 @@ ATTACKS = [
     ("write_worker_lib", "open('/sbx/lib/_guards.py', 'a').write('pwned')", RO),
     ("write_stdlib", S + "open(OS.__file__, 'a').write('pwned')", RO),
     ("write_root", "open('/pwned_escape', 'w').write('x')", RO),
-    ("disk_fill_1gib", "for i in range(1024):\n    with open(f'fill{i}', 'wb') as f:\n        f.write(b'x' * 2**20)",
-     "No space left"),
+    (
+        "disk_fill_1gib",
+        "for i in range(1024):\n    with open(f'fill{i}', 'wb') as f:\n        f.write(b'x' * 2**20)",
+        "No space left",
+    ),
     ("inode_fill", "for i in range(100000):\n    open(f'i{i}', 'w').close()", "No space left"),
     ("file_over_fsize", "open('big', 'wb').write(b'x' * (8 * 2**20))", "File too large"),
     # --- programs and processes --------------------------------------------------------------------------
-    ("name_trick_subprocess", "__name__ = 'x'\nimport subprocess\n"
-     "subprocess.run(['/usr/bin/touch', '/tmp/agentdistill_escape_sp'])", EPERM),
+    (
+        "name_trick_subprocess",
+        "__name__ = 'x'\nimport subprocess\n"
+        "subprocess.run(['/usr/bin/touch', '/tmp/agentdistill_escape_sp'])",
+        EPERM,
+    ),
     ("os_system", S + "print(OS.system('touch /tmp/agentdistill_escape_sys'))", None),
-    ("exec_python", S + "OS.execv(S.executable, ['py', '-c', 'open(\"/tmp/agentdistill_escape_x\", \"w\")'])",
-     EPERM),
+    (
+        "exec_python",
+        S + "OS.execv(S.executable, ['py', '-c', 'open(\"/tmp/agentdistill_escape_x\", \"w\")'])",
+        EPERM,
+    ),
     ("posix_spawn", S + "OS.posix_spawn(S.executable, ['py', '-c', '1'], {})", EPERM),
     ("fork_exec_raw", C + "print(LIBC.execve(b'/usr/bin/id', None, None), ctypes.get_errno())", "-1 1"),
-    ("setsid_survivor", S + "if OS.fork() == 0:\n    OS.setsid()\n    import time\n    time.sleep(60)\n"
-     "    OS._exit(0)\nprint('parent')", "parent"),
-    ("double_fork_daemon", S + "if OS.fork() == 0:\n    if OS.fork() == 0:\n        OS.setsid()\n"
-     "        while True: pass\n    OS._exit(0)\nprint('parent')", "parent"),
-    ("fork_bomb", S + "n = 0\ntry:\n    while True:\n        if OS.fork() == 0:\n            import time\n"
-     "            time.sleep(60)\n            OS._exit(0)\n        n += 1\nexcept OSError as e:\n    print('capped', n, e)",
-     "Resource temporarily unavailable"),
+    (
+        "setsid_survivor",
+        S + "if OS.fork() == 0:\n    OS.setsid()\n    import time\n    time.sleep(60)\n"
+        "    OS._exit(0)\nprint('parent')",
+        "parent",
+    ),
+    (
+        "double_fork_daemon",
+        S + "if OS.fork() == 0:\n    if OS.fork() == 0:\n        OS.setsid()\n"
+        "        while True: pass\n    OS._exit(0)\nprint('parent')",
+        "parent",
+    ),
+    (
+        "fork_bomb",
+        S + "n = 0\ntry:\n    while True:\n        if OS.fork() == 0:\n            import time\n"
+        "            time.sleep(60)\n            OS._exit(0)\n        n += 1\nexcept OSError as e:\n    print('capped', n, e)",
+        "Resource temporarily unavailable",
+    ),
     ("kill_host", S + "OS.kill(HOST_PID, 9)", "No such process"),
     ("kill_everything", S + "OS.kill(-1, 9)\nprint('still here')", None),
     ("kill_family_init", S + "OS.kill(1, 9)\nprint('init ignores it')", "init ignores it"),
@@ -84,7 +122,11 @@ ATTACKS = [
     ("unshare_user", C + "print(LIBC.unshare(0x10000000), ctypes.get_errno())", "-1 1"),
     ("clone_newuser", C + "print(LIBC.syscall(56, 0x10000000 | 17, 0, 0, 0, 0), ctypes.get_errno())", "-1 1"),
     ("mount_tmpfs", C + "print(LIBC.mount(b'none', b'/tmp', b'tmpfs', 0, None), ctypes.get_errno())", "-1 1"),
-    ("setns_net", C + "fd = OS.open('/proc/self/ns/net', 0)\nprint(LIBC.setns(fd, 0), ctypes.get_errno())", "-1 1"),
+    (
+        "setns_net",
+        C + "fd = OS.open('/proc/self/ns/net', 0)\nprint(LIBC.setns(fd, 0), ctypes.get_errno())",
+        "-1 1",
+    ),
     ("chroot", S + "OS.chroot('.')", EPERM),
     ("bpf", C + "print(LIBC.syscall(321, 0, 0, 0), ctypes.get_errno())", "-1 1"),
     ("perf_event_open", C + "print(LIBC.syscall(298, 0, 0, -1, -1, 0), ctypes.get_errno())", "-1 1"),
@@ -94,48 +136,98 @@ ATTACKS = [
     ("mkfifo", S + "OS.mkfifo('p')", EPERM),
     ("sethostname", C + "print(LIBC.sethostname(b'pwned', 5), ctypes.get_errno())", "-1 1"),
     ("setuid_root", S + "OS.setuid(0)", None),
-    ("capabilities", "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])", "0000000000000000"),
+    (
+        "capabilities",
+        "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])",
+        "0000000000000000",
+    ),
     # --- network -----------------------------------------------------------------------------------------
-    ("tcp_loopback", "import socket\ns = socket.socket()\ns.settimeout(2)\ns.connect(('127.0.0.1', HOST_PORT))",
-     NOAF),
+    (
+        "tcp_loopback",
+        "import socket\ns = socket.socket()\ns.settimeout(2)\ns.connect(('127.0.0.1', HOST_PORT))",
+        NOAF,
+    ),
     ("tcp_external", "import socket\ns = socket.create_connection(('1.1.1.1', 80), timeout=2)", NOAF),
-    ("udp_loopback", "import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', "
-     "('127.0.0.1', HOST_PORT))", NOAF),
+    (
+        "udp_loopback",
+        "import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', "
+        "('127.0.0.1', HOST_PORT))",
+        NOAF,
+    ),
     ("unix_path", "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('HOST_UNIX')", NOENT),
-    ("unix_abstract", "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('\\0HOST_ABSTRACT')",
-     "Connection refused"),
+    (
+        "unix_abstract",
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('\\0HOST_ABSTRACT')",
+        "Connection refused",
+    ),
     ("netlink", "import socket\nsocket.socket(16, socket.SOCK_RAW, 0)", NOAF),
     ("packet", "import socket\nsocket.socket(17, socket.SOCK_RAW, 0)", NOAF),
     # --- the Python layer's own data ---------------------------------------------------------------------
-    ("guard_tables_via_tool", "g = type(search).__call__.__globals__\ng['_guards']._DENY.clear()\n"
-     "g['os'].system('touch /tmp/agentdistill_escape_g')", None),
-    ("builtins_import_replaced", "__builtins__['__import__'] = lambda *a, **k: None\nimport os\n"
-     "print(open('CANARY_FILE').read())", NOENT),
-    ("signal_frame_trusted", S + "sg = S.modules['signal']\nF = []\nsg.signal(sg.SIGALRM, lambda n, f: F.append(f))\n"
-     "sg.setitimer(sg.ITIMER_REAL, 0.01)\nimport time\ntime.sleep(0.1)\nf = F[0]\nwhile f is not None:\n"
-     "    for v in list(f.f_locals.values()):\n        if isinstance(v, list) and v == [False]:\n            v[0] = True\n"
-     "    f = f.f_back\nprint(open('CANARY_FILE').read())", NOENT),
+    (
+        "guard_tables_via_tool",
+        "g = type(search).__call__.__globals__\ng['_guards']._DENY.clear()\n"
+        "g['os'].system('touch /tmp/agentdistill_escape_g')",
+        None,
+    ),
+    (
+        "builtins_import_replaced",
+        "__builtins__['__import__'] = lambda *a, **k: None\nimport os\nprint(open('CANARY_FILE').read())",
+        NOENT,
+    ),
+    (
+        "signal_frame_trusted",
+        S + "sg = S.modules['signal']\nF = []\nsg.signal(sg.SIGALRM, lambda n, f: F.append(f))\n"
+        "sg.setitimer(sg.ITIMER_REAL, 0.01)\nimport time\ntime.sleep(0.1)\nf = F[0]\nwhile f is not None:\n"
+        "    for v in list(f.f_locals.values()):\n        if isinstance(v, list) and v == [False]:\n            v[0] = True\n"
+        "    f = f.f_back\nprint(open('CANARY_FILE').read())",
+        NOENT,
+    ),
     # --- resources ---------------------------------------------------------------------------------------
     ("memory_bytearray", "b = bytearray(10**10)", "MemoryError"),
     ("cpu_spin", "while True:\n    pass", "CPU time limit"),
     ("sleep_past_wall", "import time\ntime.sleep(100)", "timed out"),
-    ("thread_outlives_step", S + "import time\nS.modules['_thread'].start_new_thread(time.sleep, (30,))",
-     "threads are not allowed"),
-    ("setrlimit_raise", S + "r = S.modules['resource']\nr.setrlimit(r.RLIMIT_AS, (-1, -1))", "not allowed to raise"),
-    ("nproc_raise", S + "r = S.modules['resource']\nr.setrlimit(r.RLIMIT_NPROC, (10**6, 10**6))",
-     "not allowed to raise"),
+    (
+        "thread_outlives_step",
+        S + "import time\nS.modules['_thread'].start_new_thread(time.sleep, (30,))",
+        "threads are not allowed",
+    ),
+    (
+        "setrlimit_raise",
+        S + "r = S.modules['resource']\nr.setrlimit(r.RLIMIT_AS, (-1, -1))",
+        "not allowed to raise",
+    ),
+    (
+        "nproc_raise",
+        S + "r = S.modules['resource']\nr.setrlimit(r.RLIMIT_NPROC, (10**6, 10**6))",
+        "not allowed to raise",
+    ),
     ("many_open_files", "fs = [open(f'f{i}.txt', 'w') for i in range(100)]", "Too many open files"),
     # --- the channel to the host -------------------------------------------------------------------------
     ("huge_final_answer", "final_answer('x' * 50_000_000)", "the limit is 100000"),
-    ("deep_nested_message", "import struct\nd = b'[' * 200000 + b']' * 200000\n"
-     "search.chan.sock.sendall(struct.pack('!I', len(d)) + d)\nimport time\ntime.sleep(3)", "invalid message"),
-    ("oversized_header", "import struct\nsearch.chan.sock.sendall(struct.pack('!I', 2**31))\nimport time\n"
-     "time.sleep(3)", "exceeds"),
-    ("malformed_json", "import struct\nsearch.chan.sock.sendall(struct.pack('!I', 9) + b'{not json')\nimport time\n"
-     "time.sleep(3)", "invalid message"),
-    ("forged_done", "import struct, json\nd = json.dumps({'op': 'done', 'has_final_answer': True, 'final_answer': 1,"
-     " 'stdout': 'forged'}).encode()\nsearch.chan.sock.sendall(struct.pack('!I', len(d)) + d)\nimport time\n"
-     "time.sleep(3)", None),
+    (
+        "deep_nested_message",
+        "import struct\nd = b'[' * 200000 + b']' * 200000\n"
+        "search.chan.sock.sendall(struct.pack('!I', len(d)) + d)\nimport time\ntime.sleep(3)",
+        "invalid message",
+    ),
+    (
+        "oversized_header",
+        "import struct\nsearch.chan.sock.sendall(struct.pack('!I', 2**31))\nimport time\ntime.sleep(3)",
+        "exceeds",
+    ),
+    (
+        "malformed_json",
+        "import struct\nsearch.chan.sock.sendall(struct.pack('!I', 9) + b'{not json')\nimport time\n"
+        "time.sleep(3)",
+        "invalid message",
+    ),
+    (
+        "forged_done",
+        "import struct, json\nd = json.dumps({'op': 'done', 'has_final_answer': True, 'final_answer': 1,"
+        " 'stdout': 'forged'}).encode()\nsearch.chan.sock.sendall(struct.pack('!I', len(d)) + d)\nimport time\n"
+        "time.sleep(3)",
+        None,
+    ),
     ("tool_call_flood", "for i in range(1000):\n    search('q')", "tool calls per step"),
     ("huge_query", "search('x' * 10**6)", "the limit is 4000"),
 ]

@@ -30,8 +30,11 @@ def test_mount_namespace_shows_only_the_interpreter_and_packages(host):
         top = sb.run("import os\nprint(sorted(os.listdir('/')))").stdout
         site = sb.run("import os\nprint(sorted(os.listdir('/sbx/site')))").stdout
         r = sb.run(host.fill("open('CANARY_FILE').read()"))
-    assert top.strip() == str(sorted(["dev", "lib", "lib64", "proc", "sbx", "scratch", "tmp", "usr",
-                                      Path(sys.base_prefix).parts[1]]))  # the interpreter's top dir
+    assert top.strip() == str(
+        sorted(
+            ["dev", "lib", "lib64", "proc", "sbx", "scratch", "tmp", "usr", Path(sys.base_prefix).parts[1]]
+        )
+    )  # the interpreter's top dir
     assert "numpy" in site and "agentdistill" not in site and "pytest" not in site
     assert r.error is not None and r.error.type == "FileNotFoundError"
     host.assert_intact(top, site)
@@ -39,30 +42,40 @@ def test_mount_namespace_shows_only_the_interpreter_and_packages(host):
 
 def test_user_namespace_unprivileged_uid_without_capabilities():
     with _os_only() as sb:
-        r = sb.run("import os\nst = open('/proc/self/status').read()\n"
-                   "print(os.getuid(), os.getgid(), st.split('CapEff:')[1].split()[0], st.split('NoNewPrivs:')[1].split()[0])")
+        r = sb.run(
+            "import os\nst = open('/proc/self/status').read()\n"
+            "print(os.getuid(), os.getgid(), st.split('CapEff:')[1].split()[0], st.split('NoNewPrivs:')[1].split()[0])"
+        )
     assert r.stdout == "1000 1000 0000000000000000 1\n", r.observation
 
 
 def test_seccomp_refuses_exec_of_a_visible_interpreter():
     with _os_only() as sb:  # the interpreter is in the mount view, so only seccomp can stop this
-        r = sb.run("import os, sys\nprint(os.path.exists(sys.executable))\nos.execv(sys.executable, ['py', '-c', '1'])")
+        r = sb.run(
+            "import os, sys\nprint(os.path.exists(sys.executable))\nos.execv(sys.executable, ['py', '-c', '1'])"
+        )
     assert r.stdout == "True\n" and r.error.type == "PermissionError", r.observation
 
 
 def test_network_namespace_and_seccomp_refuse_sockets(host):
     with _os_only() as sb:
         inet = sb.run(host.fill("import socket\nsocket.socket().connect(('127.0.0.1', HOST_PORT))"))
-        abstract = sb.run(host.fill("import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('\\0HOST_ABSTRACT')"))
+        abstract = sb.run(
+            host.fill("import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('\\0HOST_ABSTRACT')")
+        )
     assert "Address family not supported" in inet.observation  # seccomp: no AF_INET socket at all
-    assert "Connection refused" in abstract.observation  # network namespace: the host's abstract name is not here
+    assert (
+        "Connection refused" in abstract.observation
+    )  # network namespace: the host's abstract name is not here
     host.assert_intact(inet.observation, abstract.observation)
 
 
 def test_pid_namespace_processes_are_gone_after_close(host):
     sb = _os_only(max_processes=4)
-    r = sb.run("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(120)\n"
-               "    os._exit(0)\nprint(os.getpid())")
+    r = sb.run(
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(120)\n"
+        "    os._exit(0)\nprint(os.getpid())"
+    )
     assert r.stdout == "2\n", r.observation  # the worker is pid 2 of its own pid namespace (its init is 1)
     assert len(sandbox_processes()) >= 3  # init, worker, and the escaped sleeper
     sb.close()
@@ -82,27 +95,36 @@ def test_rlimits_and_tmpfs_hold_without_guards():
 
 def test_fork_bomb_is_capped_per_episode():
     with _os_only() as sb:
-        r = sb.run("import os, time\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(60)\n"
-                   "            os._exit(0)\n        n += 1\nexcept OSError as e:\n    print('capped after', n)")
+        r = sb.run(
+            "import os, time\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(60)\n"
+            "            os._exit(0)\n        n += 1\nexcept OSError as e:\n    print('capped after', n)"
+        )
     assert r.stdout.startswith("capped after") and int(r.stdout.split()[-1]) <= 18, r.observation
 
 
 def test_fork_copies_inside_the_boundary_fifo_sparse_symlink(host):
     with _os_only(scratch_mb=8) as sb:
-        r = sb.run(host.fill(
-            "import os\nos.mkdir('d')\nopen('d/x.txt', 'w').write('data')\n"
-            "fd = os.open('sparse', os.O_WRONLY | os.O_CREAT)\nos.pwrite(fd, b'z', 3 * 2**20)\nos.close(fd)\n"
-            "os.symlink('CANARY_FILE', 'to_host')\nos.symlink('/sbx/lib/_guards.py', 'to_lib')\n"
-            "try:\n    os.mkfifo('pipe')\nexcept PermissionError:\n    print('no fifo')"))
+        r = sb.run(
+            host.fill(
+                "import os\nos.mkdir('d')\nopen('d/x.txt', 'w').write('data')\n"
+                "fd = os.open('sparse', os.O_WRONLY | os.O_CREAT)\nos.pwrite(fd, b'z', 3 * 2**20)\nos.close(fd)\n"
+                "os.symlink('CANARY_FILE', 'to_host')\nos.symlink('/sbx/lib/_guards.py', 'to_lib')\n"
+                "try:\n    os.mkfifo('pipe')\nexcept PermissionError:\n    print('no fifo')"
+            )
+        )
         assert r.stdout == "no fifo\n", r.observation  # seccomp refuses mknod; the copy skips FIFOs anyway
         child = sb.fork()
         try:
-            c = child.run("import os\nst = os.stat('sparse')\nprint(open('d/x.txt').read(), st.st_size, "
-                          "st.st_blocks * 512 < 2**20, os.path.islink('to_host'), os.path.islink('to_lib'), "
-                          "os.getuid())")
+            c = child.run(
+                "import os\nst = os.stat('sparse')\nprint(open('d/x.txt').read(), st.st_size, "
+                "st.st_blocks * 512 < 2**20, os.path.islink('to_host'), os.path.islink('to_lib'), "
+                "os.getuid())"
+            )
         finally:
             child.close()
-    assert c.stdout == "data 3145729 True True True 1000\n", c.observation  # holes stay holes, links stay links
+    assert c.stdout == "data 3145729 True True True 1000\n", (
+        c.observation
+    )  # holes stay holes, links stay links
     host.assert_intact(c.observation)
 
 
@@ -162,8 +184,11 @@ def _non_root_prereqs() -> str | None:
     for tool in ("unshare", "setpriv", "mount"):
         if shutil.which(tool) is None:
             return f"{tool} (util-linux) is not installed"
-    probe = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "unshare", "--user",
-                            "true"], capture_output=True, text=True)
+    probe = subprocess.run(
+        ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "unshare", "--user", "true"],
+        capture_output=True,
+        text=True,
+    )
     if probe.returncode != 0:
         return f"the kernel refuses user namespaces to an unprivileged uid: {probe.stderr.strip()}"
     return None
@@ -175,18 +200,23 @@ def test_sandbox_works_as_a_normal_user():
     if reason:
         print(f"SKIP reason: {reason}")
         pytest.skip(reason)
-    import agentdistill
     import numpy
     import pyseccomp
+
+    import agentdistill
 
     work = tempfile.mkdtemp(prefix="agentdistill-nonroot-")
     os.chmod(work, 0o755)
     pydir = f"{work}/py"
     os.mkdir(pydir)
-    paths = [str(Path(agentdistill.__file__).parents[1]), str(Path(pyseccomp.__file__).parent),
-             str(Path(numpy.__file__).parents[1])]
+    paths = [
+        str(Path(agentdistill.__file__).parents[1]),
+        str(Path(pyseccomp.__file__).parent),
+        str(Path(numpy.__file__).parents[1]),
+    ]
     script = Path(work, "probe.py")
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import json, os, sys
         sys.path[:0] = [p.replace({sys.base_prefix!r}, {pydir!r}) for p in {paths!r}]
         from agentdistill.sandbox import Sandbox, SandboxConfig
@@ -200,12 +230,19 @@ def test_sandbox_works_as_a_normal_user():
                                  "            time.sleep(30)\\n            os._exit(0)\\n        n += 1\\n"
                                  "except OSError:\\n    print(n)").stdout
         print(json.dumps(out))
-    """))
-    cmd = (f"mount --bind {sys.base_prefix} {pydir} && exec setpriv --reuid 65534 --regid 65534 --clear-groups "
-           f"{pydir}/bin/python{sys.version_info[0]}.{sys.version_info[1]} -I {script}")
+    """)
+    )
+    cmd = (
+        f"mount --bind {sys.base_prefix} {pydir} && exec setpriv --reuid 65534 --regid 65534 --clear-groups "
+        f"{pydir}/bin/python{sys.version_info[0]}.{sys.version_info[1]} -I {script}"
+    )
     try:
-        out = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", cmd],
-                             capture_output=True, text=True, timeout=180)
+        out = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", cmd],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     assert out.returncode == 0, out.stderr[-2000:]

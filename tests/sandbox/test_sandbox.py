@@ -48,8 +48,10 @@ def test_first_final_answer_wins_over_a_bare_except(sandbox):
 
 
 def test_first_final_answer_ends_the_step_even_in_a_loop(sandbox):
-    r = sandbox.run("try:\n    final_answer('first')\nexcept BaseException:\n    while True:\n        try:\n"
-                    "            print('looping')\n        except BaseException:\n            pass")
+    r = sandbox.run(
+        "try:\n    final_answer('first')\nexcept BaseException:\n    while True:\n        try:\n"
+        "            print('looping')\n        except BaseException:\n            pass"
+    )
     assert r.final_answer == "first" and r.error is None and "looping" not in r.stdout
 
 
@@ -68,8 +70,10 @@ def test_final_answer_over_the_cap_is_an_error_the_model_sees():
 
 def test_tool_call_caps_per_step():
     seen = []
-    with Sandbox(tools={"search": lambda q: seen.append(q) or "ok"},
-                 config=SandboxConfig(max_tool_calls=3, max_tool_arg_chars=50)) as sb:
+    with Sandbox(
+        tools={"search": lambda q: seen.append(q) or "ok"},
+        config=SandboxConfig(max_tool_calls=3, max_tool_arg_chars=50),
+    ) as sb:
         r = sb.run("for i in range(10):\n    search(str(i))")
         assert "at most 3 tool calls per step" in r.observation and seen == ["0", "1", "2"]
         assert len(r.tool_calls) == 4 and "error" in r.tool_calls[-1]  # the refused call is in the record

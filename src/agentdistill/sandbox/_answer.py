@@ -22,6 +22,7 @@ keeps it as ``ExecResult.final_answer`` and shows ``describe(payload)`` in ``Exe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 
@@ -44,9 +45,15 @@ def _safe(fn, value) -> str | None:  # noqa: ANN001
 def _rational(n: int, d: int, python: str) -> dict:
     sign = "-" if n * d < 0 else ""
     n, d = abs(n), abs(d)
-    return {"type": "rational", "exact": f"{sign}{n}/{d}", "text": f"{sign}{n}/{d}",
-            "latex": f"{sign}\\frac{{{n}}}{{{d}}}", "python": python, "numerator": int(sign + str(n)),
-            "denominator": d}
+    return {
+        "type": "rational",
+        "exact": f"{sign}{n}/{d}",
+        "text": f"{sign}{n}/{d}",
+        "latex": f"{sign}\\frac{{{n}}}{{{d}}}",
+        "python": python,
+        "numerator": int(sign + str(n)),
+        "denominator": d,
+    }
 
 
 def _sympy(value: object) -> object:
@@ -90,17 +97,21 @@ def encode(value: object, depth: int = 0) -> object:
     if isinstance(value, dict):
         if all(isinstance(k, str) for k in value):
             return {k: encode(v, depth + 1) for k, v in value.items()}
-        return {"type": "dict", "items": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()],
-                "text": _safe(str, value)}
+        return {
+            "type": "dict",
+            "items": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()],
+            "text": _safe(str, value),
+        }
     if isinstance(value, tuple | set | frozenset):
         items = list(value)
         if not isinstance(value, tuple):
-            try:
+            with contextlib.suppress(Exception):  # unorderable members keep set order
                 items.sort()
-            except Exception:  # noqa: BLE001 - unorderable members keep set order
-                pass
-        return {"type": "tuple" if isinstance(value, tuple) else "set",
-                "items": [encode(v, depth + 1) for v in items], "text": _safe(str, value)}
+        return {
+            "type": "tuple" if isinstance(value, tuple) else "set",
+            "items": [encode(v, depth + 1) for v in items],
+            "text": _safe(str, value),
+        }
     if mod == "fractions":
         if value.denominator == 1:  # type: ignore[attr-defined]
             return int(value.numerator)  # type: ignore[attr-defined]
@@ -109,8 +120,13 @@ def encode(value: object, depth: int = 0) -> object:
         text = _safe(str, value)
         return {"type": "decimal", "exact": text, "text": text, "python": _safe(repr, value)}
     if isinstance(value, complex):
-        return {"type": "complex", "text": repr(value), "python": repr(value), "real": encode(value.real),
-                "imag": encode(value.imag)}
+        return {
+            "type": "complex",
+            "text": repr(value),
+            "python": repr(value),
+            "real": encode(value.real),
+            "imag": encode(value.imag),
+        }
     if isinstance(value, int | float):  # subclasses (bool handled above)
         return encode(int(value) if isinstance(value, int) else float(value), depth + 1)
     return {"type": "repr", "repr": _safe(repr, value), "text": _safe(str, value)}

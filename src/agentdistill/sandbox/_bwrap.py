@@ -20,12 +20,22 @@ from pathlib import Path
 from ._presets import PRELOAD
 
 WORKER_DIR = Path(__file__).parent
-WORKER_FILES = ("_worker.py", "_episode.py", "_guards.py", "_oslayer.py", "_presets.py", "_wire.py", "_answer.py")
+WORKER_FILES = (
+    "_worker.py",
+    "_episode.py",
+    "_guards.py",
+    "_oslayer.py",
+    "_presets.py",
+    "_wire.py",
+    "_answer.py",
+)
 LIB, SITE = "/sbx/lib", "/sbx/site"
 SANDBOX_UID = 1000
 TMP_BYTES = 16 * 1024 * 1024
-ENV = {"LANG": "C.UTF-8", **{k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                                                 "NUMEXPR_NUM_THREADS")}}
+ENV = {
+    "LANG": "C.UTF-8",
+    **{k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")},
+}
 
 
 class BwrapMissing(RuntimeError):
@@ -41,12 +51,13 @@ class View:
 
 
 def _stdlib_dirs() -> list[str]:
-    paths = sysconfig.get_paths()
-    out = []
-    for key in ("stdlib", "platstdlib"):
-        p = os.path.realpath(paths[key])
-        if os.path.isdir(p) and p not in out:
-            out.append(p)
+    """The base interpreter's stdlib and extension-module dirs (never a virtualenv's, whatever sysconfig says)."""
+    import _ctypes
+
+    out = [os.path.realpath(os.path.dirname(os.__file__))]
+    dynload = os.path.realpath(os.path.dirname(_ctypes.__file__))
+    if not dynload.startswith(out[0] + os.sep):
+        out.append(dynload)
     return out
 
 
@@ -103,16 +114,38 @@ def view() -> View:
     """Build the bubblewrap argv; :class:`BwrapMissing` if bwrap is not installed."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
-        raise BwrapMissing("bubblewrap (bwrap) is not installed: apt-get install bubblewrap; or set "
-                          "SandboxConfig(unsafe_no_sandbox=True)")
+        raise BwrapMissing(
+            "bubblewrap (bwrap) is not installed: apt-get install bubblewrap; or set "
+            "SandboxConfig(unsafe_no_sandbox=True)"
+        )
     python = os.path.realpath(sys.executable)
     stdlib = _stdlib_dirs()
-    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--uid", str(SANDBOX_UID),
-            "--gid", str(SANDBOX_UID), "--hostname", "sandbox", "--clearenv"]
+    args = [
+        bwrap,
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--hostname",
+        "sandbox",
+        "--clearenv",
+    ]
     for k, v in ENV.items():
         args += ["--setenv", k, v]
     args += ["--setenv", "HOME", "/scratch", "--setenv", "TMPDIR", "/tmp"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]  # before the binds
+    args += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(TMP_BYTES),
+        "--tmpfs",
+        "/tmp",
+    ]  # before the binds
     args += ["--ro-bind", python, python]
     for d in stdlib:
         args += ["--ro-bind", d, d]
@@ -134,7 +167,13 @@ def view() -> View:
     for f in WORKER_FILES:
         args += ["--ro-bind", str(WORKER_DIR / f), f"{LIB}/{f}"]
     args += ["--dir", "/scratch", "--dir", SITE, "--remount-ro", "/", "--chdir", "/"]
-    sys_path = [p for p in sys.path if p and any(p == d or p.startswith(d + os.sep) for d in stdlib)]
-    zip_path = os.path.join(os.path.dirname(stdlib[0]), f"python{sys.version_info[0]}{sys.version_info[1]}.zip")
+    sys_path = [
+        p
+        for p in sys.path
+        if p and not _in_site(p) and any(p == d or p.startswith(d + os.sep) for d in stdlib)
+    ]
+    zip_path = os.path.join(
+        os.path.dirname(stdlib[0]), f"python{sys.version_info[0]}{sys.version_info[1]}.zip"
+    )
     path = list(dict.fromkeys([zip_path, *stdlib, *sys_path, SITE]))
     return View(args, python, path, [*stdlib, SITE, LIB])

@@ -124,7 +124,9 @@ def make_final_answer(chan: Channel, state: _StepState, trusted: list[bool], cap
             payload = _answer.encode(answer)
             n = _answer.size(payload)
             if n > cap:
-                raise AnswerTooLarge(f"final_answer(): the answer is {n} characters as JSON; the limit is {cap}")
+                raise AnswerTooLarge(
+                    f"final_answer(): the answer is {n} characters as JSON; the limit is {cap}"
+                )
             state.answered = True
             _wire.send_msg(chan.sock, {"op": "final", "value": payload})
             _arm_unwind(trusted)
@@ -150,7 +152,9 @@ class Tool:
             raise TypeError(f"arguments to {self.name}() must be JSON-serializable: {exc}") from None
         if size > self.cap:
             raise ValueError(f"{self.name}(): arguments of {size} characters; the limit is {self.cap}")
-        _wire.send_msg(self.chan.sock, {"op": "call", "name": self.name, "args": list(args), "kwargs": kwargs})
+        _wire.send_msg(
+            self.chan.sock, {"op": "call", "name": self.name, "args": list(args), "kwargs": kwargs}
+        )
         reply = _wire.recv_msg(self.chan.sock)
         if reply.get("op") == "ret":
             return reply.get("value")
@@ -192,16 +196,26 @@ def _error(kind: str, exc: BaseException, src: str, trusted: list[bool], message
     text = lines[line - 1].strip() if line and 0 < line <= len(lines) else None
     tname = "ImportError" if isinstance(exc, ImportError) else type(exc).__name__
     tname = "PermissionError" if isinstance(exc, _guards.SandboxViolation) else tname
-    return {"kind": kind, "type": tname, "message": message if message is not None else _safe_str(exc),
-            "line": line, "text": text}
+    return {
+        "kind": kind,
+        "type": tname,
+        "message": message if message is not None else _safe_str(exc),
+        "line": line,
+        "text": text,
+    }
 
 
 def _on_xcpu(signum: int, frame: object) -> None:
     raise CpuLimitExceeded()
 
 
-EXPECTED = {signal.SIGXCPU: _on_xcpu, signal.SIGXFSZ: signal.SIG_IGN, signal.SIGCHLD: signal.SIG_IGN,
-            signal.SIGPIPE: signal.SIG_IGN, signal.SIGINT: signal.default_int_handler}
+EXPECTED = {
+    signal.SIGXCPU: _on_xcpu,
+    signal.SIGXFSZ: signal.SIG_IGN,
+    signal.SIGCHLD: signal.SIG_IGN,
+    signal.SIGPIPE: signal.SIG_IGN,
+    signal.SIGINT: signal.default_int_handler,
+}
 
 
 def reset_signals() -> None:
@@ -248,7 +262,9 @@ def _extra_threads(trusted: list[bool]) -> bool:
         trusted[0] = False
 
 
-def run_step(src: str, ns: dict, cap_chars: int, cpu_seconds: int, trusted: list[bool], state: _StepState) -> dict:
+def run_step(
+    src: str, ns: dict, cap_chars: int, cpu_seconds: int, trusted: list[bool], state: _StepState
+) -> dict:
     _cpu_limit(cpu_seconds, trusted)
     state.answered = False
     cap = _Capture(cap_chars)
@@ -266,7 +282,9 @@ def run_step(src: str, ns: dict, cap_chars: int, cpu_seconds: int, trusted: list
             except FinalAnswer:
                 pass
             except CpuLimitExceeded as exc:
-                out["error"] = _error("timeout", exc, src, trusted, f"CPU time limit of {cpu_seconds} s exceeded")
+                out["error"] = _error(
+                    "timeout", exc, src, trusted, f"CPU time limit of {cpu_seconds} s exceeded"
+                )
             except MemoryError as exc:
                 out["error"] = _error("memory", exc, src, trusted, _safe_str(exc) or "out of memory")
             except _guards.ImportBlocked as exc:
@@ -274,8 +292,13 @@ def run_step(src: str, ns: dict, cap_chars: int, cpu_seconds: int, trusted: list
             except BaseException as exc:  # noqa: BLE001 - model errors of every kind become observations
                 out["error"] = _error("exception", exc, src, trusted)
     except BaseException as exc:  # noqa: BLE001 - e.g. the CPU signal landing in our own code
-        out["error"] = {"kind": "timeout" if isinstance(exc, CpuLimitExceeded) else "exception",
-                        "type": type(exc).__name__, "message": _safe_str(exc), "line": None, "text": None}
+        out["error"] = {
+            "kind": "timeout" if isinstance(exc, CpuLimitExceeded) else "exception",
+            "type": type(exc).__name__,
+            "message": _safe_str(exc),
+            "line": None,
+            "text": None,
+        }
     finally:
         _disarm_unwind(trusted)
         sys.stdout, sys.stderr = saved
@@ -297,7 +320,9 @@ def _copy_file(name: str, src_dir: int, dst_dir: int) -> None:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             return
-        out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, st.st_mode & 0o700, dir_fd=dst_dir)
+        out = os.open(
+            name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, st.st_mode & 0o700, dir_fd=dst_dir
+        )
         try:
             pos = 0
             while pos < st.st_size:

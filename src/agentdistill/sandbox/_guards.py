@@ -26,20 +26,83 @@ class ImportBlocked(ImportError):
 
 
 _DENY_PREFIXES = (
-    "ctypes.", "subprocess.", "os.exec", "os.posix_spawn", "os.spawn", "pty.", "urllib.", "http.",
-    "ftplib.", "smtplib.", "imaplib.", "poplib.", "nntplib.", "telnetlib.", "webbrowser.", "sqlite3.",
-    "syslog.", "socket.",
+    "ctypes.",
+    "subprocess.",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "pty.",
+    "urllib.",
+    "http.",
+    "ftplib.",
+    "smtplib.",
+    "imaplib.",
+    "poplib.",
+    "nntplib.",
+    "telnetlib.",
+    "webbrowser.",
+    "sqlite3.",
+    "syslog.",
+    "socket.",
 )
-_DENY = {"os.system", "os.kill", "os.killpg", "os.link", "os.chroot", "signal.pthread_kill",
-         "os.forkpty", "sys.setprofile", "sys._current_frames", "sys._current_exceptions",
-         "gc.get_objects", "gc.get_referrers", "gc.get_referents", "os.setxattr", "os.removexattr"}
-_TRUSTED_ONLY = {"os.fork", "os.chdir", "os.fchdir", "sys._getframe", "resource.setrlimit", "resource.prlimit",
-                 "os.symlink", "sys.settrace"}  # symlink: the fork's scratch copy; settrace: final_answer
-_FRAME_ATTRS = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "f_globals", "f_locals", "f_builtins"}
-_WRITE_PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate",
-                      "os.utime", "os.mkfifo", "os.mknod", "shutil.copyfile", "shutil.copymode",
-                      "shutil.copystat", "shutil.copytree", "shutil.rmtree", "shutil.move", "shutil.make_archive",
-                      "shutil.unpack_archive", "os.setxattr"}
+_DENY = {
+    "os.system",
+    "os.kill",
+    "os.killpg",
+    "os.link",
+    "os.chroot",
+    "signal.pthread_kill",
+    "os.forkpty",
+    "sys.setprofile",
+    "sys._current_frames",
+    "sys._current_exceptions",
+    "gc.get_objects",
+    "gc.get_referrers",
+    "gc.get_referents",
+    "os.setxattr",
+    "os.removexattr",
+}
+_TRUSTED_ONLY = {
+    "os.fork",
+    "os.chdir",
+    "os.fchdir",
+    "sys._getframe",
+    "resource.setrlimit",
+    "resource.prlimit",
+    "os.symlink",
+    "sys.settrace",
+}  # symlink: the fork's scratch copy; settrace: final_answer
+_FRAME_ATTRS = {
+    "tb_frame",
+    "gi_frame",
+    "cr_frame",
+    "ag_frame",
+    "f_back",
+    "f_globals",
+    "f_locals",
+    "f_builtins",
+}
+_WRITE_PATH_EVENTS = {
+    "os.remove",
+    "os.rename",
+    "os.rmdir",
+    "os.mkdir",
+    "os.chmod",
+    "os.chown",
+    "os.truncate",
+    "os.utime",
+    "os.mkfifo",
+    "os.mknod",
+    "shutil.copyfile",
+    "shutil.copymode",
+    "shutil.copystat",
+    "shutil.copytree",
+    "shutil.rmtree",
+    "shutil.move",
+    "shutil.make_archive",
+    "shutil.unpack_archive",
+    "os.setxattr",
+}
 _READ_PATH_EVENTS = {"os.listdir", "os.scandir", "glob.glob", "os.listxattr", "os.getxattr"}
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
@@ -68,9 +131,13 @@ def install_audit_hook(scratch_base: str, read_roots: list[str]) -> list[bool]:
     def hook(event: str, args: tuple) -> None:
         if event == "open":
             path, mode, flags = (tuple(args) + (None, None, None))[:3]
-            write = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool((flags or 0) & _WRITE_FLAGS)
+            write = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool(
+                (flags or 0) & _WRITE_FLAGS
+            )
             if not path_ok(path, write):
-                raise SandboxViolation(f"access to {path!r} is not allowed in the sandbox (outside the scratch dir)")
+                raise SandboxViolation(
+                    f"access to {path!r} is not allowed in the sandbox (outside the scratch dir)"
+                )
             return
         if event == "object.__getattr__":
             if len(args) > 1 and args[1] in _FRAME_ATTRS and not trusted[0]:
@@ -90,7 +157,11 @@ def install_audit_hook(scratch_base: str, read_roots: list[str]) -> list[bool]:
             raise SandboxViolation(f"{event} is not allowed in the sandbox")
         if event in _WRITE_PATH_EVENTS or event in _READ_PATH_EVENTS:
             write = event in _WRITE_PATH_EVENTS
-            for p in args[:2] if event in {"os.rename", "shutil.copyfile", "shutil.copytree", "shutil.move"} else args[:1]:
+            for p in (
+                args[:2]
+                if event in {"os.rename", "shutil.copyfile", "shutil.copytree", "shutil.move"}
+                else args[:1]
+            ):
                 if not path_ok(p, write):
                     raise SandboxViolation(f"{event} on {p!r} is not allowed (outside the scratch dir)")
 

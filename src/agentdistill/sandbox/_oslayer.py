@@ -40,8 +40,10 @@ def set_pdeathsig(sig: int) -> None:
 
 def enter_family(uid: int, gid: int) -> None:
     """unshare user+mount+pid+ipc+uts; map ``uid``/``gid`` to themselves. The next fork is pid 1 of the family."""
-    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS),
-           "unshare(user, mount, pid, ipc, uts namespaces)")
+    _check(
+        _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS),
+        "unshare(user, mount, pid, ipc, uts namespaces)",
+    )
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as fh:
             fh.write(text)
@@ -50,7 +52,9 @@ def enter_family(uid: int, gid: int) -> None:
 def mount_scratch(path: str, size_bytes: int, inodes: int) -> None:
     _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount(/, private)")
     opts = f"size={size_bytes},nr_inodes={inodes},mode=0700".encode()
-    _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts), f"mount(tmpfs on {path})")
+    _check(
+        _libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts), f"mount(tmpfs on {path})"
+    )
 
 
 class _CapHeader(ctypes.Structure):
@@ -58,12 +62,18 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
 
 
 def drop_privileges() -> None:
     for cap in range(64):
-        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:  # EINVAL: no such cap
+        if (
+            _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22
+        ):  # EINVAL: no such cap
             _check(-1, f"prctl(PR_CAPBSET_DROP, {cap})")
     _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)  # EINVAL on kernels without ambient caps
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
@@ -79,7 +89,9 @@ class _SockFprog(ctypes.Structure):
 def load_seccomp(bpf: bytes) -> None:
     buf = ctypes.create_string_buffer(bpf, len(bpf))
     prog = _SockFprog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "prctl(PR_SET_SECCOMP)")
+    _check(
+        _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "prctl(PR_SET_SECCOMP)"
+    )
 
 
 def capabilities() -> str:

@@ -17,20 +17,77 @@ import tempfile
 
 DENIED = (
     # programs, other processes
-    "execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
+    "execve",
+    "execveat",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "pidfd_getfd",
+    "kcmp",
     # filesystems and namespaces
-    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "open_tree", "move_mount", "fsopen",
-    "fsconfig", "fsmount", "fspick", "mount_setattr", "mknod", "mknodat", "open_by_handle_at",
-    "name_to_handle_at", "quotactl", "acct", "swapon", "swapoff",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "unshare",
+    "setns",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "mknod",
+    "mknodat",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "quotactl",
+    "acct",
+    "swapon",
+    "swapoff",
     # kernel-facing interfaces
-    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
-    "keyctl", "add_key", "request_key", "kexec_load", "kexec_file_load", "init_module", "finit_module",
-    "delete_module", "reboot", "syslog", "iopl", "ioperm", "settimeofday", "clock_settime", "clock_adjtime",
-    "adjtimex", "sethostname", "setdomainname", "vhangup", "personality", "uselib", "lookup_dcookie",
-    "fanotify_init", "seccomp",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "syslog",
+    "iopl",
+    "ioperm",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "sethostname",
+    "setdomainname",
+    "vhangup",
+    "personality",
+    "uselib",
+    "lookup_dcookie",
+    "fanotify_init",
+    "seccomp",
 )
-NAMESPACE_FLAGS = (0x00020000, 0x10000000, 0x20000000, 0x40000000, 0x08000000, 0x04000000, 0x02000000,
-                   0x00000080)  # NEWNS NEWUSER NEWPID NEWNET NEWIPC NEWUTS NEWCGROUP NEWTIME
+NAMESPACE_FLAGS = (
+    0x00020000,
+    0x10000000,
+    0x20000000,
+    0x40000000,
+    0x08000000,
+    0x04000000,
+    0x02000000,
+    0x00000080,
+)  # NEWNS NEWUSER NEWPID NEWNET NEWIPC NEWUTS NEWCGROUP NEWTIME
 AF_UNIX = 1
 
 
@@ -44,8 +101,10 @@ def compile_filter() -> bytes:
     try:
         import pyseccomp as sc
     except (ImportError, OSError) as exc:  # pyseccomp raises when libseccomp.so.2 cannot be found
-        raise SeccompUnavailable(f"seccomp layer unavailable: {exc} (install Debian libseccomp2 and the pinned "
-                                 "pyseccomp; or set SandboxConfig(unsafe_no_sandbox=True))") from None
+        raise SeccompUnavailable(
+            f"seccomp layer unavailable: {exc} (install Debian libseccomp2 and the pinned "
+            "pyseccomp; or set SandboxConfig(unsafe_no_sandbox=True))"
+        ) from None
     f = sc.SyscallFilter(sc.ALLOW)
     deny = sc.ERRNO(errno.EPERM)
     for name in DENIED:

@@ -14,6 +14,7 @@ Run by the host as ``python -I -S -B _worker.py FD``, normally inside bubblewrap
 from __future__ import annotations
 
 import builtins
+import contextlib
 import gc
 import os
 import select
@@ -47,7 +48,9 @@ def _fork(trusted: list[bool]) -> int:
         gc.enable()
 
 
-def _episode_loop(chan: _episode.Channel, ns: dict, trusted: list[bool], state: object, root: str, cur: list[str]) -> None:
+def _episode_loop(
+    chan: _episode.Channel, ns: dict, trusted: list[bool], state: object, root: str, cur: list[str]
+) -> None:
     while True:
         try:
             msg = _wire.recv_msg(chan.sock)
@@ -55,8 +58,14 @@ def _episode_loop(chan: _episode.Channel, ns: dict, trusted: list[bool], state: 
             os._exit(0)
         op = msg["op"]
         if op == "run":
-            out = _episode.run_step(str(msg.get("code", "")), ns, int(msg.get("output_chars", 4000)),
-                                    int(msg.get("cpu_seconds", 0)), trusted, state)  # type: ignore[arg-type]
+            out = _episode.run_step(
+                str(msg.get("code", "")),
+                ns,
+                int(msg.get("output_chars", 4000)),
+                int(msg.get("cpu_seconds", 0)),
+                trusted,
+                state,
+            )  # type: ignore[arg-type]
             out["seq"] = msg.get("seq")
             _wire.send_msg(chan.sock, out)
             if "fatal" in out:
@@ -91,7 +100,9 @@ def _start_episode(msg: dict, fd: int, init: dict, root: str) -> None:
         os.makedirs(scratch, mode=0o700, exist_ok=True)
         os.chdir(scratch)
         os.environ["HOME"] = os.environ["TMPDIR"] = scratch
-        _episode.set_limits([(getattr(_episode.resource, n), s, h) for n, s, h in msg.get("limits", [])], trusted)
+        _episode.set_limits(
+            [(getattr(_episode.resource, n), s, h) for n, s, h in msg.get("limits", [])], trusted
+        )
         if init["namespaces"]:
             _oslayer.drop_privileges()
         if init.get("seccomp"):
@@ -107,7 +118,9 @@ def _start_episode(msg: dict, fd: int, init: dict, root: str) -> None:
         trusted[0] = False
     state = _episode._StepState()
     ns: dict = {"__name__": _guards.MODEL_MODULE, "__builtins__": dict(vars(builtins))}
-    ns["final_answer"] = _episode.make_final_answer(chan, state, trusted, int(msg.get("answer_chars", 100_000)))
+    ns["final_answer"] = _episode.make_final_answer(
+        chan, state, trusted, int(msg.get("answer_chars", 100_000))
+    )
     for name in msg.get("tools", []):
         ns[name] = _episode.Tool(name, chan, int(msg.get("tool_arg_chars", 4000)))
     _wire.send_msg(chan.sock, {"op": "hello", "dir": msg["dir"], "uid": os.getuid()})
@@ -151,10 +164,8 @@ def _family(msg: dict, fd: int, init: dict) -> None:
             new_fd = _wire.recv_fd(chan) if req["op"] == "spawn" else -1
         except (_wire.WireError, OSError):
             for pid in spawned:  # without a pid namespace (unsafe mode): best effort
-                try:
+                with contextlib.suppress(OSError):
                     os.killpg(pid, signal.SIGKILL)
-                except OSError:
-                    pass
             os._exit(0)
         if req["op"] == "spawn":
             pid = os.fork()

@@ -84,14 +84,25 @@ class Family:
     lock: threading.Lock = field(default_factory=threading.Lock)
     closed: bool = False
 
-    def spawn(self, dir_name: str, imports: tuple[str, ...], tools: list[str], limits: list, caps: dict) -> Worker:
+    def spawn(
+        self, dir_name: str, imports: tuple[str, ...], tools: list[str], limits: list, caps: dict
+    ) -> Worker:
         host, child = _pair()
         try:
             with self.lock:
                 if self.closed:
                     raise SandboxStartError("sandbox family is closed")
-                _wire.send_msg(self.sock, {"op": "spawn", "dir": dir_name, "imports": list(imports), "tools": tools,
-                                           "limits": limits, **caps})
+                _wire.send_msg(
+                    self.sock,
+                    {
+                        "op": "spawn",
+                        "dir": dir_name,
+                        "imports": list(imports),
+                        "tools": tools,
+                        "limits": limits,
+                        **caps,
+                    },
+                )
                 _wire.send_fd(self.sock, child.fileno())
                 self.sock.settimeout(HANDSHAKE_SECONDS)
                 reply = _wire.recv_msg(self.sock)
@@ -163,22 +174,56 @@ class Zygote:
             env["PATH"] = os.environ["PATH"]
         self._log = open(os.path.join(self.base, "stderr.log"), "w+b")  # noqa: SIM115 - kept open for the zygote
         if unsafe:
-            argv = [sys.executable, "-I", "-S", "-B", str(_bwrap.WORKER_DIR / "_worker.py"), str(child.fileno())]
-            init_path, read_roots = [p for p in sys.path if p], sorted({p for p in sys.path if p and os.path.isabs(p)})
+            argv = [
+                sys.executable,
+                "-I",
+                "-S",
+                "-B",
+                str(_bwrap.WORKER_DIR / "_worker.py"),
+                str(child.fileno()),
+            ]
+            init_path, read_roots = (
+                [p for p in sys.path if p],
+                sorted({p for p in sys.path if p and os.path.isabs(p)}),
+            )
         else:
-            argv = [*view.argv, view.python, "-I", "-S", "-B", f"{_bwrap.LIB}/_worker.py", str(child.fileno())]
+            argv = [
+                *view.argv,
+                view.python,
+                "-I",
+                "-S",
+                "-B",
+                f"{_bwrap.LIB}/_worker.py",
+                str(child.fileno()),
+            ]
             init_path, read_roots = view.sys_path, view.read_roots
         try:
-            self.proc = subprocess.Popen(argv, pass_fds=[child.fileno()], env=env, cwd=self.base,
-                                         start_new_session=True, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=self._log)
+            self.proc = subprocess.Popen(
+                argv,
+                pass_fds=[child.fileno()],
+                env=env,
+                cwd=self.base,
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self._log,
+            )
         except OSError as exc:
             raise SandboxStartError(f"sandbox could not start {argv[0]}: {exc}") from None
         child.close()
         self.sock = host
         try:
-            _wire.send_msg(host, {"op": "init", "sys_path": init_path, "guards": guards, "namespaces": not unsafe,
-                                  "seccomp": seccomp, "read_roots": read_roots})
+            _wire.send_msg(
+                host,
+                {
+                    "op": "init",
+                    "sys_path": init_path,
+                    "guards": guards,
+                    "namespaces": not unsafe,
+                    "seccomp": seccomp,
+                    "read_roots": read_roots,
+                },
+            )
             host.settimeout(120)
             ready, pid = _wire.recv_hello(host)
             host.settimeout(None)
@@ -187,9 +232,10 @@ class Zygote:
         except (OSError, _wire.WireError) as exc:
             detail = self._stderr()
             self.close()
-            raise SandboxStartError(f"sandbox zygote failed to start ({exc}){detail}; the sandbox needs bubblewrap "
-                                    "and unprivileged user namespaces (or SandboxConfig(unsafe_no_sandbox=True))"
-                                    ) from None
+            raise SandboxStartError(
+                f"sandbox zygote failed to start ({exc}){detail}; the sandbox needs bubblewrap "
+                "and unprivileged user namespaces (or SandboxConfig(unsafe_no_sandbox=True))"
+            ) from None
         self.host_pid: int = pid  # the zygote's pid on the host (bwrap's init and bwrap are above it)
         self.uid: int = int(ready.get("uid", -1))
         self.caps: str = str(ready.get("caps", "?"))
@@ -212,8 +258,10 @@ class Zygote:
             try:
                 cgroup = PidsCgroup(pids_max)
             except CgroupUnavailable as exc:
-                raise SandboxStartError(f"sandbox process limit unavailable: {exc} (RLIMIT_NPROC does not apply "
-                                        "to host root; run as a normal user or set unsafe_no_sandbox)") from None
+                raise SandboxStartError(
+                    f"sandbox process limit unavailable: {exc} (RLIMIT_NPROC does not apply "
+                    "to host root; run as a normal user or set unsafe_no_sandbox)"
+                ) from None
         try:
             return self._family(scratch_mb, cgroup)
         except BaseException:
@@ -227,8 +275,15 @@ class Zygote:
             self._count += 1
             root = "/scratch" if self.namespaces else os.path.join(self.base, f"fam-{self._count}")
             try:
-                _wire.send_msg(self.sock, {"op": "family", "root": root, "scratch_bytes": scratch_mb * 1024 * 1024,
-                                           "scratch_inodes": 4096})
+                _wire.send_msg(
+                    self.sock,
+                    {
+                        "op": "family",
+                        "root": root,
+                        "scratch_bytes": scratch_mb * 1024 * 1024,
+                        "scratch_inodes": 4096,
+                    },
+                )
                 _wire.send_fd(self.sock, child.fileno())
                 self.sock.settimeout(HANDSHAKE_SECONDS)
                 reply = _wire.recv_msg(self.sock)

@@ -26,7 +26,9 @@ def episode_limits(cfg: SandboxConfig, namespaces: bool = True) -> list[tuple[st
         ("RLIMIT_CORE", 0, 0),
         ("RLIMIT_CPU", cfg.episode_cpu_seconds, cfg.episode_cpu_seconds),
     ]
-    if namespaces:  # without a user namespace of its own the count would include every host process of this uid
+    if (
+        namespaces
+    ):  # without a user namespace of its own the count would include every host process of this uid
         n = family_pids(cfg)
         limits.append(("RLIMIT_NPROC", n, n))
     return limits

@@ -37,8 +37,13 @@ class Sandbox:
     when a sandbox layer cannot be set up (see ``SandboxConfig.unsafe_no_sandbox``).
     """
 
-    def __init__(self, tools: dict[str, Callable[..., Any]] | None = None, config: SandboxConfig | None = None,
-                 *, _python_guards: bool = True) -> None:
+    def __init__(
+        self,
+        tools: dict[str, Callable[..., Any]] | None = None,
+        config: SandboxConfig | None = None,
+        *,
+        _python_guards: bool = True,
+    ) -> None:
         self.config = config or SandboxConfig()
         self.tools = dict(tools or {})
         for name in self.tools:
@@ -77,9 +82,21 @@ class Sandbox:
     def isolation(self) -> dict[str, bool]:
         """Which layers are active (all of them unless ``unsafe_no_sandbox``; Python guards unless switched off)."""
         k, g = self._zygote.namespaces, self._zygote.guards
-        return {"bubblewrap": k, "user_namespace": k, "mount_namespace": k, "pid_namespace": k,
-                "network_namespace": k, "ipc_uts_namespaces": k, "seccomp": k, "no_capabilities": k,
-                "scratch_tmpfs": k, "nproc_limit": k, "rlimits": True, "audit_hook": g, "import_allowlist": g}
+        return {
+            "bubblewrap": k,
+            "user_namespace": k,
+            "mount_namespace": k,
+            "pid_namespace": k,
+            "network_namespace": k,
+            "ipc_uts_namespaces": k,
+            "seccomp": k,
+            "no_capabilities": k,
+            "scratch_tmpfs": k,
+            "nproc_limit": k,
+            "rlimits": True,
+            "audit_hook": g,
+            "import_allowlist": g,
+        }
 
     def run(self, code: str) -> ExecResult:
         if not isinstance(code, str):
@@ -93,8 +110,16 @@ class Sandbox:
             cfg = self.config
             try:
                 self._seq += 1
-                _wire.send_msg(self._proc.sock, {"op": "run", "code": code, "output_chars": cfg.output_chars,
-                                                 "cpu_seconds": cfg.cpu_seconds, "seq": self._seq})
+                _wire.send_msg(
+                    self._proc.sock,
+                    {
+                        "op": "run",
+                        "code": code,
+                        "output_chars": cfg.output_chars,
+                        "cpu_seconds": cfg.cpu_seconds,
+                        "seq": self._seq,
+                    },
+                )
             except OSError:
                 return self._died(t0, _Step())
             return self._await_step(t0)
@@ -124,7 +149,12 @@ class Sandbox:
                 self._kill()
                 raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
             new = object.__new__(Sandbox)
-            new.config, new.tools, new._imports, new._zygote = self.config, self.tools, self._imports, self._zygote
+            new.config, new.tools, new._imports, new._zygote = (
+                self.config,
+                self.tools,
+                self._imports,
+                self._zygote,
+            )
             new._lock, new._closed, new.restarts, new._seq = threading.RLock(), False, 0, self._seq
             with self._family.lock:
                 self._family.refs += 1
@@ -173,10 +203,13 @@ class Sandbox:
 
     def _start(self) -> None:
         cfg = self.config
-        self._proc = self._family.spawn(self._dir, self._imports, sorted(self.tools),
-                                        episode_limits(cfg, self._zygote.namespaces),
-                                        {"answer_chars": cfg.max_final_answer_chars,
-                                         "tool_arg_chars": cfg.max_tool_arg_chars})
+        self._proc = self._family.spawn(
+            self._dir,
+            self._imports,
+            sorted(self.tools),
+            episode_limits(cfg, self._zygote.namespaces),
+            {"answer_chars": cfg.max_final_answer_chars, "tool_arg_chars": cfg.max_tool_arg_chars},
+        )
 
     def _kill(self) -> None:
         if self._proc is not None:
@@ -201,7 +234,9 @@ class Sandbox:
             except TimeoutError:
                 self._kill()
                 self.restarts += 1
-                err = ExecError("timeout", "TimeoutError", f"step timed out after {cfg.wall_seconds:g} s; {_LOST}")
+                err = ExecError(
+                    "timeout", "TimeoutError", f"step timed out after {cfg.wall_seconds:g} s; {_LOST}"
+                )
                 return self._result("", 0, err, t0, step)
             except _wire.WireError as exc:
                 if str(exc) == "channel closed":
@@ -277,18 +312,24 @@ class Sandbox:
         self.restarts += 1
         elapsed = time.monotonic() - t0
         if elapsed >= cfg.cpu_seconds * 0.9:
-            err = ExecError("timeout", "TimeoutError", f"CPU time limit of {cfg.cpu_seconds} s exceeded; {_LOST}")
+            err = ExecError(
+                "timeout", "TimeoutError", f"CPU time limit of {cfg.cpu_seconds} s exceeded; {_LOST}"
+            )
         else:
-            err = ExecError("killed", "RuntimeError",
-                            f"the interpreter process died (killed by a limit or a crash); {_LOST}")
+            err = ExecError(
+                "killed",
+                "RuntimeError",
+                f"the interpreter process died (killed by a limit or a crash); {_LOST}",
+            )
         return self._result("", 0, err, t0, step)
 
     def _result(self, stdout: str, total: int, error: ExecError | None, t0: float, step: _Step) -> ExecResult:
         if step.answer is not None:
             error = None
         obs = build_observation(stdout, total, error, self.config.output_chars)
-        res = ExecResult(stdout=stdout, error=error, observation=obs, seconds=time.monotonic() - t0,
-                         tool_calls=step.calls)
+        res = ExecResult(
+            stdout=stdout, error=error, observation=obs, seconds=time.monotonic() - t0, tool_calls=step.calls
+        )
         if step.answer is not None:
             res.final_answer, res.has_final_answer = step.answer[0], True
             res.final_answer_text = _answer.describe(step.answer[0])[:2000]
@@ -310,4 +351,6 @@ def _parse_error(raw: object) -> ExecError | None:
     kind: ErrorKind = raw.get("kind") if raw.get("kind") in _KINDS else "exception"  # type: ignore[assignment]
     line = raw.get("line") if isinstance(raw.get("line"), int) else None
     text = raw.get("text") if isinstance(raw.get("text"), str) else None
-    return ExecError(kind, str(raw.get("type", "Error"))[:200], str(raw.get("message", ""))[:2000], line, text)
+    return ExecError(
+        kind, str(raw.get("type", "Error"))[:200], str(raw.get("message", ""))[:2000], line, text
+    )

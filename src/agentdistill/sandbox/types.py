@@ -47,12 +47,16 @@ class ExecError:
 class ExecResult:
     stdout: str = ""
     error: ExecError | None = None
-    final_answer: Any = None  # plain JSON value, or a typed payload dict (sandbox/_answer.py): {"type", "text", ...}
+    final_answer: Any = (
+        None  # plain JSON value, or a typed payload dict (sandbox/_answer.py): {"type", "text", ...}
+    )
     has_final_answer: bool = False
     final_answer_text: str | None = None  # what was sent, for people: "pi/2 (sympy; LaTeX \\frac{\\pi}{2})"
     observation: str = ""  # what the model sees next: output + error, truncated to budget
     seconds: float = 0.0
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # [{"name", "args", "kwargs", "seconds", "error"?}]
+    tool_calls: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # [{"name", "args", "kwargs", "seconds", "error"?}]
 
     @property
     def ok(self) -> bool:
