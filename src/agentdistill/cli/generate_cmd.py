@@ -53,6 +53,10 @@ def generate_cmd(
     d = summary.as_dict()
     table.add_row(*(f"{d[k]:.1f}" if isinstance(d[k], float) else str(d[k]) for k in SUMMARY_COLUMNS))
     console.print(table)
+    if summary.failed:
+        typer.echo(f"error: {summary.failed} attempt(s) failed (backend/sandbox error, see 'error' in {out}); "
+                   f"re-run the same command to retry them", err=True)
+        raise typer.Exit(1)
 
 
 def register(root: typer.Typer) -> None:
