@@ -1,7 +1,8 @@
 """Many episodes at once on the CPU: agent rollouts through the managed llama-server vs llama.cpp's raw ceiling.
 
-Writes benchmarks/results/throughput.json, one run, the same 16 tasks for every setting (8 gsm8k-test +
-8 hotpotqa-test, bundled BM25 corpus as the search tool), for the 1.5B teacher and the 0.5B student:
+Writes benchmarks/results/throughput.json, one run, the same 16 tasks for every setting (8 gsm-hard-500 +
+8 hotpotqa-paper-closed, the demo's sets; the bundled BM25 corpus as the search tool), for the 1.5B teacher
+and the 0.5B student:
 
 - ``agent``: per concurrency 1, 2, 4, 8 (fresh server with ``parallel = concurrency`` each time, temperature 0,
   no SAG, no first-thought prefix): tasks/min, aggregate generated tok/s, accuracy, prompt tokens reused
@@ -32,7 +33,7 @@ from agentdistill.data import load_tasks
 from agentdistill.distill.generate import GenerateSettings, generate
 from agentdistill.llm.types import GenerationConfig
 from agentdistill.models.loading import load_llm
-from agentdistill.models.registry import ensure_model
+from agentdistill.models.registry import cache_dir, ensure_model
 from agentdistill.models.server import ensure_server_binaries
 from agentdistill.retrieval import load_retriever
 
@@ -232,7 +233,7 @@ def bench_model(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="qwen2.5-coder-1.5b,qwen2.5-coder-0.5b")
-    ap.add_argument("--tasks", type=int, default=16, help="half gsm8k-test, half hotpotqa-test")
+    ap.add_argument("--tasks", type=int, default=16, help="half gsm-hard-500, half hotpotqa-paper-closed")
     ap.add_argument("--max-steps", type=int, default=2)
     ap.add_argument("--max-tokens", type=int, default=64, help="per generation call (and the ceiling's TG)")
     ap.add_argument("--pp", type=int, default=256, help="prompt tokens per sequence in the ceiling runs")
@@ -253,7 +254,9 @@ def main() -> None:
     stamp = start_stamp()
     ensure_server_binaries()
     half = args.tasks // 2
-    tasks = load_tasks("gsm8k-test", limit=half) + load_tasks("hotpotqa-test", limit=args.tasks - half)
+    tasks = load_tasks("gsm-hard-500", limit=half) + load_tasks(
+        "hotpotqa-paper-closed", limit=args.tasks - half
+    )
     retriever = load_retriever("default")
     result: dict[str, Any] = {
         "settings": {
@@ -272,7 +275,9 @@ def main() -> None:
         },
         "models": [],
     }
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(
+        dir=cache_dir(), prefix="throughput-"
+    ) as tmp:  # not /tmp: others clean it
         for model in args.models.split(","):
             args.inprocess = model in inproc
             result["models"].append(bench_model(model, tasks, retriever, args, Path(tmp)))

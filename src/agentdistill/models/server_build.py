@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,11 +74,11 @@ def build_dir(version: str | None = None) -> Path:
     return cache_dir() / "llama-server" / f"{version}-{key}"
 
 
-def _run(cmd: list[str], log: Path, cwd: Path | None = None) -> None:
+def _run(cmd: list[str], log: Path, env: dict[str, str]) -> None:
     with open(log, "a") as fh:
         fh.write(f"\n$ {' '.join(cmd)}\n")
         fh.flush()
-        rc = subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT).returncode
+        rc = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT).returncode
     if rc != 0:
         tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-5:])
         raise ServerError(f"`{' '.join(cmd[:4])} ...` failed (exit {rc}); log {log}: {tail}")
@@ -120,52 +119,50 @@ def ensure_server_binaries(*, jobs: int | None = None) -> ServerBinaries:
                 "building llama-server needs cmake on PATH (apt-get install cmake, or pip install cmake)"
             )
         log = out / "build.log"
-        log.write_text(f"llama-server build from llama-cpp-python=={version} sdist\n")
+        with open(log, "a") as fh:
+            fh.write(f"llama-server build from llama-cpp-python=={version} sdist\n")
         t0 = time.monotonic()
-        with tempfile.TemporaryDirectory(dir=out, prefix=".build-") as tmp:
-            tmpdir = Path(tmp)
-            _run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--no-binary",
-                    ":all:",
-                    "--no-deps",
-                    "--disable-pip-version-check",
-                    "-q",
-                    f"llama-cpp-python=={version}",
-                    "-d",
-                    str(tmpdir),
-                ],
-                log,
-            )
-            sdist = next(tmpdir.glob("llama_cpp_python-*.tar.gz"), None)
+        work = out / "work"  # kept until success: a failed or killed build resumes where it stopped
+        tmp = work / "tmp"  # the compiler's temp files live here, not in a /tmp that others may clean
+        tmp.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "TMPDIR": str(tmp)}
+        src = next(work.glob("src/*/vendor/llama.cpp"), None)
+        if src is None or not (src / "CMakeLists.txt").exists():
+            pip = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-binary",
+                ":all:",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "-q",
+                f"llama-cpp-python=={version}",
+                "-d",
+                str(work / "sdist"),
+            ]
+            _run(pip, log, env)
+            sdist = next((work / "sdist").glob("llama_cpp_python-*.tar.gz"), None)
             if sdist is None:
                 raise ServerError(f"pip download produced no llama-cpp-python sdist; log {log}")
-            src = _extract_vendor(sdist, tmpdir / "src")
-            gen = ["-G", "Ninja"] if shutil.which("ninja") else []
-            _run([cmake, "-S", str(src), "-B", str(tmpdir / "build"), *gen, *GGML_FLAGS, *BUILD_FLAGS], log)
-            _run(
-                [
-                    cmake,
-                    "--build",
-                    str(tmpdir / "build"),
-                    "--target",
-                    *TARGETS,
-                    "-j",
-                    str(jobs or os.cpu_count() or 1),
-                ],
-                log,
-            )
-            (out / "bin").mkdir(exist_ok=True)
-            for target in TARGETS:
-                built = tmpdir / "build" / "bin" / target
-                if not built.exists():
-                    raise ServerError(f"cmake built no {built}; log {log}")
-                shutil.copy2(built, out / "bin" / f".{target}.tmp")
-                os.replace(out / "bin" / f".{target}.tmp", out / "bin" / target)
+            src = _extract_vendor(sdist, work / "src")
+        gen = ["-G", "Ninja"] if shutil.which("ninja") else []
+        build = work / "build"
+        _run([cmake, "-S", str(src), "-B", str(build), *gen, *GGML_FLAGS, *BUILD_FLAGS], log, env)
+        _run(
+            [cmake, "--build", str(build), "--target", *TARGETS, "-j", str(jobs or os.cpu_count() or 1)],
+            log,
+            env,
+        )
+        (out / "bin").mkdir(exist_ok=True)
+        for target in TARGETS:
+            built = build / "bin" / target
+            if not built.exists():
+                raise ServerError(f"cmake built no {built}; log {log}")
+            shutil.copy2(built, out / "bin" / f".{target}.tmp")
+            os.replace(out / "bin" / f".{target}.tmp", out / "bin" / target)
+        shutil.rmtree(work, ignore_errors=True)
         info = {
             "version": version,
             "flags": GGML_FLAGS + BUILD_FLAGS,
