@@ -72,12 +72,17 @@ GENERATE_CASES: dict[str, tuple[dict[str, Any], Any]] = {
                 lambda llm, w: len(_trajs(w)) == 2 and {c.temperature for c in configs(llm)} == {0.65}),
     "sample_temperature": ({"samples": 2, "sample_temperature": 0.45},
                            lambda llm, w: {c.temperature for c in configs(llm)} == {0.45}),
+    # (and with force_final_answer off by default, no answer-only turn follows the last step)
     "max_steps": ({"max_steps": 2}, lambda llm, w: _trajs(w)[0].settings.max_steps == 2
-                  and sum(1 for c in configs(llm) if c.stop and "\n\n" not in c.stop) == 2),
+                  and [bool(c.stop) for c in configs(llm)] == [True, True]),
     "prompt": ({"prompt": "student"}, lambda llm, w: system_prompts(llm) == {
         load_prompt("student").render(kind="math", search=False, max_steps=5, k=3)}),
     "ftp": ({"ftp": True}, lambda llm, w: configs(llm)[0].stop == ("\n\n",) and _trajs(w)[0].settings.ftp),
     "seed": ({"seed": 5}, lambda llm, w: configs(llm)[0].seed == attempt_seed(5, _trajs(w)[0].task.id, 0)),
+    # the forced answer turn is the only call without step stop strings
+    "force_final_answer": ({"force_final_answer": True, "max_steps": 1},
+                           lambda llm, w: [bool(c.stop) for c in configs(llm)] == [True, False]
+                           and _trajs(w)[0].forced_final_answer),
     "mode": ({"mode": "cot"}, lambda llm, w: (w / "generate" / "cot.jsonl").is_file()
              and system_prompts(llm) == {load_prompt("cot").render(kind="math")}),
 }
@@ -89,7 +94,7 @@ def test_generate_cases_cover_every_setting() -> None:
     assert set(GENERATE_CASES) | GENERATE_UNTESTED == set(GenerateSettings.model_fields)
 
 
-SCRIPTS = {"max_steps": [LOOK, LOOK, ANSWER], "ftp": ["I think it is 42.\n\nMore.", ANSWER],
+SCRIPTS = {"max_steps": [LOOK, LOOK, ANSWER], "force_final_answer": [LOOK, "42"], "ftp": ["I think it is 42.\n\nMore.", ANSWER],
            "mode": ["So the answer is \\boxed{42}."]}
 
 
@@ -116,6 +121,8 @@ EVAL_CASES: dict[str, tuple[dict[str, Any], dict[str, Any], Any]] = {  # (eval s
     "seed": ({"seed": 11}, {}, lambda llm: {c.seed for c in configs(llm)} == {11}),
     "prompt": ({}, {"prompt": "teacher"}, lambda llm: system_prompts(llm) == {
         load_prompt("teacher").render(kind="math", search=False, max_steps=5, k=3)}),
+    "force_final_answer": ({"force_final_answer": False, "max_steps": 1}, {},
+                           lambda llm: [bool(c.stop) for c in configs(llm)] == [True]),
     "mode": ({}, {"mode": "cot"}, lambda llm: system_prompts(llm) == {load_prompt("cot").render(kind="math")}),
 }
 EVAL_UNTESTED = {"concurrency", "rag"}  # rag needs a retriever: tested in tests/evaluate with the real one
@@ -132,7 +139,7 @@ def test_eval_setting_reaches_the_sampler(name: str, tmp_path: Path) -> None:
     top = {"seed": section["seed"]} if "seed" in section else {}
     section = {k: v for k, v in section.items() if k != "seed"}
     cfg = make_cfg(tmp_path, eval={**section, "runs": [{"label": "s", "model": "student", **row}]}, **top)
-    script = [LOOK] if name == "max_steps" else [SCRIPTS["mode"][0] if row.get("mode") == "cot" else ANSWER]
+    script = [LOOK] if name in ("max_steps", "force_final_answer") else [SCRIPTS["mode"][0] if row.get("mode") == "cot" else ANSWER]
     llm = run_with_replay(cfg, "eval", script)
     assert check(llm), f"eval.{name} did not reach the sampler: {configs(llm)}"
     assert len(load_run(cfg.workdir / "eval" / "s").records) == 1

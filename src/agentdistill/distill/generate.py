@@ -102,6 +102,7 @@ def _agent_attempt(
     traj = run_episode(
         task, llm, retriever=retriever, prompt=s.prompt, max_steps=s.max_steps, gen=gen,
         sag_n=s.sag_n, sag_temperature=gen.temperature, sag_top_p=gen.top_p, prefix=prefix,
+        force_final_answer=s.force_final_answer,
     )
     g = grade(task, traj.final_answer) if traj.status == "answered" else None
     traj.correct = bool(g and g.correct)

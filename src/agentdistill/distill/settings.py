@@ -37,6 +37,8 @@ class GenerateSettings(_Strict):
     max_steps: int = Field(MAX_STEPS, ge=1)
     max_tokens: int = Field(MAX_TOKENS, ge=1)
     prompt: str = "teacher"
+    # ask once more for the answer after max_steps (agent/loop.py); off: a forced answer is never training data
+    force_final_answer: bool = False
     seed: int = 0
     concurrency: int = Field(1, ge=1)  # episodes in flight (thread-safe backends only)
 

@@ -42,7 +42,8 @@ def evaluate_task(task: Task, llm: LLM, s: EvalSettings, retriever: Retriever | 
     start = time.perf_counter()
     if s.mode == "agent":
         traj = run_episode(task, llm, retriever=retriever, prompt=s.prompt_name, max_steps=s.max_steps,
-                           gen=_gen(s), sag_n=s.sag_n, sag_temperature=s.sag_temperature, sag_top_p=s.sag_top_p)
+                           gen=_gen(s), sag_n=s.sag_n, sag_temperature=s.sag_temperature, sag_top_p=s.sag_top_p,
+                           force_final_answer=s.force_final_answer)
         prediction = traj.final_answer if traj.status == "answered" else None
         g = grade(task, prediction if prediction is not None else "")
         traj.correct, traj.grade = g.correct, g.model_dump()

@@ -37,6 +37,8 @@ class EvalSampling(_Strict):
     temperature: float = Field(0.0, ge=0.0)
     sag_temperature: float = Field(SAG_TEMPERATURE, ge=0.0)
     sag_top_p: float = Field(SAG_TOP_P, gt=0.0, le=1.0)
+    # after max_steps without an answer, ask once for the answer only (the paper's eval does); reported apart
+    force_final_answer: bool = True
     seed: int = 0
     concurrency: int = Field(1, ge=1)  # episodes in flight (thread-safe backends only)
 
