@@ -21,6 +21,7 @@ import jinja2
 
 # Stop strings that end a step live with the step format: the end marker, not a closing fence.
 from agentdistill.agent.parse import STEP_STOP  # noqa: F401 (re-exported)
+from agentdistill.agent.settings import MAX_STEPS, SEARCH_K
 
 BUILTIN = ("student", "teacher", "paper", "cot")
 _HEADER = re.compile(r"^\{#-?\s*agentdistill:(?P<body>.*?)-?#\}")
@@ -45,7 +46,7 @@ class PromptTemplate:
     def search_tool(self) -> str:
         return self.settings.get("search_tool", "search")
 
-    def render(self, *, kind: str = "qa", search: bool = True, max_steps: int = 5, k: int = 3) -> str:
+    def render(self, *, kind: str = "qa", search: bool = True, max_steps: int = MAX_STEPS, k: int = SEARCH_K) -> str:
         try:
             template = _ENV.from_string(self.source)
             text = template.render(
