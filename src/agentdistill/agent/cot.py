@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentdistill.agent.prompts import load_prompt
-from agentdistill.data.task import Task
+from agentdistill.agent.settings import MAX_TOKENS, SEARCH_K
 from agentdistill.data.answers import last_boxed  # the one boxed extractor (shared with grading)
+from agentdistill.data.task import Task
 from agentdistill.llm.types import LLM, GenerationConfig, Usage
 
 _ANSWER_IS = re.compile(
@@ -48,9 +49,9 @@ def _format_passages(passages: list[Any]) -> str:
     return "\n".join(f"[{i}] {p.title}: {p.text}" for i, p in enumerate(passages, start=1))
 
 
-def run_cot(task: Task, llm: LLM, gen: GenerationConfig | None = None, retriever: Any = None, k: int = 3) -> CotResult:
+def run_cot(task: Task, llm: LLM, gen: GenerationConfig | None = None, retriever: Any = None, k: int = SEARCH_K) -> CotResult:
     """Answer ``task`` with one plain CoT generation (optionally with the top-k retrieved passages)."""
-    gen = gen or GenerationConfig(max_tokens=512)
+    gen = gen or GenerationConfig(max_tokens=MAX_TOKENS)
     system = load_prompt("cot").render(kind=task.kind, search=False)
     user = task.question
     passages: list[Any] = []
