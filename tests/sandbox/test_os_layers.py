@@ -250,3 +250,28 @@ def test_sandbox_works_as_a_normal_user():
     assert res["host_uid"] == 65534 and res["uid"] == "1000\n" and res["iso"]
     assert "Operation not permitted" in res["exec"] and res["fork"] == "forked\n"
     assert 0 < int(res["bomb"]) <= 18  # RLIMIT_NPROC, counted in the family's own user namespace
+
+
+POPEN_VIA_SUBCLASSES = (
+    "P = [c for c in object.__subclasses__() if c.__name__ == 'Popen']\n"
+    "if not P:\n    import collections\n    collections._sys.modules['builtins'].__import__('subprocess')\n"
+    "    P = [c for c in object.__subclasses__() if c.__name__ == 'Popen']\n"
+    "P[0](['/bin/sh', '-c', 'id -u > child_ran']).wait()"
+)
+
+
+@pytest.mark.parametrize("guards", [True, False], ids=["all-layers", "os-only"])
+def test_popen_via_subclasses_runs_nothing(guards: bool):
+    """The child would leave a file in the scratch dir (which the host reads), so a child that ran is seen."""
+    with Sandbox(config=FAST, _python_guards=guards) as sb:
+        r = sb.run(POPEN_VIA_SUBCLASSES)
+        assert r.error is not None and r.error.type == "PermissionError", r.observation
+        assert not (sb.scratch_dir / "child_ran").exists()
+
+
+def test_popen_check_sees_a_child_that_ran():
+    """Positive control: without the kernel layers and guards the same code runs a child, and the check sees it."""
+    with Sandbox(config=SandboxConfig(unsafe_no_sandbox=True), _python_guards=False) as sb:
+        r = sb.run(POPEN_VIA_SUBCLASSES)
+        assert r.error is None, r.observation
+        assert (sb.scratch_dir / "child_ran").read_text().strip().isdigit()

@@ -90,6 +90,13 @@ def _episode_loop(
             os._exit(0)
 
 
+def _own_uid(root: str, init: dict) -> int | None:
+    """Unsafe mode as root: the family's own uid (no other process has it), as the family root dir's owner."""
+    if not init["namespaces"] and os.geteuid() == 0:
+        return os.stat(root).st_uid
+    return None
+
+
 def _start_episode(msg: dict, fd: int, init: dict, root: str) -> None:
     """In the freshly forked episode worker: confine, then serve steps. Never returns."""
     chan = _episode.Channel(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fd))
@@ -103,6 +110,12 @@ def _start_episode(msg: dict, fd: int, init: dict, root: str) -> None:
         _episode.set_limits(
             [(getattr(_episode.resource, n), s, h) for n, s, h in msg.get("limits", [])], trusted
         )
+        uid = _own_uid(root, init)
+        if uid is not None:  # unsafe mode as root: not root any more (files, signals, RLIMIT_NPROC)
+            os.chown(scratch, uid, uid)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
         if init["namespaces"]:
             _oslayer.drop_privileges()
         if init.get("seccomp"):
@@ -139,6 +152,8 @@ def _family(msg: dict, fd: int, init: dict) -> None:
             _oslayer.mount_scratch(root, int(msg["scratch_bytes"]), int(msg["scratch_inodes"]))
         else:
             os.makedirs(root, mode=0o700, exist_ok=True)
+            if os.geteuid() == 0:
+                os.chown(root, 1_000_000 + os.getpid(), 1_000_000 + os.getpid())
     except OSError as exc:
         _wire.send_msg(chan, {"op": "hello", "error": f"the kernel refused a sandbox layer: {exc}"})
         os._exit(1)

@@ -174,6 +174,7 @@ class Zygote:
             env["PATH"] = os.environ["PATH"]
         self._log = open(os.path.join(self.base, "stderr.log"), "w+b")  # noqa: SIM115 - kept open for the zygote
         if unsafe:
+            os.chmod(self.base, 0o711)  # as root, workers run as their family's own uid: traverse, not list
             argv = [
                 sys.executable,
                 "-I",

@@ -18,7 +18,8 @@ def family_pids(cfg: SandboxConfig) -> int:
     return 2 + FORK_HEADROOM + cfg.max_processes
 
 
-def episode_limits(cfg: SandboxConfig, namespaces: bool = True) -> list[tuple[str, int, int]]:
+def episode_limits(cfg: SandboxConfig, own_uid: bool = True) -> list[tuple[str, int, int]]:
+    """``own_uid``: the family has a uid (or user namespace) of its own, so RLIMIT_NPROC counts only it."""
     limits = [
         ("RLIMIT_AS", cfg.memory_mb * MB, cfg.memory_mb * MB),
         ("RLIMIT_NOFILE", cfg.max_open_files, cfg.max_open_files),
@@ -26,9 +27,7 @@ def episode_limits(cfg: SandboxConfig, namespaces: bool = True) -> list[tuple[st
         ("RLIMIT_CORE", 0, 0),
         ("RLIMIT_CPU", cfg.episode_cpu_seconds, cfg.episode_cpu_seconds),
     ]
-    if (
-        namespaces
-    ):  # without a user namespace of its own the count would include every host process of this uid
+    if own_uid:  # otherwise the count would include every host process of this uid
         n = family_pids(cfg)
         limits.append(("RLIMIT_NPROC", n, n))
     return limits

@@ -207,7 +207,7 @@ class Sandbox:
             self._dir,
             self._imports,
             sorted(self.tools),
-            episode_limits(cfg, self._zygote.namespaces),
+            episode_limits(cfg, self._zygote.namespaces or os.geteuid() == 0),
             {"answer_chars": cfg.max_final_answer_chars, "tool_arg_chars": cfg.max_tool_arg_chars},
         )
 
