@@ -78,3 +78,15 @@ def test_checker_sees_a_drifted_default(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(changed, "default", changed.default + 1)
     with pytest.raises(AssertionError, match="max_tokens"):
         test_cli_defaults_match_settings_model("generate")
+
+
+@pytest.mark.parametrize(("argv", "option"), [
+    (["eval", "--model", "m", "-s", "gsm-hard-500:1", "--out", "{tmp}/e", "--sag-n", "0"], "--sag-n"),
+    (["generate", "-t", "gsm8k-train:1", "--out", "{tmp}/g.jsonl", "--mode", "agnet"], "--mode"),
+])
+def test_a_value_the_settings_model_refuses_is_a_one_line_error(argv, option, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, [a.replace("{tmp}", str(tmp_path)) for a in argv])
+    assert result.exit_code == 2
+    assert result.output.strip().startswith(f"error: {option}: ") and "Traceback" not in result.output

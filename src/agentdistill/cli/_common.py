@@ -58,13 +58,25 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+def settings_error(exc: Any) -> str:
+    """A pydantic ``ValidationError`` from a settings model as ``--option: problem`` (first error, + count)."""
+    first = exc.errors()[0]
+    option = "--" + ".".join(str(p) for p in first["loc"]).replace("_", "-")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{option}: {first['msg']}{more}"
+
+
 def user_errors(fn: F) -> F:
     """Wrap a command: bad-input errors become ``error: <file:line: field: problem>`` and exit 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pydantic import ValidationError
+
         try:
             return fn(*args, **kwargs)
+        except ValidationError as exc:  # a settings model refused an option value: name the option
+            fail(settings_error(exc))
         except _user_error_types() as exc:
             fail(str(exc))
 
