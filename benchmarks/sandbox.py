@@ -6,15 +6,22 @@ benchmarks/_stamp.py). Compute ratios compare against plain ``exec`` measured in
 (exec, sandbox, exec, sandbox, ...) so that load from other processes hits both sides alike; the ratio is
 reported on the medians and on the minima (the minimum is the least disturbed by other load on the machine).
 
-    python benchmarks/sandbox.py [--repeats 9]
+    python benchmarks/sandbox.py [--repeats 9] [--baseline GIT_REV]
+
+``--baseline REV`` also measures the sandbox package of another commit (``git archive REV src`` into a temp dir,
+run in a subprocess right after this one) and stores its figures under ``"baseline"``: old and new under the same
+load, in one results file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,24 +63,17 @@ def _heavy(sb: Sandbox, code: str, repeats: int) -> dict:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=9)
-    args = ap.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _stamp import start_stamp, write_results
-
-    stamp = start_stamp()
+def measure(repeats: int) -> dict:
     t = time.perf_counter()
     first = Sandbox()  # includes starting the zygote (bubblewrap + CPython + numpy + sympy imports)
     zygote_ms = (time.perf_counter() - t) * 1000
     episode = _times_ms(lambda: Sandbox().close(), 20)  # new namespaces + tmpfs + worker, then teardown
     empty = _times_ms(lambda: first.run("pass"), 300)
     fork = _times_ms(lambda: first.fork().close(), 30)
-    heavy = {name: _heavy(first, code, args.repeats) for name, code in HEAVY.items()}
+    heavy = {name: _heavy(first, code, repeats) for name, code in HEAVY.items()}
     isolation = first.isolation
     first.close()
-    result = {
+    return {
         "isolation": isolation,
         "zygote_start_ms": round(zygote_ms, 1),
         "episode_start_and_close_ms": round(statistics.median(episode), 2),
@@ -81,8 +81,43 @@ def main() -> None:
         "empty_step_roundtrip_ms_p90": round(sorted(empty)[int(0.9 * len(empty))], 3),
         "fork_and_close_ms": round(statistics.median(fork), 2),
         "compute_heavy": heavy,
-        "targets": TARGETS,
     }
+
+
+def _baseline(rev: str, repeats: int) -> dict:
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "archive", rev, "src"], cwd=root, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        env = dict(os.environ, PYTHONPATH=f"{tmp}/src")
+        out = subprocess.run(
+            [sys.executable, __file__, "--measure-only", "--repeats", str(repeats)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    return {"rev": rev, **json.loads(out.stdout)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--baseline", default=None, help="also measure the sandbox of this git revision")
+    ap.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure_only:
+        print(json.dumps(measure(args.repeats)))
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _stamp import start_stamp, write_results
+
+    stamp = start_stamp()
+    result = {**measure(args.repeats), "targets": TARGETS}
+    if args.baseline:
+        result["baseline"] = _baseline(args.baseline, args.repeats)
     print(json.dumps(write_results(OUT, result, stamp), indent=2))
 
 
