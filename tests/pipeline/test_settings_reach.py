@@ -221,5 +221,7 @@ def test_every_train_setting_reaches_the_trainer(tmp_path: Path, monkeypatch: py
     assert seen[0].model_dump(include=set(TrainSettings.model_fields)) == cfg.train.model_dump() == changed
     # the stage hands its run over: a second run with the same inputs is the same run (no retraining)
     done = json.loads((cfg.workdir / "train" / "DONE.json").read_text())
-    run_pipeline(cfg, ("train",))
+    again = run_pipeline(cfg, ("train",))
     assert len(seen) == 1 and json.loads((cfg.workdir / "train" / "DONE.json").read_text()) == done
+    trained = again.outputs["train"]  # what eval is handed: the model and the run id, not a file path
+    assert (trained.spec, trained.run_id) == (done["model_spec"], done["run_id"])

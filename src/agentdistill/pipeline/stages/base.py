@@ -32,6 +32,7 @@ class PipelineResult:
     report_html: Path | None = None
     report_md: Path | None = None
     run_dirs: list[Path] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)  # stage name -> what its run() returned
 
 
 def slug(text: str) -> str:
