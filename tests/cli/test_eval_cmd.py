@@ -97,6 +97,19 @@ def test_eval_with_openai_backend_down_then_up(servers: list, tmp_path: Path) ->
     assert summary["n"] == 2 and summary["failed"] == 0
 
 
+def test_pipeline_with_an_openai_teacher(servers: list, tmp_path: Path) -> None:
+    """A pipeline config may name an OpenAI-compatible server: its n_ctx is not forced on the backend."""
+    _, (_, url) = servers
+    work = tmp_path / "w"
+    r = run_subprocess("pipeline", "smoke", "--stages", "generate", "--workdir", work,
+                       "--set", f"teacher.model=openai:tiny@{url}", "--set", "generate.mode=cot",
+                       "--set", "generate.tasks=[{set: gsm8k-train, limit: 1}]", "--set", "generate.max_tokens=24",
+                       "--set", "retriever=''")
+    assert r.code == 0, r.stderr[-3000:]
+    recs = [json.loads(x) for x in (work / "generate" / "cot.jsonl").read_text().splitlines()]
+    assert len(recs) == 1 and recs[0]["error"] is None and recs[0]["model"] == "tiny"
+
+
 def test_eval_fails_over_when_an_endpoint_dies_mid_run(servers: list, tmp_path: Path) -> None:
     (proc_a, url_a), (_, url_b) = servers
     tasks, run = write_tasks(tmp_path / "t.jsonl", 6), tmp_path / "run"
