@@ -56,9 +56,14 @@ def test_stamp_refuses_other_settings_and_names_the_fields(tmp_path: Path) -> No
     assert json.loads(stamp.read_text())["model"] == "a"  # the old stamp is kept
 
 
-def test_output_without_stamp_is_not_resumed(tmp_path: Path) -> None:
+def test_output_without_stamp_is_not_resumed_unless_adopted(tmp_path: Path) -> None:
+    stamp = tmp_path / "x.stamp.json"
     with pytest.raises(StaleOutputError, match="no settings stamp"):
-        check_stamp(tmp_path / "x.stamp.json", {"model": "a"}, has_output=True)
+        check_stamp(stamp, {"model": "a"}, has_output=True)
+    assert not stamp.exists()
+    check_stamp(stamp, {"model": "a"}, has_output=True, adopt_unstamped=True)  # the caller checked it
+    with pytest.raises(StaleOutputError):  # from then on the stamp holds
+        check_stamp(stamp, {"model": "b"}, has_output=True, adopt_unstamped=True)
 
 
 def test_stamp_archive_moves_old_output_to_stale_n(tmp_path: Path) -> None:

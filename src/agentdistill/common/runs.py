@@ -43,12 +43,14 @@ def stamp_path(output: Path) -> Path:
 
 
 def check_stamp(stamp: Path, settings: dict[str, Any], *, has_output: bool, archive: Path | None = None,
-                what: str = "output") -> Path | None:
+                what: str = "output", adopt_unstamped: bool = False) -> Path | None:
     """Write ``settings`` to ``stamp``, or refuse when existing output was made with other settings.
 
     ``has_output`` says whether there is anything to resume (no output: the stamp is simply (re)written).
     With ``archive`` (a file or dir holding the output) a mismatch moves it to ``<archive>.stale-N`` and
     starts afresh instead of raising; the new path is returned. Raises :class:`StaleOutputError` otherwise.
+    Output without a stamp is refused too (its settings are unknown), unless ``adopt_unstamped``: a caller that
+    has checked the settings by other means (the pipeline's own stage stamp) adopts it.
     """
     stamp = Path(stamp)
     current = json.loads(json.dumps(settings, sort_keys=True, default=str))
@@ -58,7 +60,7 @@ def check_stamp(stamp: Path, settings: dict[str, Any], *, has_output: bool, arch
             before = json.loads(stamp.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             before = {"<unreadable stamp>": True}
-    elif has_output:
+    elif has_output and not adopt_unstamped:
         before = {"<no settings stamp>": True}
     moved = None
     if has_output and before is not None and before != current:

@@ -155,16 +155,18 @@ def generate(
     retriever: Retriever | None = None,
     on_record: Callable[[Any], None] | None = None,
     stamp_extra: dict[str, Any] | None = None,
+    adopt_unstamped: bool = False,
 ) -> GenerateSummary:
     """Run the teacher over ``tasks`` (``settings.samples`` attempts each), appending to ``out``.
 
     Records are keyed by (set, task id, sample). ``out`` made with other settings (model, sampling, prompt,
-    ``stamp_extra`` such as the retriever spec) raises :class:`StaleOutputError` before any work.
+    ``stamp_extra`` such as the retriever spec) raises :class:`StaleOutputError` before any work;
+    ``adopt_unstamped``: see :func:`agentdistill.common.runs.check_stamp`.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     check_stamp(stamp_path(out), stamp_settings(settings, llm.name, stamp_extra),
-                has_output=out.exists() and out.stat().st_size > 0, what=str(out))
+                has_output=out.exists() and out.stat().st_size > 0, what=str(out), adopt_unstamped=adopt_unstamped)
     # llama.cpp in-process is one model in one process: tasks run one after another; HTTP backends
     # declare ``thread_safe`` and get ``concurrency`` tasks in flight.
     workers = settings.concurrency if getattr(llm, "thread_safe", False) else 1

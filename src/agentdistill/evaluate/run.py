@@ -86,19 +86,22 @@ def stamp_settings(settings: EvalSettings, model: str | None, extra: dict | None
 def evaluate(
     tasks: list[Task], llm: LLM | Callable[[], LLM], run_dir: Path, settings: EvalSettings,
     retriever: Retriever | None = None, run_name: str | None = None, stamp_extra: dict | None = None,
+    adopt_unstamped: bool = False,
 ) -> RunSummary:
     """Evaluate ``llm`` on ``tasks`` into ``run_dir``; returns the summary over all records on disk.
 
     ``llm`` may be a zero-argument loader: it is called only if some task is still to do, so a finished run
     is re-summarised without loading its model (then ``settings.model_name`` names the model in the stamp).
-    A run dir made with other settings raises :class:`StaleOutputError` before any work.
+    A run dir made with other settings raises :class:`StaleOutputError` before any work (``adopt_unstamped``:
+    see :func:`agentdistill.common.runs.check_stamp`).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     results = run_dir / RESULTS_FILE
     model_id = settings.model_name or getattr(llm, "name", None)
     check_stamp(run_dir / STAMP_FILE, stamp_settings(settings, model_id, stamp_extra),
-                has_output=results.exists() and results.stat().st_size > 0, what=str(run_dir))
+                has_output=results.exists() and results.stat().st_size > 0, what=str(run_dir),
+                adopt_unstamped=adopt_unstamped)
     holder: dict[str, LLM] = {"llm": llm} if hasattr(llm, "generate") else {}
 
     def load(_: int) -> None:
