@@ -1,4 +1,5 @@
-"""LLM judge: verdict parsing, caching per (question, prediction), and the real llm interface end to end."""
+"""LLM judge: the paper's verdict format parsed, malformed replies retried then counted, verdicts cached, the
+run-level tally (judge accuracy, EM agreement), and a real model's clear verdicts on obvious pairs."""
 
 import json
 
@@ -6,11 +7,14 @@ import pytest
 
 from agentdistill.data.task import Task
 from agentdistill.grading import LLMJudge
-from agentdistill.grading.judge import parse_verdict
+from agentdistill.grading.judge import FORMAT_REMINDER, JudgeTally, judge_results_file, parse_verdict
+from agentdistill.grading.types import Grade
 
 
-class FakeJudgeAPI:
-    """Stands for a remote judge API (the only thing mocked): returns scripted replies, counts calls."""
+class RecordedJudge:
+    """Plays back judge replies recorded from a model (the only stand-in here); counts calls."""
+
+    name = "recorded-judge"
 
     def __init__(self, replies):
         self.replies = list(replies)
@@ -21,45 +25,126 @@ class FakeJudgeAPI:
 
         self.calls.append((messages, config))
         text = self.replies.pop(0)
-        return GenerationResult(completions=[Completion(text=text, finish_reason="stop", tokens=3)], usage=Usage())
+        return GenerationResult(
+            completions=[Completion(text=text, finish_reason="stop", tokens=3)], usage=Usage()
+        )
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    ("Verdict: CORRECT", True), ("Verdict: INCORRECT", False), ("verdict - correct.", True),
-    ("**Verdict:** Incorrect", False), ("CORRECT", True), ("incorrect.", False), ("Yes", True),
-    ("I think it might be right", None), ("", None), ("Verdict: maybe", None),
-])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ('{"explanation": "Same city.", "score": 1}', True),
+        ('{"explanation": "Different city.", "score": 0}', False),
+        ('```json\n{"explanation": "same", "score": "1"}\n```', True),
+        ('Sure. {"explanation": "x", "score": 0} done', False),
+        ('{"explanation": "cut short because', None),
+        (
+            '{"explanation": "cut", "score": 1',
+            True,
+        ),  # a reply cut at max_tokens: the score fragment still reads
+        ('{"explanation": "x", "score": 0.5}', None),
+        ('{"explanation": "x", "score": 10}', None),
+        ("The answers match.", None),
+        ("", None),
+    ],
+)
 def test_parse_verdict(text, want):
     assert parse_verdict(text) is want
 
 
-def test_judge_caches_and_reports_unparsed(tmp_path):
+def test_malformed_reply_is_retried_with_a_reminder(tmp_path):
+    api = RecordedJudge(["I think they match.", '{"explanation": "same city", "score": 1}'])
+    judge = LLMJudge(api, tmp_path / "c.jsonl")
+    g = judge.judge("Capital of France?", "Paris", "the city of Paris")
+    assert g.correct is True and g.method == "judge"
+    assert len(api.calls) == 2
+    retry_messages = api.calls[1][0]
+    assert [m["role"] for m in retry_messages] == ["user", "assistant", "user"]
+    assert (
+        retry_messages[1]["content"] == "I think they match."
+        and retry_messages[2]["content"] == FORMAT_REMINDER
+    )
+    rec = json.loads((tmp_path / "c.jsonl").read_text().splitlines()[0])
+    assert rec["attempts"] == 2 and rec["verdict"] is True
+
+
+def test_unparseable_after_retries_is_counted_not_called_incorrect_silently(tmp_path):
+    api = RecordedJudge(["maybe", "hmm", "no idea"])
+    judge = LLMJudge(api, tmp_path / "c.jsonl", retries=2)
+    g = judge.judge("Capital of France?", "Paris", "Lyon")
+    assert len(api.calls) == 3
+    assert g.correct is False and g.method == "judge-unparsed" and "after 3 attempts" in g.detail
+    tally = JudgeTally()
+    tally.add(g, em_correct=False)
+    tally.add(Grade(correct=True, method="judge"), em_correct=False)
+    tally.add(Grade(correct=True, method="judge"), em_correct=True)
+    d = tally.as_dict()
+    assert d["unparsed"] == 1 and d["n"] == 3 and d["judge_correct"] == 2
+    assert d["agreement"] == pytest.approx(0.5)  # of the two parsed verdicts, one agrees with EM
+
+
+def test_cache_by_judge_model_and_torn_line(tmp_path):
     cache = tmp_path / "judge.jsonl"
-    api = FakeJudgeAPI(["Verdict: CORRECT", "blah blah"])
-    judge = LLMJudge(api, cache)
     task = Task(id="1", dataset="d", kind="qa", question="Capital of France?", answer="Paris")
-    g = judge.grade(task, "the city of Paris")
-    assert g.correct and g.method == "judge"
-    assert api.calls[0][1].temperature == 0 and "Capital of France?" in api.calls[0][0][0]["content"]
-    assert judge.grade(task, "the city of Paris").correct and len(api.calls) == 1  # cached
-    bad = judge.grade(task, "Lyon")
-    assert not bad.correct and bad.method == "judge-unparsed" and "blah" in bad.detail
-    # a fresh judge reads the cache file (and skips a line cut short by a kill)
+    api = RecordedJudge(['{"explanation": "same", "score": 1}'])
+    judge = LLMJudge(api, cache)
+    assert judge.grade(task, "the city of Paris").correct
+    assert judge.grade(task, "the city of Paris").correct and len(api.calls) == 1  # cached in memory
+    assert "Capital of France?" in api.calls[0][0][0]["content"] and api.calls[0][1].temperature == 0
     with cache.open("a") as fh:
-        fh.write('{"key": "trunc')
-    again = LLMJudge(FakeJudgeAPI([]), cache)
+        fh.write('{"key": "trunc')  # a kill mid-write
+    again = LLMJudge(RecordedJudge([]), cache)  # same judge model: reads the file, asks nothing
     assert again.grade(task, "the city of Paris").correct
-    assert len([json.loads(x) for x in cache.read_text().splitlines()[:2]]) == 2
+    other = RecordedJudge(['{"explanation": "no", "score": 0}'])
+    other.name = "another-judge"
+    assert not LLMJudge(other, cache).grade(task, "the city of Paris").correct  # another model is asked anew
+    assert len(other.calls) == 1
+    assert not judge.grade(task, "").correct  # an empty answer is never correct, and costs no call
 
 
-def test_judge_with_real_model(tiny_gguf, tmp_path):
+def test_judge_results_file_tallies_against_em(tmp_path):
+    tasks = [Task(id=str(i), dataset="hq", kind="qa", question=f"q{i}", answer="Paris") for i in range(3)]
+    rows = [
+        {"task": tasks[0].model_dump(), "prediction": "Paris", "grade": {"correct": True}},
+        {"task": tasks[1].model_dump(), "prediction": "the city of Paris", "grade": {"correct": False}},
+        {"task": tasks[2].model_dump(), "prediction": "Lyon", "grade": {"correct": False}},
+        {
+            "task": Task(id="m", dataset="gsm", kind="math", question="1+1", answer="2").model_dump(),
+            "prediction": "2",
+            "grade": {"correct": True},
+        },
+    ]
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    api = RecordedJudge(
+        [
+            '{"explanation": "a", "score": 1}',
+            '{"explanation": "b", "score": 1}',
+            '{"explanation": "c", "score": 0}',
+        ]
+    )
+    summary = judge_results_file(results, LLMJudge(api))
+    hq = summary["per_set"]["hq"]
+    assert "gsm" not in summary["per_set"] and len(api.calls) == 3  # math is not judged
+    assert hq["judge_correct"] == 2 and hq["em_correct"] == 1 and hq["agreement"] == pytest.approx(2 / 3)
+    lines = [json.loads(x) for x in (tmp_path / "judge.jsonl").read_text().splitlines()]
+    assert [x["judge"]["correct"] for x in lines] == [True, True, False]
+    assert json.loads((tmp_path / "judge_summary.json").read_text()) == summary
+
+
+@pytest.fixture(scope="module")
+def coder_judge():
     from agentdistill.models.loading import load_llm
 
-    llm = load_llm(f"llamacpp:{tiny_gguf}", n_ctx=1024)
-    try:
-        judge = LLMJudge(llm, tmp_path / "c.jsonl", max_tokens=8)
-        g = judge.judge("What is 2+2?", "4", "4")
-        assert g.method in ("judge", "judge-unparsed")
-        assert (tmp_path / "c.jsonl").exists()
-    finally:
-        llm.close()
+    llm = load_llm("qwen2.5-coder-0.5b", n_ctx=2048)
+    yield llm
+    llm.close()
+
+
+@pytest.mark.parametrize(("prediction", "want"), [("Paris", True), ("Berlin", False)])
+def test_real_model_gives_a_clear_parsed_verdict_on_an_obvious_pair(coder_judge, tmp_path, prediction, want):
+    judge = LLMJudge(coder_judge, tmp_path / "c.jsonl")
+    g = judge.judge("What is the capital of France?", "Paris", prediction)
+    rec = json.loads((tmp_path / "c.jsonl").read_text().splitlines()[0])
+    assert rec["verdict"] is want, rec["replies"]
+    assert g.method == "judge" and g.correct is want

@@ -1,31 +1,44 @@
 """The CodeAct loop (DESIGN.md §3): system prompt, task, then thought + code steps run in one sandbox.
 
 Each step is one generation call (n candidates with SAG), parsed leniently and executed; its observation goes
-back as ``"Observation:\\n..."`` in the next user turn. The loop stops at ``final_answer`` (status ``answered``)
-or after ``max_steps`` (status ``max_steps``, no answer). A parse failure costs a step: the model is told
-precisely what was wrong. Backend or sandbox failures end the episode with status ``error`` and a message —
+back as ``"Observation:\\n..."`` in the next user turn. Every code block of a step runs, in order, as one
+action (the parser joins them). The loop stops at ``final_answer`` (status ``answered``) or after ``max_steps``.
+Then, as the paper's agent does (smolagents' ``provide_final_answer``), one more turn asks for the answer only
+(``force_final_answer``, on by default): its reply is recorded as a last step with ``forced=True``, the
+trajectory gets ``forced_final_answer=True`` (status ``answered`` when an answer was read from the reply, else
+``max_steps``). Graders count it; reports show accuracy with and without it; filter and SFT never train on it.
+A parse failure costs a step: the model is told precisely what was wrong. Backend or sandbox failures end the episode with status ``error`` and a message —
 a batch run keeps going and the record says why.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-from agentdistill.agent.sampling import generate_candidates
+from agentdistill.agent.cot import extract_answer
 from agentdistill.agent.prompts import STEP_STOP, PromptTemplate, load_prompt
 from agentdistill.agent.records import Step, Totals, Trajectory
-from agentdistill.agent.turns import turn_format
 from agentdistill.agent.sag import StepOutcome, run_sag, run_single
+from agentdistill.agent.sampling import generate_candidates
 from agentdistill.agent.settings import MAX_STEPS, MAX_TOKENS, SAG_N, SAG_TEMPERATURE, SAG_TOP_P, SEARCH_K
+from agentdistill.agent.turns import turn_format
 from agentdistill.data.task import Task
 from agentdistill.llm.types import LLM, GenerationConfig, Message
 from agentdistill.sandbox.types import SandboxConfig
 
 DEFAULT_GEN = GenerationConfig(max_tokens=MAX_TOKENS, temperature=0.0, stop=STEP_STOP)
 NO_OUTPUT = "(no output: print() what you need to see, or call final_answer(...))"
+FORCED_ANSWER_REQUEST = (
+    "You have used all {max_steps} steps without calling final_answer. Based on the above, give the final "
+    "answer to the task:\n{question}\nReply with the answer only: no explanation, no code."
+)
+FORCED_MAX_TOKENS = 128
+_FINAL_CALL = re.compile(r"final_answer\((?P<arg>.*)\)\s*$", re.DOTALL)
 
 
 def _search_tool(retriever: Any, k: int, formatter: Callable[..., str] | None = None) -> Callable[[str], str]:
@@ -91,6 +104,45 @@ def _make_step(index: int, prefix: str, raws: list, outcome: StepOutcome, usage:
     )
 
 
+def forced_answer(reply: str) -> str | int | float | None:
+    """The answer in a forced final-answer reply: a literal ``final_answer(...)`` argument, else the last
+    ``\\boxed{}`` / "the answer is ..." phrase, else the last non-empty line (``cot.extract_answer``).
+    Code fences and ``Thought:``/``Answer:`` labels are removed first. None for an empty reply."""
+    text = reply.replace("<end_code>", "").strip()
+    text = re.sub(r"^```[A-Za-z0-9_+-]*[ \t]*$", "", text, flags=re.MULTILINE).strip()
+    for line in reversed(text.splitlines()):
+        m = _FINAL_CALL.search(line.strip())
+        if m:
+            try:
+                value = ast.literal_eval(m.group("arg").strip())
+            except (ValueError, SyntaxError):
+                break
+            return value if isinstance(value, str | int | float) else str(value)
+    text = re.sub(r"^\s*(?:final\s+)?(?:answer|thought)\s*:\s*", "", text, flags=re.IGNORECASE)
+    answer = extract_answer(text) if text else None
+    answer = (answer or "").strip().rstrip(".").strip()
+    return answer or None
+
+
+def _forced_step(index: int, llm: LLM, messages: list[Message], gen: GenerationConfig, task: Task,
+                 max_steps: int) -> Step:
+    """Ask once for the answer only (no step stop strings, ``n=1``, greedy unless the episode samples)."""
+    start = time.perf_counter()
+    request = FORCED_ANSWER_REQUEST.format(max_steps=max_steps, question=task.question)
+    # appended to the last observation turn: some chat templates refuse two user turns in a row
+    messages[-1] = {"role": "user", "content": f"{messages[-1]['content']}\n\n{request}"}
+    config = dataclasses.replace(gen, n=1, stop=(), max_tokens=min(gen.max_tokens, FORCED_MAX_TOKENS))
+    raws, usage = generate_candidates(llm, messages, config)
+    reply = raws[0].raw
+    answer = forced_answer(reply)
+    return Step(
+        index=index, raw=reply, final_answer=answer, has_final_answer=answer is not None, forced=True,
+        finish_reason=raws[0].finish_reason, prompt_tokens=usage.prompt_tokens,
+        cached_prompt_tokens=usage.cached_prompt_tokens, tokens=usage.completion_tokens,
+        gen_seconds=usage.seconds, seconds=time.perf_counter() - start,
+    )
+
+
 def _totals(steps: list[Step], seconds: float) -> Totals:
     return Totals(
         steps=len(steps),
@@ -123,12 +175,15 @@ def run_episode(
     sandbox_config: SandboxConfig | None = None,
     k: int = SEARCH_K,
     on_step: Callable[[Step], None] | None = None,
+    force_final_answer: bool = True,
 ) -> Trajectory:
     """Run one task to ``final_answer`` or ``max_steps``; return its full trajectory record.
 
     ``retriever``: a ``Retriever`` (wrapped in ``SearchTool(k=k)``) or a ready ``query -> str`` tool; without
     one the prompt offers no search tool. ``sag_n > 1`` samples that many candidates per step with
     ``sag_temperature``/``sag_top_p``. ``prefix`` (first-thought prefix) starts the first assistant turn.
+    ``force_final_answer``: after ``max_steps`` without an answer, ask once more for the answer only (see the
+    module docstring); the trajectory is then marked ``forced_final_answer``.
     """
     if max_steps < 1:
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
@@ -155,6 +210,7 @@ def run_episode(
         "k": k if retriever is not None else None,
         "search_tool": template.search_tool if retriever is not None else None,
         "sandbox_imports": sb_config.imports,
+        "force_final_answer": force_final_answer,
     }
     traj = Trajectory(task=task, model=getattr(llm, "name", type(llm).__name__), settings=settings,
                       messages=messages, prefix=prefix or None)
@@ -179,6 +235,16 @@ def run_episode(
                 messages.append({"role": "user", "content": fmt.feedback(step)})
             else:
                 traj.status = "max_steps"
+                if force_final_answer:
+                    step = _forced_step(max_steps, llm, messages, gen, task, max_steps)
+                    traj.steps.append(step)
+                    messages.append({"role": "assistant", "content": step.raw})
+                    traj.forced_final_answer = True
+                    if on_step is not None:
+                        on_step(step)
+                    if step.has_final_answer:
+                        traj.final_answer = step.final_answer
+                        traj.status = "answered"
     except Exception as exc:  # backend/sandbox failure: record it, let the batch go on
         traj.status = "error"
         traj.error = f"{type(exc).__name__}: {exc}"

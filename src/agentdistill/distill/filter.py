@@ -1,8 +1,12 @@
 """Keep the teacher trajectories worth learning from, and say why each other one was dropped.
 
-Kept: correct final answer, every step parsed, not a forced final-answer turn. Execution errors may stay
-(the student learns to recover). With K samples per task, up to ``max_per_task`` *distinct* correct
-trajectories per task are kept (distinct = different assistant text).
+Kept: correct final answer, every step parsed, not answered by the forced final-answer turn (those are
+never training data). Execution errors may stay (the student learns to recover). With K samples per task, up
+to ``max_per_task`` *distinct* correct trajectories per task are kept (distinct = different assistant text).
+
+With a ``judge`` (``grading.judge.LLMJudge``), QA answers are graded by the judge instead of exact match (the
+paper filters with its judge): a correct paraphrase is kept. A malformed judge reply falls back to the
+recorded EM verdict; the report counts judge rescues, rejections and unparsed verdicts.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from agentdistill.agent.records import Trajectory, TrajectoryWriter, iter_trajectories
+from agentdistill.common.files import refuse_same_path
 from agentdistill.common.jsonl import JsonlAppender, iter_jsonl
+from agentdistill.distill.sft import is_forced
 
 PARSE_ERROR_KINDS = frozenset({"empty", "no_code", "empty_code", "syntax"})
 EXEC_ERROR_KINDS = frozenset({"exception", "timeout", "memory", "killed", "import", "output"})
@@ -27,20 +33,24 @@ class FilterReport:
     tasks: int = 0
     tasks_kept: int = 0
     dropped: Counter = field(default_factory=Counter)
+    judge: Counter = field(default_factory=Counter)  # rescued (EM no, judge yes), rejected, unparsed, agree
 
     def as_dict(self) -> dict[str, Any]:
-        return {"total": self.total, "kept": self.kept, "tasks": self.tasks, "tasks_kept": self.tasks_kept,
-                "dropped": dict(self.dropped)}
+        out = {"total": self.total, "kept": self.kept, "tasks": self.tasks, "tasks_kept": self.tasks_kept,
+               "dropped": dict(self.dropped)}
+        if self.judge:
+            out["judge"] = dict(self.judge)
+        return out
 
 
 def drop_reason(
     traj: Trajectory, keep_exec_errors: bool = True, require_correct: bool = True, require_parsed: bool = True
 ) -> str | None:
     """Why a trajectory is not training data, or None if it is."""
+    if is_forced(traj):
+        return "forced_final_answer"
     if require_correct and traj.status != "answered":
         return f"status:{traj.status}"
-    if traj.forced_final_answer:
-        return "forced_final_answer"
     if require_correct and not traj.correct:
         return "incorrect"
     for step in traj.steps:
@@ -86,32 +96,76 @@ class _Selector:
         return self.report
 
 
+def rejudge(task: Any, prediction: Any, em_correct: bool, judge: Any, report: FilterReport) -> bool:
+    """A QA answer's correctness by the judge (math keeps its equivalence grade); counted in ``report``."""
+    if judge is None or task.kind != "qa" or prediction is None:
+        return em_correct
+    g = judge.grade(task, prediction)
+    if g.method == "judge-unparsed":
+        report.judge["unparsed"] += 1
+        return em_correct
+    report.judge["agree"] += g.correct == em_correct
+    if g.correct and not em_correct:
+        report.judge["rescued"] += 1
+    elif em_correct and not g.correct:
+        report.judge["rejected"] += 1
+    return bool(g.correct)
+
+
 def filter_trajectories(
     src: Path, dst: Path, max_per_task: int = 1, keep_exec_errors: bool = True, require_correct: bool = True,
-    require_parsed: bool = True,
+    require_parsed: bool = True, judge: Any = None,
 ) -> FilterReport:
-    """Write the kept agent trajectories of ``src`` to ``dst`` (rewritten whole: filtering is cheap)."""
+    """Write the kept agent trajectories of ``src`` to ``dst`` (rewritten whole: filtering is cheap).
+    ``judge``: an ``LLMJudge`` that re-grades QA answers (see the module docstring)."""
+    refuse_same_path(dst, src)
     sel = _Selector(max_per_task)
     tmp = Path(dst).with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
     with TrajectoryWriter(tmp, fsync=False) as writer:
         for traj in iter_trajectories(src):
+            if judge is not None and traj.status == "answered" and not is_forced(traj):
+                traj.correct = rejudge(traj.task, traj.final_answer, bool(traj.correct), judge, sel.report)
             reason = drop_reason(traj, keep_exec_errors, require_correct, require_parsed)
-            if sel.keep(traj.task.id, reason, [s.raw for s in traj.steps]):
+            if sel.keep(f"{traj.task.dataset}/{traj.task.id}", reason, [s.raw for s in traj.steps]):
                 writer.write(traj)
     tmp.replace(dst)
     return sel.finish()
 
 
-def filter_cot(src: Path, dst: Path, max_per_task: int = 1) -> FilterReport:
-    """The CoT-baseline counterpart: keep correct, distinct CoT answers."""
+def filter_cot(src: Path, dst: Path, max_per_task: int = 1, judge: Any = None,
+               require_correct: bool = True) -> FilterReport:
+    """The CoT-distillation counterpart: keep correct, distinct CoT answers (QA re-graded by ``judge``).
+    ``require_correct=False`` (smoke tests) keeps every answered attempt; failed attempts are never kept."""
+    from agentdistill.data.task import Task
+
+    refuse_same_path(dst, src)
     sel = _Selector(max_per_task)
     tmp = Path(dst).with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
     with JsonlAppender(tmp) as out:
         for _, rec in iter_jsonl(src):
-            reason = None if rec.get("correct") else ("incorrect" if rec.get("answer") is not None else "no_answer")
-            if sel.keep(rec["task"]["id"], reason, [rec.get("text", "")]):
+            if judge is not None and rec.get("answer") is not None and not rec.get("error"):
+                rec["correct"] = rejudge(Task.model_validate(rec["task"]), rec["answer"], bool(rec.get("correct")),
+                                         judge, sel.report)
+            if rec.get("error"):
+                reason: str | None = "error"
+            elif rec.get("correct") or (not require_correct and rec.get("text")):
+                reason = None
+            else:
+                reason = "incorrect" if rec.get("answer") is not None else "no_answer"
+            if sel.keep(f"{rec['task']['dataset']}/{rec['task']['id']}", reason, [rec.get("text", "")]):
                 out.write(rec)
     tmp.replace(dst)
     return sel.finish()
+
+
+def run_filter(src: Path, dst: Path, mode: str = "agent", max_per_task: int = 1, judge: Any = None,
+               **agent_options: bool) -> FilterReport:
+    """Filter ``src`` by its mode: agent trajectories (``agent_options``: keep_exec_errors, require_correct,
+    require_parsed) or CoT records (no options); ``judge`` re-grades QA answers in both."""
+    if mode == "agent":
+        return filter_trajectories(src, dst, max_per_task, judge=judge, **agent_options)
+    if mode == "cot":
+        return filter_cot(src, dst, max_per_task, judge=judge)
+    raise ValueError(f"filter mode must be agent or cot, got {mode!r}")

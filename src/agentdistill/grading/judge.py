@@ -1,5 +1,17 @@
-"""Optional LLM judge through the `llm` interface: rubric prompt, parsed verdict, JSONL cache per (question,
-prediction) so re-grading a run costs nothing."""
+"""LLM judge for QA answers, in the paper's format, through the ``llm`` interface (any backend).
+
+Format (Kang et al. 2025, ``exps_research/unified_framework/score_answers.py`` in Nardien/agent-distillation):
+the judge sees the question, the predicted answer (cut to 1,000 characters) and the gold answer, is asked
+whether they match in meaning (aliases and rephrasing accepted, an answer too verbose to carry the gold's key
+information rejected) and replies with a JSON object ``{"explanation": str, "score": 0 | 1}``. The rubric is
+``grading/prompts/judge.md``.
+
+A reply with no readable score is *malformed*: the judge is asked again (``retries`` times, the bad reply and a
+format reminder added to the chat); if it is still unreadable the verdict is ``None``, graded as
+``method="judge-unparsed"`` (counted as not correct, and counted separately by ``JudgeTally``). Verdicts are
+cached in a JSONL file keyed by (judge model, rubric, question, gold, prediction): re-grading costs nothing, and
+a line torn by a kill is skipped and re-judged.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +19,21 @@ import hashlib
 import json
 import re
 import threading
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from agentdistill.data.task import Task
 from agentdistill.grading.types import Grade
 
-_VERDICT_RE = re.compile(r"verdict\s*[:\-]?\s*\**\s*(correct|incorrect)\b", re.IGNORECASE)
-_BARE_RE = re.compile(r"^\W*(correct|incorrect|yes|no)\W*$", re.IGNORECASE)
+MAX_PREDICTION_CHARS = 1000  # as the paper's judge
+FORMAT_REMINDER = (
+    'Your reply could not be read. Reply with only a JSON object: {"explanation": "<one sentence>", "score": 1} '
+    'if the answers match, or with "score": 0 if they do not.'
+)
+_SCORE_RE = re.compile(r'"?score"?\s*[:=]\s*"?\s*([01])(?![\d.])', re.IGNORECASE)
+_OBJECT_RE = re.compile(r"\{.*?\}", re.DOTALL)
 
 
 def load_rubric() -> str:
@@ -22,55 +41,135 @@ def load_rubric() -> str:
 
 
 def parse_verdict(text: str) -> bool | None:
-    """CORRECT -> True, INCORRECT -> False, anything else -> None ('unparsed')."""
-    m = _VERDICT_RE.findall(text)
-    if m:
-        return m[-1].lower() == "correct"
-    m2 = _BARE_RE.match(text.strip())
-    if m2:
-        return m2.group(1).lower() in ("correct", "yes")
-    return None
+    """``score`` 1 -> True, 0 -> False, from the last JSON object in ``text`` (code fences allowed), else from
+    a ``"score": N`` fragment (a reply cut short); anything else -> None (malformed)."""
+    text = text or ""
+    for raw in reversed(_OBJECT_RE.findall(text)):
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and "score" in obj:
+            score = obj["score"]
+            if isinstance(score, bool):
+                return score
+            if isinstance(score, int | float) and score in (0, 1):
+                return bool(score)
+            if isinstance(score, str) and score.strip() in ("0", "1"):
+                return score.strip() == "1"
+            return None
+    found = _SCORE_RE.findall(text)
+    return found[-1] == "1" if found else None
+
+
+@dataclass
+class JudgeTally:
+    """Judge results over a set of predictions, beside exact match. Counts, not rates (see ``as_dict``)."""
+
+    n: int = 0
+    judged_correct: int = 0
+    unparsed: int = 0
+    em_correct: int = 0
+    agree: int = 0  # parsed verdicts equal to the EM verdict
+    judged: int = 0  # parsed verdicts
+
+    def add(self, grade: Grade, em_correct: bool) -> None:
+        self.n += 1
+        self.em_correct += bool(em_correct)
+        if grade.method == "judge-unparsed":
+            self.unparsed += 1
+            return
+        self.judged += 1
+        self.judged_correct += bool(grade.correct)
+        self.agree += bool(grade.correct) == bool(em_correct)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "judge_correct": self.judged_correct,
+            "unparsed": self.unparsed,
+            "em_correct": self.em_correct,
+            "judge_accuracy": self.judged_correct / self.n if self.n else None,
+            "em_accuracy": self.em_correct / self.n if self.n else None,
+            "agreement": self.agree / self.judged if self.judged else None,
+        }
 
 
 class LLMJudge:
-    """Grade with a judge model; `llm` is any object with `generate(messages, GenerationConfig) -> result`."""
+    """Grade QA predictions with a judge model; ``llm`` is any object with ``generate(messages, config)``.
 
-    def __init__(self, llm, cache_path: str | Path | None = None, *, rubric: str | None = None,
-                 max_tokens: int = 32) -> None:
+    ``retries``: extra attempts after a malformed reply. ``max_tokens``: per reply (the explanation is short).
+    """
+
+    def __init__(
+        self,
+        llm: Any,
+        cache_path: str | Path | None = None,
+        *,
+        rubric: str | None = None,
+        max_tokens: int = 96,
+        retries: int = 2,
+    ) -> None:
         self.llm = llm
         self.rubric = rubric or load_rubric()
         self.max_tokens = max_tokens
+        self.retries = retries
+        self.model = str(getattr(llm, "name", type(llm).__name__))
         self.cache_path = Path(cache_path) if cache_path else None
         self._cache: dict[str, dict] = {}
         self._lock = threading.Lock()
         if self.cache_path and self.cache_path.exists():
             for line in self.cache_path.read_text(encoding="utf-8").splitlines():
-                if not line.strip():
-                    continue
                 try:
                     rec = json.loads(line)
                     self._cache[rec["key"]] = rec
                 except (json.JSONDecodeError, KeyError, TypeError):
-                    # a line cut short by a kill is skipped, not fatal: it is simply re-judged
-                    continue
+                    continue  # a line cut short by a kill is simply re-judged
 
-    @staticmethod
-    def key(question: str, prediction: str, answer: str = "") -> str:
-        return hashlib.sha256(json.dumps([question, prediction, answer]).encode("utf-8")).hexdigest()
+    def key(self, question: str, prediction: str, answer: str = "") -> str:
+        blob = json.dumps([self.model, self.rubric, question, prediction, answer])
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def _ask(self, question: str, answer: str, pred: str) -> tuple[bool | None, list[str]]:
+        from agentdistill.llm.types import GenerationConfig
+
+        prompt = self.rubric.format(question=question, answer=answer, prediction=pred[:MAX_PREDICTION_CHARS])
+        messages = [{"role": "user", "content": prompt}]
+        config = GenerationConfig(max_tokens=self.max_tokens, temperature=0.0, seed=0)
+        replies: list[str] = []
+        for _ in range(1 + self.retries):
+            result = self.llm.generate(messages, config)
+            reply = result.completions[0].text if result.completions else ""
+            replies.append(reply)
+            verdict = parse_verdict(reply)
+            if verdict is not None:
+                return verdict, replies
+            messages = messages + [
+                {"role": "assistant", "content": reply},
+                {"role": "user", "content": FORMAT_REMINDER},
+            ]
+        return None, replies
 
     def judge(self, question: str, answer: str, prediction: object) -> Grade:
+        """Grade one prediction against the gold ``answer``. An empty prediction is not correct (no call)."""
         pred = "" if prediction is None else str(prediction)
+        if not pred.strip():
+            return Grade(correct=False, em=0.0, method="judge", detail="empty prediction")
         k = self.key(question, pred, answer)
         rec = self._cache.get(k)
         if rec is None:
-            from agentdistill.llm.types import GenerationConfig
-
-            prompt = self.rubric.format(question=question, answer=answer, prediction=pred)
-            result = self.llm.generate([{"role": "user", "content": prompt}],
-                                       GenerationConfig(max_tokens=self.max_tokens, temperature=0))
-            raw = result.completions[0].text if result.completions else ""
-            rec = {"key": k, "question": question, "prediction": pred, "answer": answer, "raw": raw,
-                   "verdict": parse_verdict(raw)}
+            verdict, replies = self._ask(question, answer, pred)
+            rec = {
+                "key": k,
+                "model": self.model,
+                "question": question,
+                "prediction": pred,
+                "answer": answer,
+                "raw": replies[-1],
+                "replies": replies,
+                "attempts": len(replies),
+                "verdict": verdict,
+            }
             with self._lock:
                 self._cache[k] = rec
                 if self.cache_path:
@@ -79,8 +178,72 @@ class LLMJudge:
                         fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         verdict = rec["verdict"]
         if verdict is None:
-            return Grade(correct=False, method="judge-unparsed", detail=f"unparsed judge output: {rec['raw'][:200]!r}")
+            return Grade(
+                correct=False,
+                method="judge-unparsed",
+                detail=f"unparsed judge output after {rec.get('attempts', 1)} attempts: {rec['raw'][:200]!r}",
+            )
         return Grade(correct=verdict, em=float(verdict), method="judge", detail=rec["raw"][:200])
 
     def grade(self, task: Task, prediction: object) -> Grade:
-        return self.judge(task.question, task.answer, prediction)
+        """Judge ``prediction`` against the task's answer (aliases listed after it, as the gold)."""
+        gold = (
+            task.answer if not task.aliases else f"{task.answer} (also accepted: {', '.join(task.aliases)})"
+        )
+        return self.judge(task.question, gold, prediction)
+
+
+JUDGE_FILE = "judge.jsonl"
+JUDGE_SUMMARY = "judge_summary.json"
+
+
+def judge_results_file(
+    results: str | Path, judge: LLMJudge, out_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """Judge every QA prediction of an eval run's ``results.jsonl`` beside its EM grade.
+
+    Writes ``judge.jsonl`` (one verdict per QA question: set, id, prediction, EM, judge grade) and
+    ``judge_summary.json`` (per set: ``JudgeTally.as_dict()`` — n, judge accuracy, EM accuracy, agreement of
+    parsed verdicts with EM, unparsed count — and the judge model) into ``out_dir`` (default: the results'
+    folder), both atomically; returns the summary. Math questions are not judged (equivalence grading).
+    Raises ``ValueError`` naming the file and line of a record without ``task`` / ``grade``.
+    """
+    results = Path(results)
+    out = Path(out_dir) if out_dir else results.parent
+    tallies: dict[str, JudgeTally] = {}
+    lines = []
+    for number, line in enumerate(results.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        if not isinstance(rec, dict) or "task" not in rec or "grade" not in rec:
+            raise ValueError(f"{results}:{number}: not an eval result record (fields 'task' and 'grade')")
+        task = Task.model_validate(rec["task"])
+        if task.kind != "qa":
+            continue
+        em = bool(rec["grade"].get("correct"))
+        g = judge.grade(task, rec.get("prediction"))
+        tallies.setdefault(task.dataset, JudgeTally()).add(g, em)
+        lines.append(
+            json.dumps(
+                {
+                    "set": task.dataset,
+                    "id": task.id,
+                    "prediction": rec.get("prediction"),
+                    "em_correct": em,
+                    "judge": g.model_dump(),
+                },
+                ensure_ascii=False,
+                default=str,
+            )
+        )
+    summary = {"judge_model": judge.model, "per_set": {k: v.as_dict() for k, v in tallies.items()}}
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (
+        (JUDGE_FILE, "\n".join(lines) + ("\n" if lines else "")),
+        (JUDGE_SUMMARY, json.dumps(summary, indent=2) + "\n"),
+    ):
+        tmp = out / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out / name)
+    return summary

@@ -6,20 +6,27 @@ effective batch 8. Efficiency on by default (issue 8): padding-free packing (seq
 cross-entropy that never builds full-vocabulary logits for the batch. Outputs in ``out_dir``: ``adapter/``
 (LoRA), ``merged/`` (plain HF model + tokenizer with its inference chat template), optionally ``model.gguf``,
 and ``train_metrics.json``. A re-run resumes from the last checkpoint in ``out_dir/checkpoints``.
+
+The data may be SFT examples, agent trajectories or CoT records (``generate --mode cot``): the latter two are
+converted (``distill.sft``; forced final-answer trajectories are left out). Before the model is loaded, every
+example is measured in tokens with the training chat template; examples longer than ``max_seq_len`` are
+dropped (``over_length="drop"``) or the run is refused (``"refuse"``): nothing is ever trained cut
+(``length_report.json`` and the metrics say how many were dropped and how long they were).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from agentdistill.common.files import atomic_dir, atomic_write_json, atomic_write_text, move_stale
 from agentdistill.distill.settings import TrainSettings
-from agentdistill.distill.sft import SFTDataError, read_sft_jsonl, sniff_kind, trajectories_to_sft_file
+from agentdistill.distill.sft import SFTDataError, read_sft_jsonl, records_to_sft, sniff_kind, write_sft_jsonl
+from agentdistill.distill.train.length import LengthReport, example_lengths, fit_to_length
 
 
 class TrainConfig(TrainSettings):
@@ -64,20 +71,48 @@ def _use_bf16(cfg: TrainConfig, device: str) -> bool:
 
 
 def prepare_data(cfg: TrainConfig) -> Path:
-    """The SFT JSONL to train on: the given file, or one converted from trajectories into ``out_dir``."""
+    """The SFT JSONL to train on: the given file, or one converted from trajectories / CoT records into
+    ``out_dir/sft.jsonl`` (records left out, e.g. forced final answers, are counted in ``sft_skipped.json``)."""
     if sniff_kind(cfg.data) == "sft":
         return Path(cfg.data)
     out = Path(cfg.out_dir) / "sft.jsonl"
-    n = trajectories_to_sft_file(cfg.data, out, cfg.student_prompt)
-    if n == 0:
-        raise SFTDataError(f"{cfg.data}: no trajectories to train on")
+    examples, skipped = records_to_sft(cfg.data, cfg.student_prompt)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (out.parent / "sft_skipped.json").write_text(json.dumps(dict(skipped), indent=2))
+    if not examples:
+        raise SFTDataError(f"{cfg.data}: no trajectories to train on (left out: {dict(skipped) or 'none'})")
+    write_sft_jsonl(examples, out)
     return out
 
 
-def last_checkpoint(ckpt_dir: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+def prepare_examples(cfg: TrainConfig) -> tuple[list[list[dict[str, str]]], LengthReport]:
+    """The examples that will be trained on, measured with the tokenizer alone (no model load): over-length
+    ones dropped or refused per ``cfg.over_length``. Raises ``OverLengthError`` / ``SFTDataError``."""
+    from transformers import AutoTokenizer
 
-    return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    from agentdistill.distill.train.model import resolve_student
+    from agentdistill.distill.train.template import training_chat_template
+
+    examples = read_sft_jsonl(prepare_data(cfg))
+    tok = AutoTokenizer.from_pretrained(resolve_student(cfg.model))
+    template = cfg.chat_template or (training_chat_template(tok) if cfg.assistant_only_loss else None)
+    return fit_to_length(examples, example_lengths(tok, examples, template), cfg.max_seq_len, cfg.over_length)
+
+
+def last_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest *complete* ``checkpoint-N`` (its ``trainer_state.json``, written last by the Trainer, parses);
+    a checkpoint torn by a kill mid-save is passed over, never resumed."""
+    if not ckpt_dir.is_dir():
+        return None
+    found = []
+    for d in ckpt_dir.glob("checkpoint-*"):
+        try:
+            step = int(d.name.split("-", 1)[1])
+            json.loads((d / "trainer_state.json").read_text())
+        except (ValueError, OSError):
+            continue
+        found.append((step, d))
+    return str(max(found)[1]) if found else None
 
 
 def build_trainer(cfg: TrainConfig, examples: list[list[dict[str, str]]], *, callbacks: list | None = None) -> Any:
@@ -183,10 +218,7 @@ def _retire_stale_checkpoints(out: Path, cfg: TrainConfig) -> None:
     before = {k: v for k, v in json.loads(saved.read_text()).items() if k not in ignore}
     now = {k: v for k, v in json.loads(cfg.model_dump_json()).items() if k not in ignore}
     if before != now:
-        n = 1
-        while (out / f"checkpoints.stale-{n}").exists():
-            n += 1
-        ckpts.rename(out / f"checkpoints.stale-{n}")
+        move_stale(ckpts)
 
 
 def train(cfg: TrainConfig) -> TrainOutput:
@@ -195,10 +227,12 @@ def train(cfg: TrainConfig) -> TrainOutput:
 
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    data = prepare_data(cfg)
-    examples = read_sft_jsonl(data)
+    examples, lengths = prepare_examples(cfg)
+    (out / "length_report.json").write_text(json.dumps(lengths.as_dict(), indent=2))
+    if lengths.dropped:
+        print(f"train: {lengths.line()}", flush=True)
     _retire_stale_checkpoints(out, cfg)
-    (out / "train_config.json").write_text(cfg.model_dump_json(indent=2))
+    atomic_write_text(out / "train_config.json", cfg.model_dump_json(indent=2))
     log = LossLog()
     callbacks: list[Any] = [log] + ([RichProgress()] if cfg.progress else [])
     trainer = build_trainer(cfg, examples, callbacks=callbacks)
@@ -210,16 +244,16 @@ def train(cfg: TrainConfig) -> TrainOutput:
         model = trainer.model
         if cfg.lora:
             adapter_dir = out / "adapter"
-            model.save_pretrained(adapter_dir)
-            _save_tokenizer(tok, adapter_dir)
+            with atomic_dir(adapter_dir) as tmp:  # a kill mid-save leaves the old dir, never a half one
+                model.save_pretrained(tmp)
+                _save_tokenizer(tok, tmp)
             if cfg.merge:
                 model = model.merge_and_unload()
         if cfg.merge or not cfg.lora:
             merged_dir = out / "merged"
-            if merged_dir.exists():
-                shutil.rmtree(merged_dir)
-            model.save_pretrained(merged_dir)
-            _save_tokenizer(tok, merged_dir)
+            with atomic_dir(merged_dir) as tmp:  # a kill mid-save leaves the old dir, never a half one
+                model.save_pretrained(tmp)
+                _save_tokenizer(tok, tmp)
         if cfg.export_gguf and merged_dir is not None:
             gguf_path = _export_gguf(merged_dir, out / f"model-{cfg.gguf_quant}.gguf", cfg.gguf_quant)
     metrics = {
@@ -229,8 +263,9 @@ def train(cfg: TrainConfig) -> TrainOutput:
         "first_loss": log.losses[0] if log.losses else None,
         "last_loss": log.losses[-1] if log.losses else None,
         "examples": len(examples),
+        "over_length": lengths.as_dict(),
         "resumed_from": resume,
         **{k: v for k, v in result.metrics.items() if isinstance(v, int | float)},
     }
-    (out / "train_metrics.json").write_text(json.dumps(metrics, indent=2))
+    atomic_write_json(out / "train_metrics.json", metrics)
     return TrainOutput(adapter_dir=adapter_dir, merged_dir=merged_dir, gguf_path=gguf_path, metrics=metrics)

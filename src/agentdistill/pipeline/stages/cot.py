@@ -32,8 +32,13 @@ def cot_config(cfg: PipelineConfig, workdir: Path) -> PipelineConfig:
         if key in gen:
             gen[key] = off
     gen.update(cfg.cot.generate)
-    raw.update(generate=gen, train={**raw["train"], **cfg.cot.train}, cot=None, workdir=str(workdir),
-               name=f"{cfg.name}-cot")
+    raw.update(
+        generate=gen,
+        train={**raw["train"], **cfg.cot.train},
+        cot=None,
+        workdir=str(workdir),
+        name=f"{cfg.name}-cot",
+    )
     try:
         return PipelineConfig.model_validate(raw)
     except Exception as exc:  # a pydantic ValidationError: say it is the arm's field

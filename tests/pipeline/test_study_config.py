@@ -1,0 +1,86 @@
+"""The built-in comparison configs (issue 15 item 6, issue 17 item 1): they validate, say what the paper says,
+train a CoT-distilled and an agent-distilled student from the same teacher and tasks, and never test on a
+training question."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agentdistill.pipeline.config import BUILTIN, load_config
+from agentdistill.pipeline.stages.base import load_slices
+from agentdistill.pipeline.stages.cot import cot_config
+
+
+def _norm(question: str) -> str:
+    return re.sub(r"\W+", " ", question.lower()).strip()
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_every_builtin_config_validates(name):
+    cfg = load_config(name)
+    assert cfg.name == name
+    models = {r.model for r in cfg.eval.runs}
+    assert ("distilled-cot" in models) == (cfg.cot is not None)  # a CoT-distilled row needs the CoT arm
+
+
+def test_study_config_models_lora_and_rows():
+    cfg = load_config("study")
+    assert (cfg.teacher.model, cfg.student.model) == ("qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b")
+    t = cfg.train
+    assert (t.lora, t.lora_r, t.lora_alpha, t.lora_dropout, t.lora_target, t.learning_rate) == (
+        True,
+        64,
+        128,
+        0.05,
+        "all-linear",
+        2e-4,
+    )
+    assert t.max_seq_len == 10240 and cot_config(cfg, cfg.workdir / "cot").train.max_seq_len == 4096
+    assert cfg.generate.samples >= 2 and cfg.judge is not None
+    rows = {(r.model, r.mode, r.rag, r.sag_n) for r in cfg.eval.runs}
+    assert rows >= {
+        ("teacher", "cot", False, 1),
+        ("teacher", "agent", False, 1),
+        ("student", "cot", False, 1),
+        ("student", "agent", False, 1),
+        ("distilled-cot", "cot", False, 1),
+        ("distilled-cot", "cot", True, 1),
+        ("distilled", "agent", False, 1),
+    }
+    assert any(r.model == "distilled" and r.sag_n >= 4 for r in cfg.eval.runs)
+
+
+def test_study_test_sets_are_big_enough_and_never_in_training():
+    cfg = load_config("study")
+    train, test = load_slices(cfg.generate.tasks), load_slices(cfg.eval.sets)
+    qa_train = sum(t.kind == "qa" for t in train)
+    assert 0.4 <= qa_train / len(train) <= 0.6  # about half QA, half math
+    assert sum(t.kind == "qa" for t in test) >= 100 and sum(t.kind == "math" for t in test) >= 100
+    assert len({(t.dataset, t.id) for t in test}) == len(test)
+    leaked = {_norm(t.question) for t in train} & {_norm(t.question) for t in test}
+    assert not leaked, sorted(leaked)[:3]
+
+
+def test_paper_config_follows_the_paper():
+    cfg = load_config("paper")
+    assert [s.set for s in cfg.generate.tasks] == ["hotpotqa-train", "math-train", "math-medium-train"]
+    assert cfg.train.max_seq_len == 10240 and cfg.judge is not None
+    cot = cot_config(cfg, cfg.workdir / "cot")
+    assert cot.train.max_seq_len == 4096 and cot.generate.mode == "cot" and cot.generate.ftp is False
+    assert cot.generate.tasks == cfg.generate.tasks and cot.cot is None  # same teacher tasks, no nested arm
+    assert [(r.model, r.mode, r.rag, r.sag_n) for r in cfg.eval.runs] == [
+        ("teacher", "cot", False, 1),
+        ("teacher", "agent", False, 1),
+        ("distilled-cot", "cot", False, 1),
+        ("distilled-cot", "cot", True, 1),
+        ("distilled", "agent", False, 1),
+        ("distilled", "agent", False, 8),
+    ]
+
+
+def test_leak_check_sees_a_training_question_in_the_test_sets():
+    cfg = load_config("study", {"eval.sets": [{"set": "multihop-train", "limit": 3}]})
+    train, test = load_slices(cfg.generate.tasks), load_slices(cfg.eval.sets)
+    assert {_norm(t.question) for t in train} & {_norm(t.question) for t in test}
