@@ -72,10 +72,12 @@ def _episode_loop(
                 os._exit(3)
         elif op == "fork":
             new_fd = _wire.recv_fd(chan.sock)
-            pid = _fork(trusted)
+            try:
+                pid = _fork(trusted)
+            except OSError:  # e.g. the process cap: the host sees the new channel close
+                pid = -1
             if pid:
                 os.close(new_fd)
-                _wire.send_msg(chan.sock, {"op": "forked"})
                 continue
             chan.sock.close()
             chan.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=new_fd)
@@ -183,7 +185,11 @@ def _family(msg: dict, fd: int, init: dict) -> None:
                     os.killpg(pid, signal.SIGKILL)
             os._exit(0)
         if req["op"] == "spawn":
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # the host sees the episode's channel close
+                os.close(new_fd)
+                continue
             if pid == 0:
                 chan.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_IGN)
@@ -191,7 +197,6 @@ def _family(msg: dict, fd: int, init: dict) -> None:
                 os._exit(0)
             os.close(new_fd)
             spawned.append(pid)
-            _wire.send_msg(chan, {"op": "spawned"})
 
 
 def _zygote_setup(init: dict) -> dict:
@@ -221,13 +226,16 @@ def main() -> None:
         except (_wire.WireError, OSError):
             os._exit(0)
         if msg["op"] == "family":
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:
+                os.close(fd)
+                continue
             if pid == 0:
                 zsock.close()
                 _family(msg, fd, init)
                 os._exit(0)
             os.close(fd)
-            _wire.send_msg(zsock, {"op": "forked"})
         elif msg["op"] == "exit":
             os._exit(0)
 
