@@ -208,6 +208,10 @@ def test_scratch_dir_is_cwd_and_removed_on_close():
 def test_bad_config_and_args():
     with pytest.raises(ValueError, match="unknown preset 'nope'"):
         Sandbox(config=SandboxConfig(imports="nope"))
+    with pytest.raises(ValueError, match="SandboxConfig.scratch_mb: must be a positive number, got 0"):
+        Sandbox(config=SandboxConfig(scratch_mb=0))
+    with pytest.raises(ValueError, match="SandboxConfig.max_processes"):
+        Sandbox(config=SandboxConfig(max_processes=-1))
     with pytest.raises(ValueError, match="invalid tool name"):
         Sandbox(tools={"final_answer": print})
     with Sandbox(config=FAST) as sb, pytest.raises(TypeError, match="code must be str"):

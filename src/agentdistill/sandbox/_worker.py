@@ -212,6 +212,8 @@ def _zygote_setup(init: dict) -> dict:
             failed.append(mod)
     for sig, handler in _episode.EXPECTED.items():
         signal.signal(sig, handler)
+    gc.collect()
+    gc.freeze()  # preloaded objects leave the GC's view: forks do not copy their pages when a collection runs
     return {"uid": os.getuid(), "caps": _oslayer.capabilities(), "preload_failed": failed}
 
 

@@ -50,6 +50,7 @@ class Sandbox:
             if not name.isidentifier() or name == "final_answer" or name.startswith("__"):
                 raise ValueError(f"Sandbox tools: invalid tool name {name!r}")
         self._imports = resolve_imports(self.config.imports)
+        _check_config(self.config)
         self._closed = True  # until the family exists (so __del__ of a half-built sandbox is a no-op)
         self._zygote: Zygote = get_zygote(_python_guards, self.config.unsafe_no_sandbox)
         self._family: Family = self._zygote.family(self.config.scratch_mb, family_pids(self.config))
@@ -337,6 +338,30 @@ class _Step:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
         self.answer: tuple[Any] | None = None  # (payload,) once the first final_answer arrived
+
+
+_POSITIVE = (
+    "cpu_seconds",
+    "wall_seconds",
+    "memory_mb",
+    "max_open_files",
+    "max_file_mb",
+    "output_chars",
+    "scratch_mb",
+    "episode_cpu_seconds",
+    "max_tool_calls",
+    "max_tool_arg_chars",
+    "max_final_answer_chars",
+)
+
+
+def _check_config(cfg: SandboxConfig) -> None:
+    for name in _POSITIVE:
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"SandboxConfig.{name}: must be a positive number, got {value!r}")
+    if isinstance(cfg.max_processes, bool) or not isinstance(cfg.max_processes, int) or cfg.max_processes < 0:
+        raise ValueError(f"SandboxConfig.max_processes: must be an integer >= 0, got {cfg.max_processes!r}")
 
 
 def _parse_error(raw: object) -> ExecError | None:
