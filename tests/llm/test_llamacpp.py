@@ -7,11 +7,29 @@ from pathlib import Path
 import pytest
 
 from agentdistill.llm import GenerationConfig, GenerationError
-from agentdistill.models import load_llm
 from agentdistill.llm.llamacpp import LlamaCppLLM
+from agentdistill.models import load_llm
 
 Q = [{"role": "user", "content": "What is the capital of France? Answer in one short sentence."}]
 OPEN = [{"role": "user", "content": "Write a short poem about the sea."}]
+# A system prompt longer than two prefill chunks, shared by several prompts (as an agent's is).
+SHARED = [
+    {
+        "role": "system",
+        "content": " ".join(
+            f"Rule {i}: answer the user's question truthfully, briefly and in plain words, citing no sources."
+            for i in range(1, 16)
+        ),
+    }
+]
+SIX = [
+    "What is the capital of France?",
+    "Name a large animal that lives in the sea.",
+    "What colour is the sky on a clear day?",
+    "How many legs does a spider have?",
+    "Who wrote Romeo and Juliet?",
+    "What is two plus three?",
+]
 
 
 @pytest.fixture(scope="module")
@@ -87,13 +105,20 @@ def test_seed_determinism(llm: LlamaCppLLM) -> None:
 
 
 def test_kv_cache_reused_across_turns(llm: LlamaCppLLM) -> None:
+    chunk = llm.PREFILL_CHUNK
     llm.reset()
-    first = llm.generate(Q, GenerationConfig(max_tokens=24))
-    assert first.usage.cached_prompt_tokens == 0
-    turn2 = [*Q, {"role": "assistant", "content": first.text}, {"role": "user", "content": "And of Italy?"}]
+    first = llm.generate(SHARED + Q, GenerationConfig(max_tokens=24))
+    assert first.usage.cached_prompt_tokens == 0 and first.usage.prompt_tokens > chunk
+    turn2 = [
+        *SHARED,
+        *Q,
+        {"role": "assistant", "content": first.text},
+        {"role": "user", "content": "And of Italy?"},
+    ]
     second = llm.generate(turn2, GenerationConfig(max_tokens=24))
-    assert second.usage.cached_prompt_tokens >= first.usage.prompt_tokens
-    assert second.usage.prompt_tokens - second.usage.cached_prompt_tokens < 20  # only the new turn prefilled
+    # only whole prefill chunks of the previous prompt are reused: exact, and most of the prompt
+    assert second.usage.cached_prompt_tokens == (first.usage.prompt_tokens // chunk) * chunk > 0
+    assert second.usage.prompt_tokens - second.usage.cached_prompt_tokens < chunk + 40
     llm.reset()  # a cold instance prefills everything and gives the same greedy answer
     cold = llm.generate(turn2, GenerationConfig(max_tokens=24))
     assert cold.usage.cached_prompt_tokens == 0
@@ -101,13 +126,50 @@ def test_kv_cache_reused_across_turns(llm: LlamaCppLLM) -> None:
     assert cold.text == second.text
 
 
-def test_kv_reuse_follows_the_chosen_sample(llm: LlamaCppLLM) -> None:
-    """After n samples, the next turn built on ANY of them reuses that sample's cached tokens."""
-    r = llm.generate(Q, GenerationConfig(max_tokens=16, temperature=1.0, n=3, seed=5))
+def test_sampled_tokens_are_never_reused(llm: LlamaCppLLM) -> None:
+    """Cells of sampled tokens were decoded one at a time (another batch shape than a prefill): not exact."""
+    r = llm.generate(SHARED + Q, GenerationConfig(max_tokens=16, temperature=1.0, n=3, seed=5))
     chosen = r.completions[2].text
-    turn2 = [*Q, {"role": "assistant", "content": chosen}, {"role": "user", "content": "Why?"}]
-    nxt = llm.generate(turn2, GenerationConfig(max_tokens=8))
-    assert nxt.usage.cached_prompt_tokens > r.usage.prompt_tokens
+    turn2 = [*SHARED, *Q, {"role": "assistant", "content": chosen}, {"role": "user", "content": "Why?"}]
+    nxt = llm.generate(turn2, GenerationConfig(max_tokens=16))
+    assert 0 < nxt.usage.cached_prompt_tokens <= r.usage.prompt_tokens
+    llm.reset()
+    assert llm.generate(turn2, GenerationConfig(max_tokens=16)).text == nxt.text
+
+
+def _ask(llm: LlamaCppLLM, question: str) -> str:
+    messages = [*SHARED, {"role": "user", "content": question}]
+    return llm.generate(messages, GenerationConfig(max_tokens=24, temperature=0.0)).text
+
+
+def test_greedy_output_does_not_depend_on_the_cache(llm: LlamaCppLLM) -> None:
+    """Issue 13 §5: six prompts sharing a system prompt give the same greedy output cold (after reset()), back
+    to back in two orders, and after a longer conversation that computed the shared prefix."""
+    cold = {}
+    for q in SIX:
+        llm.reset()
+        cold[q] = _ask(llm, q)
+    llm.reset()
+    forward = {q: _ask(llm, q) for q in SIX}
+    backward = {q: _ask(llm, q) for q in reversed(SIX)}
+    talk = [
+        *SHARED,
+        {"role": "user", "content": SIX[0]},
+        {"role": "assistant", "content": cold[SIX[0]]},
+        {"role": "user", "content": "Tell me more, in two sentences."},
+    ]
+    more = llm.generate(talk, GenerationConfig(max_tokens=48))
+    talk += [
+        {"role": "assistant", "content": more.text},
+        {"role": "user", "content": "Thanks. One more fact?"},
+    ]
+    llm.generate(talk, GenerationConfig(max_tokens=32, temperature=0.8, n=2, seed=1))
+    after_talk = {q: _ask(llm, q) for q in SIX}
+    assert forward == cold
+    assert backward == cold
+    assert after_talk == cold
+    reused = llm.generate([*SHARED, {"role": "user", "content": SIX[1]}], GenerationConfig(max_tokens=4))
+    assert reused.usage.cached_prompt_tokens >= llm.PREFILL_CHUNK  # the shared system prompt was reused
 
 
 def test_more_samples_than_parallel_slots(tiny_gguf: Path) -> None:

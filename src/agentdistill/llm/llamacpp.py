@@ -4,10 +4,13 @@ Why low-level: the high-level ``Llama`` API has no ``n``. Here one prefill of th
 is shared by ``n`` sequences (``llama_memory_seq_cp`` in a unified KV cache), which are then decoded
 together, one batch of ``n`` tokens per step, each with its own sampler chain and stop strings.
 
-KV reuse: the token lists of what sits in the cache (the last prompt in seq 0 and each last sample in
-its own seq) are kept; a new call finds the longest common prefix with any of them, keeps that part of
-the cache and prefills only the rest. In an agent loop (prompt + chosen sample + observation) this
-makes a turn cost only its new tokens.
+KV reuse, exact only: greedy output must not depend on what the cache held before (issue 13 §5). Floating
+point results depend on how a token's KV was computed (batch shape, cell layout), so a prompt is always
+prefilled from a clean cache in fixed chunks of ``PREFILL_CHUNK`` tokens aligned at position 0, and a new
+call keeps only the *whole chunks* its prompt shares with the last prompt (seq 0): those cells hold exactly
+what a cold prefill of the new prompt would compute. Everything else — the partial last chunk, sampled
+tokens (decoded one at a time), other sequences — is dropped and recomputed. In an agent loop a turn
+therefore re-prefills at most one chunk plus its new tokens.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class _Seq:
 
 class LlamaCppLLM:
     """A GGUF model in this process. Not thread-safe by itself: calls are serialised by a lock."""
+
+    PREFILL_CHUNK = 128  # tokens per prefill batch, and the granularity of exact KV reuse
 
     def __init__(
         self,
@@ -184,31 +189,31 @@ class LlamaCppLLM:
         self._cache = {}
 
     def _prepare_prompt(self, prompt: list[int]) -> int:
-        """Make seq 0 hold ``prompt[:k]`` for the largest reusable k; drop all other seqs. Returns k."""
-        best_seq, best = 0, 0
-        for seq, toks in self._cache.items():
-            k = _common_prefix(toks, prompt)
-            if k > best:
-                best_seq, best = seq, k
-        keep = min(best, len(prompt) - 1)  # the last prompt token is always decoded (we need its logits)
-        if best_seq != 0 and keep > 0:
-            shared = _common_prefix(self._cache.get(0, []), self._cache[best_seq])
-            llama_cpp.llama_memory_seq_rm(self._mem, 0, shared, -1)
-            llama_cpp.llama_memory_seq_cp(self._mem, best_seq, 0, shared, -1)
-        for seq in list(self._cache):
-            if seq != 0:
-                llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
-        if keep == 0:
-            self._reset_cache()
-        elif not llama_cpp.llama_memory_seq_rm(self._mem, 0, keep, -1):
+        """Make seq 0 hold ``prompt[:k]`` for the largest *exactly* reusable k; drop all other seqs. Returns k.
+
+        k is a multiple of the prefill chunk within the prefix shared with the last prompt, and below
+        ``len(prompt)`` (the last prompt token is always decoded: we need its logits). Cells of sampled
+        tokens are never reused: they were computed in another batch shape than a prefill would use.
+        """
+        chunk = self._prefill_chunk()
+        common = _common_prefix(self._cache.get(0, []), prompt)
+        keep = (min(common, len(prompt) - 1) // chunk) * chunk
+        for seq in range(1, self.max_parallel + 1):
+            llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
+        if keep == 0 or not llama_cpp.llama_memory_seq_rm(self._mem, 0, keep, -1):
             self._reset_cache()
             keep = 0
         self._cache = {0: prompt[:keep]} if keep else {}
         return keep
 
+    def _prefill_chunk(self) -> int:
+        return max(1, min(self.n_batch, self.PREFILL_CHUNK))
+
     def _prefill(self, prompt: list[int], start: int) -> None:
-        for lo in range(start, len(prompt), self.n_batch):
-            hi = min(lo + self.n_batch, len(prompt))
+        """Decode ``prompt[start:]`` into seq 0 in chunks aligned at multiples of the prefill chunk."""
+        chunk = self._prefill_chunk()
+        for lo in range(start, len(prompt), chunk):
+            hi = min(lo - lo % chunk + chunk, len(prompt))
             self._decode([(prompt[p], p, 0, p == len(prompt) - 1) for p in range(lo, hi)])
         self._cache[0] = list(prompt)
 
@@ -297,8 +302,6 @@ class LlamaCppLLM:
                     llama_cpp.llama_sampler_free(s.sampler)
             completions += [s.done for s in seqs if s.done is not None]
             last = seqs
-        for s in last:  # remember what each kept sequence holds, for the next call's prefix match
-            self._cache[s.seq_id] = prompt + s.tokens[: s.decoded]
         if greedy and config.n > 1:
             c = completions[0]
             completions = [
