@@ -65,7 +65,7 @@ class EvalStage(Stage):
             }
             check_settings(run_dir, stamp, archive_stale=True)
             evaluate(tasks, lambda spec=spec: ctx.pool.get(spec), run_dir, run_settings(cfg, run, spec),
-                     ctx.retriever, run_name=slug(run.label))
+                     ctx.retriever, run_name=slug(run.label), adopt_unstamped=True)  # checked just above
             judge = stage_judge(ctx)
             if judge is not None:  # QA verdicts beside EM/F1: judge.jsonl, judge_summary.json in the run dir
                 judge_results_file(run_dir / "results.jsonl", judge)

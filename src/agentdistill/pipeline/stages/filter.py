@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from agentdistill.common.files import atomic_write_json
 from agentdistill.distill.filter import filter_cot, filter_trajectories
 from agentdistill.pipeline.config import PipelineConfig
 from agentdistill.pipeline.stages.base import Context, Stage, console
@@ -30,7 +30,7 @@ class FilterStage(Stage):
             rep = filter_trajectories(src, kept, **f.model_dump(), judge=judge)
         else:
             rep = filter_cot(src, kept, max_per_task=f.max_per_task, judge=judge, require_correct=f.require_correct)
-        (ctx.folder(self) / "report.json").write_text(json.dumps(rep.as_dict(), indent=2))
+        atomic_write_json(ctx.folder(self) / "report.json", rep.as_dict())
         console.print(f"kept {rep.kept} of {rep.total} ({rep.tasks_kept} tasks); dropped: {dict(rep.dropped) or 'none'}")
         if rep.kept == 0:
             raise RuntimeError(f"no trajectory survived filtering ({src}); nothing to train on")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from agentdistill.common.files import atomic_write_json
 from agentdistill.distill.generate import generate
 from agentdistill.distill.settings import GenerateSettings
 from agentdistill.pipeline.config import PipelineConfig
@@ -29,9 +29,11 @@ class GenerateStage(Stage):
 
     def run(self, ctx: Context) -> Path:
         cfg, out = ctx.cfg, self.records(ctx.cfg, ctx.work)
+        # the stage's own stamp (settings.json) was checked: records made before generate() stamped its output
+        # are adopted rather than refused
         summary = generate(load_slices(cfg.generate.tasks), ctx.pool.get(cfg.teacher.model), out,
-                           self.settings(cfg), ctx.retriever)
-        (ctx.folder(self) / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2))
+                           self.settings(cfg), ctx.retriever, adopt_unstamped=True)
+        atomic_write_json(ctx.folder(self) / "summary.json", summary.as_dict())
         console.print(
             f"teacher yield: {summary.correct} correct of {summary.attempts} attempts on "
             f"{summary.tasks} tasks = {summary.yield_per_100:.1f} per 100 tasks (solved {summary.solved_pct:.1f}%)"
