@@ -275,3 +275,39 @@ def test_popen_check_sees_a_child_that_ran():
         r = sb.run(POPEN_VIA_SUBCLASSES)
         assert r.error is None, r.observation
         assert (sb.scratch_dir / "child_ran").read_text().strip().isdigit()
+
+
+def test_fork_copy_never_follows_a_symlink_swapped_in_during_the_copy(monkeypatch, tmp_path):
+    """The file is replaced by a symlink to a secret between the scan and the open: the copy does not follow it."""
+    from agentdistill.sandbox import _episode
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root-only secret")
+    root = tmp_path / "scratch"
+    (root / "w0" / "sub").mkdir(parents=True)
+    (root / "w0" / "f.txt").write_text("mine")
+    (root / "w0" / "sub" / "g.txt").write_text("mine too")
+    real_open, swapped = os.open, []
+
+    def racing_open(path, flags, mode=0o777, *, dir_fd=None):
+        if dir_fd is not None and path in ("f.txt", "sub") and path not in swapped:
+            swapped.append(path)
+            target = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
+            if os.path.isdir(target):
+                shutil.rmtree(target)
+            else:
+                os.unlink(target)
+            os.symlink(secret if path == "f.txt" else tmp_path, target)
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(_episode.os, "open", racing_open)
+    cwd = os.getcwd()
+    try:
+        name = _episode.copy_scratch(str(root), "w0", [False])
+    finally:
+        os.chdir(cwd)
+        monkeypatch.undo()
+    assert sorted(swapped) == ["f.txt", "sub"]
+    copied = root / name
+    found = [p.read_text() for p in copied.rglob("*") if p.is_file() and not p.is_symlink()]
+    assert "root-only secret" not in found and not (copied / "sub" / "secret.txt").exists()

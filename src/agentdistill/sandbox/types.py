@@ -45,6 +45,26 @@ class ExecError:
 
 @dataclass
 class ExecResult:
+    """One step's outcome.
+
+    ``final_answer`` (with ``has_final_answer``) is the *first* ``final_answer(...)`` of the step. Plain JSON values
+    (None, bool, int, finite float, str, lists / str-keyed dicts of them; numpy scalars and arrays become these)
+    arrive unchanged. Any other value arrives as a typed payload, a dict with a string ``type`` and string forms::
+
+        {"type": "sympy", "text": "pi/2", "python": "pi/2", "latex": "\\frac{\\pi}{2}"}
+        {"type": "rational", "exact": "1/3", "text": "1/3", "latex": "\\frac{1}{3}", "python": "Fraction(1, 3)",
+         "numerator": 1, "denominator": 3}                        # Fraction or sympy.Rational
+        {"type": "decimal", "exact": "0.10", "text": "0.10", "python": "Decimal('0.10')"}
+        {"type": "float", "text": "nan", "python": "float('nan')"}                 # nan, inf, -inf
+        {"type": "complex", "text": "(1+2j)", "python": "(1+2j)", "real": 1.0, "imag": 2.0}
+        {"type": "tuple" | "set", "items": [...encoded items...], "text": "(1, 2)"}
+        {"type": "dict", "items": [[key, value], ...], "text": "..."}             # non-string keys
+        {"type": "repr", "repr": "...", "text": "..."}                             # anything else
+
+    sympy Integers become int, sympy Floats float. ``grading.types.is_payload`` / ``payload_text`` read them;
+    ``final_answer_text`` is the one-line form shown to people (``_answer.describe``).
+    """
+
     stdout: str = ""
     error: ExecError | None = None
     final_answer: Any = (
