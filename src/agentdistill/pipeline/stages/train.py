@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentdistill.common.files import atomic_write_text, sha256_file
 from agentdistill.pipeline.stages.base import Context, Stage
 from agentdistill.pipeline.stages.filter import FILTER
 
@@ -25,8 +26,7 @@ class TrainedModel:
     run_id: str  # names this training run
 
 
-def _file_sha(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+_file_sha = sha256_file  # one file-hash helper for the project (common/files.py)
 
 
 def _sft_data(kept: Path, train_dir: Path, mode: str) -> Path:
@@ -65,8 +65,8 @@ class TrainStage(Stage):
         else:
             raise RuntimeError(f"training wrote neither a merged model nor a GGUF under {train_dir}")
         model = TrainedModel(spec=spec, run_id=uuid.uuid4().hex)
-        stamp.write_text(json.dumps({"hash": digest, "run_id": model.run_id, "model_spec": spec,
-                                     "metrics": out.metrics}, indent=2, default=str))
+        atomic_write_text(stamp, json.dumps({"hash": digest, "run_id": model.run_id, "model_spec": spec,
+                                             "metrics": out.metrics}, indent=2, default=str))
         return model
 
 
