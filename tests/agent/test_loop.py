@@ -60,13 +60,14 @@ def test_exception_observation() -> None:
     assert traj.totals.exec_errors == 1
 
 
-def test_bare_opening_fence_is_continued() -> None:
+def test_bare_fence_block_runs_and_the_step_ends_at_its_end_marker() -> None:
+    # issue 13 §1: a closing fence does not end the step (only <end_code> does); chatter is not code
     raw = f"Thought: t\nCode:\n{F}\nprint(6 * 7)\n{F}\nThe code prints 42."
     llm = ReplayLLM([raw, step("ok", "final_answer(42)")])
     traj = run_episode(MATH, llm, max_steps=5)
     assert traj.steps[0].code == "print(6 * 7)"
     assert traj.steps[0].observation.strip() == "42"
-    assert traj.steps[0].raw == f"Thought: t\nCode:\n{F}\nprint(6 * 7)\n{F}"
+    assert traj.steps[0].raw == raw
 
 
 def test_sag_forks_are_isolated_and_winner_state_kept() -> None:

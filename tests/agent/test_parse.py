@@ -491,3 +491,23 @@ def test_step_stop_is_the_end_marker_not_a_fence() -> None:
     in_string = f'Code:\n{F}py\nprint("a fence:\\n{F}\\n")\n{F}\nprint("Observation: fine")\n'
     assert truncate_at_stop(in_string, STEP_STOP) == (in_string, None)
     assert truncate_at_stop("print(1)\n```\nObservation: 1", STEP_STOP)[1] == "\nObservation:"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"Thought: for example\n{F}\ny = 0\n{F}\nCode:\n{F}py\nfinal_answer(4)\n{F}<end_code>",
+        f"Thought: t\nCode:\n{F}py\nx = 2\n{F}\n{F}py\nfinal_answer(x * 2)\n{F}<end_code>",
+        "final_answer(2+2)",
+    ],
+    ids=["fence in thought", "two blocks", "bare call"],
+)
+def test_issue_cases_answer_in_a_live_episode(raw: str) -> None:
+    """The issue's three cases through the loop (stop strings, parser, sandbox): each answers 4 in one step."""
+    from agentdistill.agent import run_episode
+    from agentdistill.agent.replay import ReplayLLM
+    from agentdistill.data.task import Task
+
+    task = Task(id="m", dataset="unit", kind="math", question="2+2?", answer="4")
+    traj = run_episode(task, ReplayLLM([raw]), max_steps=2)
+    assert traj.status == "answered" and traj.final_answer == 4 and len(traj.steps) == 1
