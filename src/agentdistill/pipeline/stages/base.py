@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 
 from rich.console import Console
 
+from agentdistill.common.files import move_stale
+from agentdistill.common.runs import StaleOutputError  # noqa: F401 - re-exported (one error type for stale output)
 from agentdistill.data import load_tasks
 from agentdistill.data.task import Task
 from agentdistill.llm.types import LLM
@@ -80,10 +82,6 @@ class ModelPool:
 RENAMED_STAMP_KEYS = {"sag": "sag_n"}
 
 
-class StaleOutputError(RuntimeError):
-    """A stage's output dir was written with other settings; resuming would mix records."""
-
-
 def check_settings(stage_dir: Path, settings: dict[str, Any], archive_stale: bool = False) -> None:
     """Record a stage's settings beside its output; never resume output made with different ones.
 
@@ -98,12 +96,9 @@ def check_settings(stage_dir: Path, settings: dict[str, Any], archive_stale: boo
         if before != current:
             changed = sorted(k for k in set(before) | set(current) if before.get(k) != current.get(k))
             if archive_stale:
-                n = 1
-                while stage_dir.with_name(f"{stage_dir.name}.stale-{n}").exists():
-                    n += 1
-                stage_dir.rename(stage_dir.with_name(f"{stage_dir.name}.stale-{n}"))
+                moved = move_stale(stage_dir)
                 console.print(f"[yellow]{stage_dir}: settings changed ({', '.join(changed)}); old results moved "
-                              f"to {stage_dir.name}.stale-{n}[/]")
+                              f"to {moved.name}[/]")
                 stage_dir.mkdir(parents=True)
                 path.write_text(json.dumps(current, indent=2, sort_keys=True))
                 return
