@@ -1,43 +1,64 @@
 """Parse-failure rate of embedded models as agents, on N QA (HotpotQA test) and N math (GSM-hard) tasks, ± SAG.
 
-Expensive on a small CPU: runs model by model, config by config, appending each finished episode to
-``benchmarks/results/agent_parse_rate.jsonl`` (resumable: finished (model, sag, task) triples are skipped) and
-rewriting the summary ``benchmarks/results/agent_parse_rate.json`` after every episode, so a capped or killed
-run still reports whatever completed. A step is a parse failure when the *chosen* step did not parse; with SAG
-we also report the fraction of unparsable candidates.
+Expensive on a small CPU: runs model by model, config by config, writing each finished episode to
+``benchmarks/results/agent_parse_rate.jsonl`` (this run's episodes; ``--resume`` keeps an earlier run's and
+skips its finished (model, sag, task) triples) and rewriting the summary
+``benchmarks/results/agent_parse_rate.json`` after every episode (``"partial": true`` until the end), so a
+capped or killed run still reports whatever completed. The summary records the command, date, git commit and
+load average at start and end (``benchmarks/_stamp.py``). A step is a parse failure when the *chosen* step did
+not parse (``agent.parse.PARSE_ERROR_KINDS``); with SAG we also report the fraction of unparsable candidates.
+A model may carry its own task count: ``qwen2.5-coder-0.5b:5`` runs 5 tasks per kind.
 
-    python benchmarks/agent_parse_rate.py --models smollm2-135m qwen2.5-coder-0.5b --n 20 --budget 3600
+    python benchmarks/agent_parse_rate.py --models smollm2-135m qwen2.5-coder-0.5b:5 --sag 1 --n 20 --budget 840
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import sys
 import time
 from pathlib import Path
 
 from rich.progress import Progress
 
 from agentdistill.agent import TrajectoryWriter, read_trajectories, run_episode
-from agentdistill.agent.prompts import STEP_STOP
+from agentdistill.agent.parse import PARSE_ERROR_KINDS, STEP_STOP
 from agentdistill.data.task import Task
 from agentdistill.llm.types import GenerationConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "benchmarks"
 OUT = ROOT / "benchmarks" / "results"
-PARSE_KINDS = {"empty", "no_code", "empty_code", "syntax"}
+PARSE_KINDS = PARSE_ERROR_KINDS
 
 
 def _tasks(n: int) -> list[Task]:
     qa = json.loads((DATA / "qa_dataset/test/hotpotqa_500_20250422.json").read_text())["examples"][:n]
     math = json.loads((DATA / "math_dataset/test/gsm_hard_500_20250507.json").read_text())["examples"][:n]
-    tasks = [Task(id=f"hotpotqa-{e['id']}", dataset="hotpotqa", kind="qa", question=e["question"],
-                  answer=str(e.get("answer", e.get("golden_answers", ""))), ) for e in qa]
-    maths = [Task(id=f"gsm-hard-{e['id']}", dataset="gsm-hard", kind="math", question=e["question"],
-                  answer=str(e["answer"])) for e in math]
-    return [t for pair in zip(tasks, maths, strict=False) for t in pair]  # interleaved: partial runs cover both
+    tasks = [
+        Task(
+            id=f"hotpotqa-{e['id']}",
+            dataset="hotpotqa",
+            kind="qa",
+            question=e["question"],
+            answer=str(e.get("answer", e.get("golden_answers", ""))),
+        )
+        for e in qa
+    ]
+    maths = [
+        Task(
+            id=f"gsm-hard-{e['id']}",
+            dataset="gsm-hard",
+            kind="math",
+            question=e["question"],
+            answer=str(e["answer"]),
+        )
+        for e in math
+    ]
+    return [
+        t for pair in zip(tasks, maths, strict=False) for t in pair
+    ]  # interleaved: partial runs cover both
 
 
 def summarize(path: Path) -> dict:
@@ -46,8 +67,18 @@ def summarize(path: Path) -> dict:
         return groups
     for t in read_trajectories(path):
         key = f"{t.model} sag={t.settings['sag_n']} {t.task.kind}"
-        g = groups.setdefault(key, {"episodes": 0, "steps": 0, "parse_failures": 0, "candidates": 0,
-                                    "candidate_parse_failures": 0, "answered": 0, "seconds": 0.0})
+        g = groups.setdefault(
+            key,
+            {
+                "episodes": 0,
+                "steps": 0,
+                "parse_failures": 0,
+                "candidates": 0,
+                "candidate_parse_failures": 0,
+                "answered": 0,
+                "seconds": 0.0,
+            },
+        )
         g["episodes"] += 1
         g["answered"] += t.status == "answered"
         g["seconds"] += t.totals.seconds
@@ -56,7 +87,8 @@ def summarize(path: Path) -> dict:
             g["parse_failures"] += s.error_kind in PARSE_KINDS
             g["candidates"] += max(1, len(s.candidates))
             g["candidate_parse_failures"] += (
-                sum(c.error_kind in PARSE_KINDS for c in s.candidates) if s.candidates
+                sum(c.error_kind in PARSE_KINDS for c in s.candidates)
+                if s.candidates
                 else int(s.error_kind in PARSE_KINDS)
             )
     for g in groups.values():
@@ -68,28 +100,55 @@ def summarize(path: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", nargs="+", default=["smollm2-135m", "qwen2.5-coder-0.5b"])
+    ap.add_argument(
+        "--models",
+        nargs="+",
+        default=["smollm2-135m", "qwen2.5-coder-0.5b"],
+        help="model names, each optionally with ':N' tasks per kind",
+    )
     ap.add_argument("--sag", nargs="+", type=int, default=[1, 8])
-    ap.add_argument("--n", type=int, default=20, help="tasks per kind")
+    ap.add_argument("--n", type=int, default=20, help="tasks per kind (for models without ':N')")
     ap.add_argument("--max-steps", type=int, default=3)
     ap.add_argument("--max-tokens", type=int, default=192)
     ap.add_argument("--prompt", default="student")
-    ap.add_argument("--budget", type=float, default=3600.0,
-                    help="seconds for the whole run, split evenly over the (model, sag) configurations")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=3600.0,
+        help="seconds for the whole run, split evenly over the (model, sag) configurations",
+    )
+    ap.add_argument("--resume", action="store_true", help="keep the episodes of an earlier run and skip them")
     args = ap.parse_args()
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _stamp import start_stamp, write_results
     from agentdistill.models.loading import load_llm
     from agentdistill.retrieval import load_retriever
 
+    stamp = start_stamp()
     OUT.mkdir(parents=True, exist_ok=True)
     log = OUT / "agent_parse_rate.jsonl"
-    done = {(t.model, t.settings["sag_n"], t.task.id) for t in read_trajectories(log)} if log.exists() else set()
-    tasks = _tasks(args.n)
+    if log.exists() and not args.resume:
+        log.unlink()
+    done = (
+        {(t.model, t.settings["sag_n"], t.task.id) for t in read_trajectories(log)} if log.exists() else set()
+    )
     retriever = load_retriever("default", progress=False)
     gen = GenerationConfig(max_tokens=args.max_tokens, temperature=0.0, stop=STEP_STOP, seed=0)
     per_config = args.budget / (len(args.models) * len(args.sag))
+
+    def summary(partial: bool) -> dict:
+        return {
+            "note": "2-core CPU shared with other work; see run.load_start/load_end",
+            "partial": partial,
+            "settings": {**vars(args), "stop": list(STEP_STOP)},
+            "groups": summarize(log),
+        }
+
     with TrajectoryWriter(log) as writer, Progress() as progress:
-        for model in args.models:
+        for spec in args.models:
+            model, _, count = spec.partition(":")
+            tasks = _tasks(int(count) if count else args.n)
             llm = load_llm(model, n_ctx=4096)
             for sag in args.sag:
                 bar = progress.add_task(f"{model} sag={sag}", total=len(tasks))
@@ -100,13 +159,19 @@ def main() -> None:
                         continue
                     if time.perf_counter() - start > per_config:
                         break
-                    traj = run_episode(task, llm, retriever=retriever if task.kind == "qa" else None,
-                                       prompt=args.prompt, max_steps=args.max_steps, gen=gen, sag_n=sag)
+                    traj = run_episode(
+                        task,
+                        llm,
+                        retriever=retriever if task.kind == "qa" else None,
+                        prompt=args.prompt,
+                        max_steps=args.max_steps,
+                        gen=gen,
+                        sag_n=sag,
+                    )
                     writer.write(traj)
-                    summary = {"note": f"2-core CPU, 1-min load average {os.getloadavg()[0]:.2f} when written; partial if the budget ran out",
-                               "settings": vars(args), "groups": summarize(log)}
-                    (OUT / "agent_parse_rate.json").write_text(json.dumps(summary, indent=2))
+                    write_results(OUT / "agent_parse_rate.json", summary(True), stamp)
             llm.close()
+    write_results(OUT / "agent_parse_rate.json", summary(False), stamp)
 
 
 if __name__ == "__main__":
