@@ -311,3 +311,14 @@ def test_fork_copy_never_follows_a_symlink_swapped_in_during_the_copy(monkeypatc
     copied = root / name
     found = [p.read_text() for p in copied.rglob("*") if p.is_file() and not p.is_symlink()]
     assert "root-only secret" not in found and not (copied / "sub" / "secret.txt").exists()
+
+
+def test_root_without_a_pids_cgroup_fails_closed(monkeypatch, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("the pids cgroup is used only when the host runs as root")
+    from agentdistill.sandbox import _cgroup
+
+    monkeypatch.setattr(_cgroup, "_V2", str(tmp_path / "no-v2"))
+    monkeypatch.setattr(_cgroup, "_V1", str(tmp_path / "no-v1"))
+    with pytest.raises(SandboxStartError, match="process limit unavailable.*RLIMIT_NPROC does not apply"):
+        Sandbox(config=FAST)
