@@ -354,7 +354,7 @@ def test_cli_prints_table_and_html_path(run_dirs: list[Path], tmp_path: Path) ->
     out = tmp_path / "rep"
     res = CliRunner().invoke(app, ["report", str(run_dirs[0].parent), "--out", str(out), "--title", "T"])
     assert res.exit_code == 0, res.output
-    assert "66.7" in res.output and "Teacher (agent)" in res.output
+    assert "66.7 [20.8, 93.9]" in res.output and "Teacher (agent)" in res.output and "(n=3)" in res.output
     assert str(out / "report.html") in res.output.replace("\n", "")
     assert (out / "report.md").exists()
     (run_dirs[0] / "results.jsonl").write_text("not json\n")

@@ -9,26 +9,29 @@ from rich.table import Table
 
 from agentdistill.cli._common import console, make_console
 from agentdistill.evaluate.records import RunInputError, discover_run_dirs, load_run
-from agentdistill.evaluate.report_table import ResultsTable, fmt, results_table
+from agentdistill.evaluate.report_table import ResultsTable, accuracy_cell, column_n, results_table
 from agentdistill.evaluate.report_viewer import DEFAULT_MAX_TRAJECTORIES
 
 err_console = make_console(stderr=True)
 
 
-def rich_results_table(table: ResultsTable, title: str = "Accuracy (%)") -> Table:
-    """The results table for the terminal: one section per model, like the paper."""
+def rich_results_table(table: ResultsTable, title: str = "Accuracy (%) [95% Wilson interval]") -> Table:
+    """The results table for the terminal: one section per model, like the paper; n per set in the header
+    (or per cell when rows differ)."""
     out = Table(title=title, title_justify="left", header_style="bold")
     out.add_column("Model", style="bold")
     out.add_column("Method")
+    ns = {c.name: column_n(table, c.name) for c in table.columns}
     for col in table.columns:
-        out.add_column(col.name, justify="right", style="dim" if col.is_average else None)
+        header = col.name + (f" (n={ns[col.name]})" if ns[col.name] else "")
+        out.add_column(header, justify="right", style="dim" if col.is_average else None)
     groups = table.groups()
     for g, (model, rows) in enumerate(groups):
         for i, row in enumerate(rows):
             out.add_row(
                 model if i == 0 else "",
                 row.label,
-                *[fmt(row.accuracy.get(c.name)) for c in table.columns],
+                *[accuracy_cell(row, c.name, with_n=ns[c.name] is None) for c in table.columns],
                 end_section=i == len(rows) - 1 and g < len(groups) - 1,
             )
     return out
