@@ -300,7 +300,8 @@ def run_step(
             "text": None,
         }
     finally:
-        _disarm_unwind(trusted)
+        if state.answered:
+            _disarm_unwind(trusted)
         sys.stdout, sys.stderr = saved
         reset_signals()
     out["stdout"], out["stdout_total"] = "".join(cap.parts), cap.total

@@ -40,6 +40,8 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 
 def _too_deep(data: bytes, limit: int) -> bool:
     """True if brackets nest deeper than ``limit`` (strings skipped); linear time, no recursion."""
+    if data.count(b"[") + data.count(b"{") <= limit:  # fast path: not enough brackets to nest that deep
+        return False
     depth, in_str, esc = 0, False, False
     for b in data:
         if in_str:
