@@ -69,3 +69,25 @@ def test_bad_record_names_file_line_and_field(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["import-paper", str(path), "--out", str(tmp_path / "o.jsonl")])
     assert result.exit_code == 1 and "bad.jsonl:2" in result.output
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_imported_trajectories_filter_and_train_in_the_paper_format(tmp_path: Path) -> None:
+    from agentdistill.agent.prompts import load_prompt
+    from agentdistill.agent.records import TrajectoryWriter
+    from agentdistill.distill.filter import filter_trajectories
+    from agentdistill.distill.sft import records_to_sft
+
+    imported = tmp_path / "imported.jsonl"
+    with TrajectoryWriter(imported, fsync=False) as writer:
+        for traj in iter_paper_log(LOG, skipped=[]):
+            writer.write(traj)
+    kept = tmp_path / "kept.jsonl"
+    filter_trajectories(imported, kept)
+    assert [t.task.kind for t in read_trajectories(kept)] == ["qa"]  # the math one is wrong and forced
+    examples, skipped = records_to_sft(imported, student_prompt="paper")
+    assert skipped["forced_final_answer"] == 1 and len(examples) == 1
+    chat = examples[0]
+    assert chat[0]["content"] == load_prompt("paper").render(kind="qa", search=True, max_steps=2, k=3)
+    assert "- web_search: " in chat[0]["content"] and chat[1]["content"].startswith("New task:\n")
+    assert [m["role"] for m in chat] == ["system", "user", "assistant", "user", "assistant"]
+    assert chat[2]["content"].endswith("```<end_code>") and chat[3]["content"].startswith("Call id: call_1\n")

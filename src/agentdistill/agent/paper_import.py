@@ -15,6 +15,7 @@ The chat is rebuilt as the authors' ``preprocess.py`` trains on it (tool-call me
 responses become user turns, consecutive turns of one role joined), so ``train --student-prompt paper`` on
 the imported file trains on the turns the paper's students saw. Each assistant turn becomes a ``Step``
 (thought and code split by our parser; the next user turn is its observation).
+The settings record ``web_search`` with k=3 for every task, math included, as the paper's agent offers it.
 """
 
 from __future__ import annotations
@@ -179,8 +180,10 @@ def trajectory_from_entry(entry: Any, where: str, dataset: str, kind: str = "aut
             "prompt": "paper",
             "source": "paper-log",
             "max_steps": len(steps),
-            "search_tool": SEARCH_TOOL if kind == "qa" else None,
-            "k": 3 if kind == "qa" else None,
+            # the paper's agent offers web_search (top 3) for every task, math included
+            # (processors/agent.py; preprocess.py renders every training prompt with it)
+            "search_tool": SEARCH_TOOL,
+            "k": 3,
             "answer_format": ANSWER_FORMAT in chat[1]["content"],
         },
         totals=Totals(steps=len(steps)),
