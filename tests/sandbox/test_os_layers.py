@@ -322,3 +322,14 @@ def test_root_without_a_pids_cgroup_fails_closed(monkeypatch, tmp_path):
     monkeypatch.setattr(_cgroup, "_V1", str(tmp_path / "no-v1"))
     with pytest.raises(SandboxStartError, match="process limit unavailable.*RLIMIT_NPROC does not apply"):
         Sandbox(config=FAST)
+
+
+def test_fork_refused_at_the_process_cap_leaves_the_sandbox_usable():
+    with _os_only() as sb:
+        sb.run(
+            "import os, time\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(30)\n"
+            "            os._exit(0)\nexcept OSError:\n    pass\nx = 7"
+        )
+        with pytest.raises(RuntimeError, match="Sandbox.fork failed"):
+            sb.fork()
+        assert sb.run("print(x)").stdout == "7\n"  # same interpreter, channel in step

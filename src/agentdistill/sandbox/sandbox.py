@@ -137,12 +137,17 @@ class Sandbox:
             try:
                 _wire.send_msg(self._proc.sock, {"op": "fork"})
                 _wire.send_fd(self._proc.sock, child.fileno())
-                child.close()  # a failed fork closes the worker's end: the hello read sees the channel close
-                hello, pid = _hello(host, "fork")
-            except (OSError, _wire.WireError, SandboxStartError) as exc:
+            except OSError as exc:  # the worker is gone: the next step starts a fresh one
                 host.close()
                 child.close()
                 self._kill()
+                raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
+            child.close()  # a failed fork closes the worker's end: the hello read sees the channel close
+            try:
+                hello, pid = _hello(host, "fork")
+                pidfd = os.pidfd_open(pid)
+            except (OSError, _wire.WireError, SandboxStartError) as exc:  # this sandbox itself is unharmed
+                host.close()
                 raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
             new = object.__new__(Sandbox)
             new.config, new.tools, new._imports, new._zygote = (
@@ -155,7 +160,7 @@ class Sandbox:
             with self._family.lock:
                 self._family.refs += 1
             new._family, new._dir = self._family, str(hello["dir"])
-            new._proc = Worker(pid, os.pidfd_open(pid), host, new._dir)
+            new._proc = Worker(pid, pidfd, host, new._dir)
             return new
 
     def adopt(self, child: Sandbox) -> None:
@@ -169,6 +174,7 @@ class Sandbox:
             child._check_open()
             self._kill()
             self._proc, self._dir, self.restarts = child._proc, child._dir, self.restarts + child.restarts
+            self._seq = max(self._seq, child._seq)  # a late "done" of the child's steps can never match
             child._proc, child._closed = None, True
             child._family.release()
 
