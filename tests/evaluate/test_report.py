@@ -361,3 +361,12 @@ def test_cli_prints_table_and_html_path(run_dirs: list[Path], tmp_path: Path) ->
     res = CliRunner().invoke(app, ["report", str(run_dirs[0]), "--out", str(out)])
     assert res.exit_code == 1
     assert "results.jsonl:1: not valid JSON" in res.output.replace("\n", "")
+
+
+def test_cli_judge_table_shows_intervals(capsys: pytest.CaptureFixture[str]) -> None:
+    from agentdistill.cli.eval_cmd import print_judge_summary
+
+    per_set = {"hq": {"n": 15, "em_accuracy": 0.4, "judge_accuracy": 0.6, "agreement": 0.8, "unparsed": 0}}
+    print_judge_summary({"judge_model": "j", "per_set": per_set})
+    out = capsys.readouterr().out
+    assert "40.0 [19.8, 64.3]" in out and "60.0 [35.7, 80.2]" in out and "EM [95% CI]" in out

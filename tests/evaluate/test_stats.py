@@ -6,6 +6,7 @@ import pytest
 
 from agentdistill.evaluate.stats import (
     interval_from_accuracy,
+    rate_cell,
     mcnemar_exact,
     pair_by_question,
     paired_comparison,
@@ -38,6 +39,8 @@ def test_wilson_cell_text_and_bad_input() -> None:
         wilson(16, 15)
     with pytest.raises(ValueError, match="not a count"):
         interval_from_accuracy(0.41, 15)
+    assert rate_cell(0.4, 15) == "40.0 [19.8, 64.3]"
+    assert rate_cell(0.41, 15) == "41.0" and rate_cell(None, 15) == "-" and rate_cell(0.5, 0) == "50.0"
 
 
 # Exact McNemar = two-sided binomial test on the discordant pairs: p = 2 * P(X <= min(b, c)), X ~ Bin(b + c, 1/2).

@@ -46,10 +46,12 @@ def eval_cmd(
     finally:
         llm.close()
     table = Table(title=f"eval {label or model} → {out}")
-    for col in ("set", "n", "accuracy", "F1", "failed", "steps", "parse err", "tok/task", "s/task"):
+    from agentdistill.evaluate.stats import rate_cell
+
+    for col in ("set", "n", "accuracy [95% CI]", "F1", "failed", "steps", "parse err", "tok/task", "s/task"):
         table.add_column(col, justify="right")
     for name, m in summary.per_set.items():
-        table.add_row(name, str(m.n), f"{100 * m.accuracy:.1f}", "-" if m.f1 is None else f"{100 * m.f1:.1f}",
+        table.add_row(name, str(m.n), rate_cell(m.accuracy, m.n), "-" if m.f1 is None else f"{100 * m.f1:.1f}",
                       str(m.failed), f"{m.mean_steps:.2f}", f"{100 * m.parse_error_rate:.1f}%",
                       f"{m.tokens_per_task:.0f}", f"{m.seconds_per_task:.1f}")
     console.print(table)
@@ -76,12 +78,15 @@ def run_judge(spec: str, results: Path, cache: Path, n_ctx: int | None = None) -
 
 def print_judge_summary(summary: dict, title: str = "") -> None:
     """QA accuracy by exact match and by the judge side by side, their agreement, unparsed verdicts."""
+    from agentdistill.evaluate.stats import rate_cell
+
     table = Table(title=title or f"QA judged by {summary['judge_model']}")
-    for col in ("set", "n", "EM", "judge", "agreement", "unparsed"):
+    for col in ("set", "n", "EM [95% CI]", "judge [95% CI]", "agreement", "unparsed"):
         table.add_column(col, justify="right")
     for name, t in summary["per_set"].items():
         pct = (lambda x: "-" if x is None else f"{100 * x:.1f}")  # noqa: E731
-        table.add_row(name, str(t["n"]), pct(t["em_accuracy"]), pct(t["judge_accuracy"]), pct(t["agreement"]),
+        table.add_row(name, str(t["n"]), rate_cell(t["em_accuracy"], t["n"]), rate_cell(t["judge_accuracy"], t["n"]),
+                      pct(t["agreement"]),
                       str(t["unparsed"]))
     console.print(table)
 

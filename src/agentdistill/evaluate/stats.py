@@ -75,6 +75,20 @@ def interval_from_accuracy(accuracy: float, n: int, confidence: float = CONFIDEN
     return wilson(k, n, confidence)
 
 
+def rate_cell(rate: float | None, n: int, digits: int = 1) -> str:
+    """'40.0 [19.8, 64.3]': a rate over n questions in percent with its Wilson 95% interval.
+
+    For any table that shows an accuracy (CLI, pipeline): '-' for None; the bare percent when n < 1 or the
+    rate is not a count over n (e.g. a mean of fractional scores).
+    """
+    if rate is None:
+        return "-"
+    try:
+        return interval_from_accuracy(rate, n).pct(digits)
+    except ValueError:
+        return f"{100 * rate:.{digits}f}"
+
+
 @dataclass(frozen=True)
 class PairedComparison:
     """Run A against run B on the same ``n`` questions. Differences are A − B as fractions.
