@@ -249,6 +249,7 @@ def test_report_files_markdown_and_self_contained_html(run_dirs: list[Path], tmp
     assert "<td>66.7 [20.8, 93.9]</td>" in html and "(n=3)" in html
     assert re.search(r'class="\s*best">66\.7 \[', html) and not re.search(r'class="\s*best">33\.3 ', html)
     assert "Paired comparisons" in html and "McNemar exact p" in html
+    assert "2 / 3 correct (66.7%, 95% CI 20.8–93.9)" in html  # the viewer's per-set count
 
 
 def test_intervals_paired_tests_and_error_bars(run_dirs: list[Path], tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from agentdistill.evaluate.report_table import (
     results_table,
 )
 from agentdistill.evaluate.report_viewer import DEFAULT_MAX_TRAJECTORIES, build_views
+from agentdistill.evaluate.stats import wilson
 
 CHART_FILE = "accuracy.png"
 OPEN_SETS_UP_TO = 40  # small reports show every question list unfolded; larger ones start folded
@@ -165,6 +166,7 @@ def render_html(
         max_trajectories=max_trajectories,
         fmt=fmt,
         cell=accuracy_cell,
+        wilson=wilson,
         column_n={c.name: column_n(table, c.name) for c in table.columns},
         paired=_paired_for_html(runs, table),
         paired_note=PAIRED_NOTE,
