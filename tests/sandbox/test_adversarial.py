@@ -115,6 +115,16 @@ ATTACKS = [
     ("kill_host", S + "OS.kill(HOST_PID, 9)", "No such process"),
     ("kill_everything", S + "OS.kill(-1, 9)\nprint('still here')", None),
     ("kill_family_init", S + "OS.kill(1, 9)\nprint('init ignores it')", "init ignores it"),
+    (
+        "sigint_family_init",
+        S + "OS.kill(1, 2)\nimport time\ntime.sleep(0.3)\nprint('init ignores it')",
+        "init ignores it",
+    ),
+    (
+        "stderr_fd_flood",
+        S + "for _ in range(64):\n    OS.write(2, b'x' * 2**20)\nprint('written')",
+        "written",
+    ),
     ("killpg_self", S + "OS.killpg(0, 9)", None),
     ("ptrace_init", C + "print(LIBC.ptrace(16, 1, 0, 0), ctypes.get_errno())", "-1 1"),
     ("process_vm_readv", C + "print(LIBC.syscall(310, 1, 0, 0, 0, 0, 0), ctypes.get_errno())", "-1 1"),
@@ -254,6 +264,9 @@ def test_attack(host, name: str, code: str, os_expect: str | None, guards: bool)
             assert sb.run("print(7)").stdout == "7\n"
         after = sb.run("print(6 * 7)")
         assert after.stdout == "42\n", after.observation  # usable again (fresh interpreter after a kill)
+        assert (
+            sb._zygote._log.seek(0, 2) < 65536
+        )  # nothing the code writes reaches the zygote's log on the host
     host.assert_intact(r.observation, r.stdout, r.final_answer)
 
 

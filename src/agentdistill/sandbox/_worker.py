@@ -105,6 +105,11 @@ def _start_episode(msg: dict, fd: int, init: dict, root: str) -> None:
     trusted = [True]
     try:
         os.setsid()
+        null = os.open("/dev/null", os.O_RDWR)  # C-level writes to fd 1/2 never reach the zygote's log
+        for std in (0, 1, 2):
+            os.dup2(null, std)
+        os.close(null)
+        _episode.reset_signals()  # the handlers the step loop expects (the family init runs with defaults)
         scratch = os.path.join(root, str(msg["dir"]))
         os.makedirs(scratch, mode=0o700, exist_ok=True)
         os.chdir(scratch)
@@ -159,7 +164,8 @@ def _family(msg: dict, fd: int, init: dict) -> None:
     except OSError as exc:
         _wire.send_msg(chan, {"op": "hello", "error": f"the kernel refused a sandbox layer: {exc}"})
         os._exit(1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGXCPU):  # pid 1 ignores signals it has no handler for
+        signal.signal(sig, signal.SIG_DFL)
     _wire.send_msg(chan, {"op": "hello", "root": root})
     spawned: list[int] = []
     while True:
