@@ -124,8 +124,11 @@ EVAL_CASES: dict[str, tuple[dict[str, Any], dict[str, Any], Any]] = {  # (eval s
     "force_final_answer": ({"force_final_answer": False, "max_steps": 1}, {},
                            lambda llm: [bool(c.stop) for c in configs(llm)] == [True]),
     "mode": ({}, {"mode": "cot"}, lambda llm: system_prompts(llm) == {load_prompt("cot").render(kind="math")}),
+    # CoT + RAG: the retriever's passages come before the question (real BM25 over the bundled corpus)
+    "rag": ({}, {"mode": "cot", "rag": True},
+            lambda llm: [m[1]["content"].startswith("Passages:\n[1] ") for m, _, _ in llm.calls] == [True]),
 }
-EVAL_UNTESTED = {"concurrency", "rag"}  # rag needs a retriever: tested in tests/evaluate with the real one
+EVAL_UNTESTED = {"concurrency"}  # concurrency only matters for thread-safe (HTTP) backends
 
 
 def test_eval_cases_cover_every_setting() -> None:
@@ -138,6 +141,8 @@ def test_eval_setting_reaches_the_sampler(name: str, tmp_path: Path) -> None:
     section, row, check = EVAL_CASES[name]
     top = {"seed": section["seed"]} if "seed" in section else {}
     section = {k: v for k, v in section.items() if k != "seed"}
+    if row.get("rag"):
+        top["retriever"] = "default"
     cfg = make_cfg(tmp_path, eval={**section, "runs": [{"label": "s", "model": "student", **row}]}, **top)
     script = [LOOK] if name in ("max_steps", "force_final_answer") else [SCRIPTS["mode"][0] if row.get("mode") == "cot" else ANSWER]
     llm = run_with_replay(cfg, "eval", script)
