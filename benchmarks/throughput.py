@@ -15,7 +15,7 @@ and the 0.5B student:
 Sized for a 2-core machine (about 20 minutes): small ``max_steps``/``max_tokens`` (recorded below), so the
 accuracies are of short episodes, not of the models.
 
-    python benchmarks/throughput.py [--tasks 16] [--max-steps 2] [--max-tokens 64]
+    python benchmarks/throughput.py [--tasks 16] [--max-steps 1] [--max-tokens 40] [--models a,b]
 """
 
 from __future__ import annotations
@@ -232,11 +232,11 @@ def bench_model(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default="qwen2.5-coder-1.5b,qwen2.5-coder-0.5b")
+    ap.add_argument("--models", default="qwen2.5-coder-0.5b,qwen2.5-coder-1.5b")
     ap.add_argument("--tasks", type=int, default=16, help="half gsm-hard-500, half hotpotqa-paper-closed")
-    ap.add_argument("--max-steps", type=int, default=2)
-    ap.add_argument("--max-tokens", type=int, default=64, help="per generation call (and the ceiling's TG)")
-    ap.add_argument("--pp", type=int, default=256, help="prompt tokens per sequence in the ceiling runs")
+    ap.add_argument("--max-steps", type=int, default=1, help="+ the forced final-answer turn")
+    ap.add_argument("--max-tokens", type=int, default=40, help="per generation call (and the ceiling's TG)")
+    ap.add_argument("--pp", type=int, default=128, help="prompt tokens per sequence in the ceiling runs")
     ap.add_argument(
         "--n-ctx", type=int, default=3072, help="tokens per episode (server KV: parallel * n_ctx)"
     )
@@ -270,18 +270,20 @@ def main() -> None:
             "temperature": 0.0,
             "sag_n": 8,
             "prompt": "teacher",
-            "note": "episodes cut short (max_steps/max_tokens) to fit ~20 min on 2 cores; accuracies are "
-            "of these short episodes",
+            "note": "episodes cut short (max_steps/max_tokens) to fit ~20 min on 2 shared cores; accuracies "
+            "are of these short episodes; each concurrency gets a fresh server (no cache carried over)",
         },
         "models": [],
     }
+    models = args.models.split(",")
     with tempfile.TemporaryDirectory(
         dir=cache_dir(), prefix="throughput-"
     ) as tmp:  # not /tmp: others clean it
-        for model in args.models.split(","):
+        for model in models:
             args.inprocess = model in inproc
             result["models"].append(bench_model(model, tasks, retriever, args, Path(tmp)))
-    write_results(args.out, result, stamp)
+            result["complete"] = len(result["models"]) == len(models)  # written after each model
+            write_results(args.out, result, stamp)
     print(json.dumps({m["model"]: m["ratios"] for m in result["models"]}, indent=1))
 
 
