@@ -172,3 +172,31 @@ def test_prompt_selects_format() -> None:
     assert isinstance(turn_format(load_prompt("paper")), PaperFormat)
     assert type(turn_format(load_prompt("student"))) is PlainFormat
     assert type(turn_format(load_prompt("teacher"))) is PlainFormat
+
+
+def test_forced_answer_uses_the_papers_final_answer_call(retriever) -> None:
+    from agentdistill.agent.paper_format import FINAL_ANSWER_POST, FINAL_ANSWER_PRE
+
+    llm = ReplayLLM([step("look", 'print("still looking")'), "Shirley Temple"])
+    traj = run_episode(TASK, llm, retriever=retriever, prompt="paper", max_steps=1)
+    assert traj.forced_final_answer and traj.final_answer == "Shirley Temple"
+    sent = llm.calls[1][0]
+    assert sent[0] == {"role": "system", "content": FINAL_ANSWER_PRE}
+    assert sent[1]["content"].startswith("New task:\n") and [m["role"] for m in sent] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+    ]
+    assert sent[-1]["content"] == (
+        "Call id: call_1\nObservation:\nExecution logs:\nstill looking\nLast output from code snippet:\nNone"
+        + FINAL_ANSWER_POST
+        + TASK.question
+    )
+    assert traj.messages[0]["content"] == load_prompt("paper").render(
+        search=True
+    )  # the record keeps its prompt
+    assert traj.messages[-2] == sent[-1] and traj.messages[-1] == {
+        "role": "assistant",
+        "content": "Shirley Temple",
+    }

@@ -26,7 +26,7 @@ from agentdistill.agent.records import Step, Totals, Trajectory
 from agentdistill.agent.sag import StepOutcome, run_sag, run_single
 from agentdistill.agent.sampling import generate_candidates
 from agentdistill.agent.settings import MAX_STEPS, MAX_TOKENS, SAG_N, SAG_TEMPERATURE, SAG_TOP_P, SEARCH_K
-from agentdistill.agent.turns import turn_format
+from agentdistill.agent.turns import TurnFormat, turn_format
 from agentdistill.data.task import Task
 from agentdistill.llm.types import LLM, GenerationConfig, Message
 from agentdistill.sandbox.types import SandboxConfig
@@ -125,14 +125,15 @@ def forced_answer(reply: str) -> str | int | float | None:
 
 
 def _forced_step(index: int, llm: LLM, messages: list[Message], gen: GenerationConfig, task: Task,
-                 max_steps: int) -> Step:
+                 max_steps: int, fmt: TurnFormat | None = None) -> Step:
     """Ask once for the answer only (no step stop strings, ``n=1``, greedy unless the episode samples)."""
     start = time.perf_counter()
     request = FORCED_ANSWER_REQUEST.format(max_steps=max_steps, question=task.question)
-    # appended to the last observation turn: some chat templates refuse two user turns in a row
-    messages[-1] = {"role": "user", "content": f"{messages[-1]['content']}\n\n{request}"}
+    # plain: appended to the last observation turn (some chat templates refuse two user turns in a row);
+    # paper: smolagents' final-answer call (agent/paper_format.py)
+    messages[-1], sent = (fmt or turn_format(load_prompt("student"))).forced_turns(messages, task, request)
     config = dataclasses.replace(gen, n=1, stop=(), max_tokens=min(gen.max_tokens, FORCED_MAX_TOKENS))
-    raws, usage = generate_candidates(llm, messages, config)
+    raws, usage = generate_candidates(llm, sent, config)
     reply = raws[0].raw
     answer = forced_answer(reply)
     return Step(
@@ -236,7 +237,7 @@ def run_episode(
             else:
                 traj.status = "max_steps"
                 if force_final_answer:
-                    step = _forced_step(max_steps, llm, messages, gen, task, max_steps)
+                    step = _forced_step(max_steps, llm, messages, gen, task, max_steps, fmt)
                     traj.steps.append(step)
                     messages.append({"role": "assistant", "content": step.raw})
                     traj.forced_final_answer = True

@@ -16,6 +16,8 @@ Turns, as the students saw them in training (``N`` is the 1-based step number):
   "Last output from code snippet:\\n" + str(value of the last statement)``;
 - error: ``"Call id: call_N\\nError:\\n" + message + "\\n" + RETRY + "\\n"``, preceded by the printed output in
   the observation layout when the failing code printed something; a reply without code has no call id;
+- forced answer after ``max_steps`` (``CodeAgent.provide_final_answer``): the system prompt replaced by
+  ``FINAL_ANSWER_PRE``, the memory kept, and ``FINAL_ANSWER_POST + question`` joined to the last user turn;
 - search result: ``"\\nRetrieved documents:"`` then per document
   ``"\\n\\n===== Document i, similarity: s.ss =====\\n" + '"Title"\\ntext'`` (i from 0).
 
@@ -47,6 +49,11 @@ RETRY = (
     "Now let's retry: take care not to repeat previous errors! If you have retried several times, "
     "try a completely different approach."
 )
+FINAL_ANSWER_PRE = (
+    "An agent tried to answer a user query but it got stuck and failed to do so. You are tasked with providing "
+    "an answer instead. Here is the agent's memory:"
+)
+FINAL_ANSWER_POST = "Based on the above, please provide an answer to the following user task:\n"
 PAPER_STOP: tuple[str, ...] = ("<end_code>", "Observation:", "Calling tools:")
 PARSE_ERROR_KINDS = ("empty", "no_code", "empty_code")  # no code to run: smolagents' AgentParsingError
 MAX_CHARS = 20_000  # smolagents' truncate_content limit for the last value
@@ -117,6 +124,14 @@ class PaperFormat(PlainFormat):
 
     def wrap_sandbox(self, sandbox: Any) -> Any:
         return LastValueSandbox(sandbox)
+
+    def forced_turns(
+        self, messages: list[dict[str, str]], task: Task, request: str
+    ) -> tuple[dict[str, str], list[dict[str, str]]]:
+        """smolagents' final-answer call: its own system message, the memory, the task (no answer-format
+        line) joined to the last user turn as their message cleaning joins same-role turns."""
+        last = {"role": "user", "content": messages[-1]["content"] + FINAL_ANSWER_POST + task.question}
+        return last, [{"role": "system", "content": FINAL_ANSWER_PRE}, *messages[1:-1], last]
 
     def tools(self, search: Callable[[str], str] | None) -> dict[str, Callable[..., Any]]:
         tools = super().tools(search)

@@ -51,6 +51,13 @@ class TurnFormat(Protocol):
         """Tools for the sandbox, by the names the system prompt gives them."""
         ...
 
+    def forced_turns(
+        self, messages: list[dict[str, str]], task: Task, request: str
+    ) -> tuple[dict[str, str], list[dict[str, str]]]:
+        """After ``max_steps`` without an answer: (the user turn that replaces the last one in the record,
+        the messages sent to ask for the answer only). ``request``: the loop's own wording."""
+        ...
+
 
 def step_failed(step: Step) -> bool:
     """True when the step did not parse or its code raised (its ``error`` is set)."""
@@ -93,6 +100,13 @@ class PlainFormat:
 
     def tools(self, search: Callable[[str], str] | None) -> dict[str, Callable[..., Any]]:
         return {self.template.search_tool: search} if search is not None else {}
+
+    def forced_turns(
+        self, messages: list[dict[str, str]], task: Task, request: str
+    ) -> tuple[dict[str, str], list[dict[str, str]]]:
+        # appended to the last observation turn: some chat templates refuse two user turns in a row
+        last = {"role": "user", "content": f"{messages[-1]['content']}\n\n{request}"}
+        return last, [*messages[:-1], last]
 
 
 def turn_format(template: PromptTemplate) -> TurnFormat:
