@@ -38,15 +38,17 @@ def run_subprocess(*args: str, timeout: float = 600) -> Result:
     return Result(p.returncode, p.stdout, p.stderr)
 
 
-def assert_one_line_error(r: Result, *needles: str) -> str:
-    """Exit 2 and one `error: ...` line on stderr that names what is wrong (no traceback)."""
+def assert_one_line_error(r: Result, *needles: str, alone: bool = True) -> str:
+    """Exit 2 and one `error: ...` line on stderr that names what is wrong (no traceback). ``alone``: stderr is
+    that line only; otherwise (a pipeline that had started its stage banner) it is the last line."""
     assert r.code == 2, (r.code, r.stdout[-1500:], r.stderr[-1500:])
     lines = [x for x in r.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert lines and lines[-1].startswith("error: "), r.stderr
+    assert sum(x.startswith("error: ") for x in lines) == 1 and (len(lines) == 1 or not alone), r.stderr
     for n in needles:
-        assert n in lines[0], (n, lines[0])
+        assert n in lines[-1], (n, lines[-1])
     assert "Traceback" not in r.stderr + r.stdout
-    return lines[0]
+    return lines[-1]
 
 
 def write_tasks(path: Path, n: int = 2) -> Path:

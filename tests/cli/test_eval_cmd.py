@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from agentdistill.evaluate.records import load_run
+
 from .helpers import (
     assert_one_line_error,
     cli_command,
@@ -88,6 +90,7 @@ def test_eval_with_openai_backend_down_then_up(servers: list, tmp_path: Path) ->
     assert len(recs) == 2 and all(r["failure"] for r in recs)
     summary = json.loads((run / "summary.json").read_text())["per_set"]["t"]
     assert summary["n"] == 0 and summary["failed"] == 2 and summary["accuracy"] == 0.0
+    assert any("2 question(s) failed" in w for w in load_run(run).warnings)  # the report counts them
     up = run_subprocess("eval", "--model", f"openai:tiny@{url}", "-s", tasks, "--out", run, "--mode", "cot",
                         "--max-tokens", "24")
     assert up.code == 0, up.stderr[-2000:]
@@ -95,6 +98,8 @@ def test_eval_with_openai_backend_down_then_up(servers: list, tmp_path: Path) ->
     assert len(recs) == 4 and not any(r["failure"] for r in recs[2:])  # retried, appended
     summary = json.loads((run / "summary.json").read_text())["per_set"]["t"]
     assert summary["n"] == 2 and summary["failed"] == 0
+    loaded = load_run(run)
+    assert len(loaded.records) == 2 and not loaded.warnings  # the retries replace the failures
 
 
 def test_pipeline_with_an_openai_teacher(servers: list, tmp_path: Path) -> None:

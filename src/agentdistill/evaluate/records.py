@@ -49,6 +49,8 @@ class ResultRecord(BaseModel):
         None  # agent Trajectory as a dict (agent/records.py); None in CoT mode
     )
     cot_text: str | None = None  # CoT mode: the model's full answer text
+    # backend/sandbox failure ("ExcType: message"): not an answer; excluded from accuracy, retried by the next run
+    failure: str | None = None
 
 
 class SetMetrics(BaseModel):
@@ -66,6 +68,7 @@ class SetMetrics(BaseModel):
     # 95% Wilson score interval of `accuracy` over the n questions (evaluate/stats.py); None in old summaries
     accuracy_low: float | None = Field(default=None, ge=0.0, le=1.0)
     accuracy_high: float | None = Field(default=None, ge=0.0, le=1.0)
+    failed: int = Field(default=0, ge=0)  # questions whose attempt failed (backend down); not in n or accuracy
 
 
 class RunSummary(BaseModel):
@@ -113,11 +116,19 @@ def _interval_fields(k: int, n: int) -> dict[str, float]:
 def summarize_records(records: list[ResultRecord]) -> dict[str, SetMetrics]:
     """Per-set metrics computed from per-question records (used when summary.json is missing)."""
     by_set: dict[str, list[ResultRecord]] = {}
+    failed: dict[str, int] = {}
     for rec in records:
-        by_set.setdefault(rec.task.dataset, []).append(rec)
+        by_set.setdefault(rec.task.dataset, [])
+        if rec.failure is not None:  # a failure is no answer: counted apart, never scored as wrong
+            failed[rec.task.dataset] = failed.get(rec.task.dataset, 0) + 1
+        else:
+            by_set[rec.task.dataset].append(rec)
     out: dict[str, SetMetrics] = {}
     for name, recs in by_set.items():
         n = len(recs)
+        if n == 0:
+            out[name] = SetMetrics(n=0, accuracy=0.0, failed=failed.get(name, 0))
+            continue
         steps = sum(r.steps for r in recs)
         qa = any(r.task.kind == "qa" for r in recs)
         out[name] = SetMetrics(
@@ -129,6 +140,7 @@ def summarize_records(records: list[ResultRecord]) -> dict[str, SetMetrics]:
             tokens_per_task=sum(r.tokens for r in recs) / n,
             seconds_per_task=sum(r.seconds for r in recs) / n,
             **_interval_fields(sum(bool(r.grade.correct) for r in recs), n),
+            failed=failed.get(name, 0),
         )
     return out
 
@@ -212,6 +224,8 @@ def load_run(run_dir: Path | str) -> RunResult:
             f"{run_dir}: no {RESULTS_FILE} or {SUMMARY_FILE} (is this an eval run directory?)"
         )
     records = read_results(results_path) if results_path.exists() else []
+    # a failed attempt retried by a later run is followed by its retry: the last record per question counts
+    records = list({(r.task.dataset, r.task.id): r for r in records}.values())
     if summary_path.exists():
         summary = read_summary(summary_path)
         warnings = _check_consistency(summary, records, run_dir)
@@ -227,6 +241,10 @@ def load_run(run_dir: Path | str) -> RunResult:
             per_set=summarize_records(records),
         )
         warnings = [f"{run_dir}: no {SUMMARY_FILE}; metrics computed from {RESULTS_FILE}"]
+    for name, m in summary.per_set.items():
+        if m.failed:
+            warnings.append(f"{run_dir}: set '{name}': {m.failed} question(s) failed (backend/sandbox error) and "
+                            f"are not scored; re-run the same eval to retry them")
     return RunResult(summary=summary, records=records, run_dir=run_dir, warnings=warnings)
 
 

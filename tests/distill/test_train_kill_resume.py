@@ -1,0 +1,57 @@
+"""Training killed mid-run resumes from its last checkpoint and ends with a complete merged model."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+EXAMPLE = [
+    {"role": "system", "content": "You solve tasks with code."},
+    {"role": "user", "content": "What is 2+3?"},
+    {"role": "assistant", "content": "Thought: add.\nCode:\n```py\nfinal_answer(2+3)\n```"},
+]
+
+SCRIPT = textwrap.dedent('''
+    import json, sys
+    from pathlib import Path
+    from agentdistill.distill.train import TrainConfig, train
+
+    model, data, out = sys.argv[1:4]
+    cfg = TrainConfig(model=model, data=Path(data), out_dir=Path(out), lora_r=8, lora_alpha=16,
+                      learning_rate=2e-3, warmup_ratio=0.0, lr_scheduler="constant", effective_batch=1,
+                      max_seq_len=128, save_steps=1, max_steps=6, progress=False)
+    result = train(cfg)
+    print(json.dumps({"resumed_from": result.metrics["resumed_from"], "global_step": result.metrics["global_step"],
+                      "merged": str(result.merged_dir)}))
+''')
+
+
+def test_train_killed_after_a_checkpoint_resumes(tiny_hf_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "sft.jsonl"
+    data.write_text("".join(json.dumps({"messages": EXAMPLE}) + "\n" for _ in range(6)))
+    script, out = tmp_path / "train.py", tmp_path / "run"
+    script.write_text(SCRIPT)
+    cmd = [sys.executable, str(script), str(tiny_hf_dir), str(data), str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None and not (out / "checkpoints" / "checkpoint-2").is_dir():
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()[1][-3000:]
+    time.sleep(0.5)  # let checkpoint-2 finish or not: either way resume must pick a whole checkpoint
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "merged").exists()  # killed before the merge: no half model dir under the final name
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["resumed_from"] and Path(result["resumed_from"]).name.startswith("checkpoint-")
+    assert int(Path(result["resumed_from"]).name.split("-")[1]) >= 1
+    assert result["global_step"] == 6
+    merged = Path(result["merged"])
+    assert (merged / "config.json").is_file() and any(merged.glob("*.safetensors"))
+    assert not list(out.glob(".merged.tmp-*"))  # the temporary dir was renamed, not left behind
