@@ -6,8 +6,8 @@ import pytest
 
 from agentdistill.data import load_tasks
 from agentdistill.data.build.multihop import PACKAGE_DIR, build
-from agentdistill.retrieval.corpus import BUNDLED_DIR, default_corpus_path, read_corpus
 from agentdistill.data.dedup import near_duplicates, norm_question
+from agentdistill.retrieval.corpus import BUNDLED_DIR, default_corpus_path, read_corpus
 
 TEST_SETS = ["hotpotqa-paper-closed", "2wiki-paper-closed", "2wiki-closed-test", "musique-closed-test"]
 PAPER_TESTS = ["hotpotqa-test", "2wiki-test", "musique-test", "bamboogle-test"]
