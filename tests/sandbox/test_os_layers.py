@@ -73,8 +73,9 @@ def test_network_namespace_and_seccomp_refuse_sockets(host):
 def test_pid_namespace_processes_are_gone_after_close(host):
     sb = _os_only(max_processes=4)
     r = sb.run(
-        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(120)\n"
-        "    os._exit(0)\nprint(os.getpid())"
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        open('up', 'w').close()\n"
+        "        time.sleep(120)\n    os._exit(0)\nwhile not os.path.exists('up'):\n    time.sleep(0.01)\n"
+        "print(os.getpid())"
     )
     assert r.stdout == "2\n", r.observation  # the worker is pid 2 of its own pid namespace (its init is 1)
     assert len(sandbox_processes()) >= 3  # init, worker, and the escaped sleeper
@@ -333,3 +334,17 @@ def test_fork_refused_at_the_process_cap_leaves_the_sandbox_usable():
         with pytest.raises(RuntimeError, match="Sandbox.fork failed"):
             sb.fork()
         assert sb.run("print(x)").stdout == "7\n"  # same interpreter, channel in step
+
+
+def test_episodes_cannot_reach_each_other():
+    """Each family has its own network and pid namespace: no abstract socket, no signal crosses between them."""
+    with _os_only() as a, _os_only() as b:
+        r = a.run(
+            "import socket, os\ns = socket.socket(socket.AF_UNIX)\ns.bind('\\0agentdistill-peer')\n"
+            "s.listen(1)\nprint(os.getpid())"
+        )
+        assert r.stdout == "2\n", r.observation
+        c = b.run("import socket\nsocket.socket(socket.AF_UNIX).connect('\\0agentdistill-peer')")
+        k = b.run("import os\nos.kill(2, 0)\nprint('pid 2 here is', os.getpid() == 2)")
+        assert "Connection refused" in c.observation, c.observation
+        assert k.stdout == "pid 2 here is True\n"  # "pid 2" in b is b's own worker, never a's

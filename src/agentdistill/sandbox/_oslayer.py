@@ -13,7 +13,7 @@ import ctypes
 import os
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP = 1, 24, 38, 22
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
@@ -41,10 +41,13 @@ def set_pdeathsig(sig: int) -> None:
 
 
 def enter_family(uid: int, gid: int) -> None:
-    """unshare user+mount+pid+ipc+uts; map ``uid``/``gid`` to themselves. The next fork is pid 1 of the family."""
+    """unshare user+mount+pid+ipc+uts+net; map ``uid``/``gid`` to themselves. The next fork is pid 1 of the family.
+
+    A network namespace per family too: abstract unix sockets are per network namespace, so episodes cannot talk
+    to each other either."""
     _check(
-        _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS),
-        "unshare(user, mount, pid, ipc, uts namespaces)",
+        _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET),
+        "unshare(user, mount, pid, ipc, uts, net namespaces)",
     )
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as fh:
