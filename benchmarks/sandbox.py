@@ -4,7 +4,9 @@ compute-heavy steps vs in-process exec.
 Writes benchmarks/results/sandbox.json (with command, date, git commit and load average at start and end, via
 benchmarks/_stamp.py). Compute ratios compare against plain ``exec`` measured in the same run, interleaved
 (exec, sandbox, exec, sandbox, ...) so that load from other processes hits both sides alike; the ratio is
-reported on the medians and on the minima (the minimum is the least disturbed by other load on the machine).
+reported on the medians and on the minima (the minimum is the least disturbed by other load on the machine), and
+on CPU time (``time.process_time`` around the code, in this process and inside the worker), which other load on
+the machine does not inflate. BLAS runs single-threaded on both sides (the sandbox's setting).
 
     python benchmarks/sandbox.py [--repeats 9] [--baseline GIT_REV]
 
@@ -25,7 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentdistill.sandbox import Sandbox
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"  # before numpy loads: the same BLAS threading as inside the sandbox
+
+from agentdistill.sandbox import Sandbox  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "sandbox.json"
 HEAVY = {
@@ -45,15 +50,36 @@ def _times_ms(fn, n: int) -> list[float]:
     return out
 
 
+CPU_WRAP = "import time as __t\n__c = __t.process_time()\n{code}\nprint(__t.process_time() - __c)"
+
+
+def _cpu_ms_exec(code: str) -> float:
+    c = time.process_time()
+    exec(code, {})
+    return (time.process_time() - c) * 1000
+
+
+def _cpu_ms_sandbox(sb: Sandbox, code: str) -> float:
+    r = sb.run(CPU_WRAP.format(code=code))
+    assert r.ok, r.observation
+    return float(r.stdout.strip()) * 1000
+
+
 def _heavy(sb: Sandbox, code: str, repeats: int) -> dict:
     exec(code, {})  # warm both sides (imports, sympy caches)
     assert sb.run(code).ok
-    base, sbx = [], []
+    base, sbx, cpu_b, cpu_s = [], [], [], []
     for _ in range(repeats):
         base += _times_ms(lambda: exec(code, {}), 1)
         sbx += _times_ms(lambda: sb.run(code), 1)
+        cpu_b.append(_cpu_ms_exec(code))
+        cpu_s.append(_cpu_ms_sandbox(sb, code))
     med_b, med_s = statistics.median(base), statistics.median(sbx)
+    cb, cs = statistics.median(cpu_b), statistics.median(cpu_s)
     return {
+        "exec_cpu_ms_median": round(cb, 2),
+        "sandbox_cpu_ms_median": round(cs, 2),
+        "overhead_ratio_cpu": round(cs / cb, 3),
         "exec_ms_median": round(med_b, 2),
         "sandbox_ms_median": round(med_s, 2),
         "overhead_ratio_median": round(med_s / med_b, 3),
