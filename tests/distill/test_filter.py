@@ -24,7 +24,7 @@ def test_filter_keeps_correct_parsed_and_reports_reasons(tmp_path: Path) -> None
         traj(t2, ["y", "z"], kinds=["no_code", None]),  # a step did not parse
         traj(t3, ["p"], status="max_steps", correct=False),  # ran out of steps
         traj(t3, ["q", "r"], kinds=["exception", None]),  # execution error: kept (recovery is useful)
-        traj(t3, ["s"], forced_final_answer=True),  # forced final turn: never training data
+        traj(t3, ["s"]).model_copy(update={"forced_final_answer": True}),  # forced answer: never training data
     ]
     src, dst = tmp_path / "all.jsonl", tmp_path / "kept.jsonl"
     with TrajectoryWriter(src) as w:

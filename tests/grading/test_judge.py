@@ -7,7 +7,13 @@ import pytest
 
 from agentdistill.data.task import Task
 from agentdistill.grading import LLMJudge
-from agentdistill.grading.judge import FORMAT_REMINDER, JudgeTally, judge_results_file, parse_verdict
+from agentdistill.grading.judge import (
+    FORMAT_REMINDER,
+    JudgeTally,
+    judge_results_file,
+    parse_verdict,
+    read_judge_summary,
+)
 from agentdistill.grading.types import Grade
 
 
@@ -130,13 +136,17 @@ def test_judge_results_file_tallies_against_em(tmp_path):
     lines = [json.loads(x) for x in (tmp_path / "judge.jsonl").read_text().splitlines()]
     assert [x["judge"]["correct"] for x in lines] == [True, True, False]
     assert json.loads((tmp_path / "judge_summary.json").read_text()) == summary
+    assert read_judge_summary(tmp_path) == summary and read_judge_summary(tmp_path / "none") is None
 
 
 @pytest.fixture(scope="module")
 def coder_judge():
     from agentdistill.models.loading import load_llm
 
-    llm = load_llm("qwen2.5-coder-0.5b", n_ctx=2048)
+    # the 1.5B: with this rubric the 0.5B called "Berlin" a match for "Paris" (its explanation restated the
+    # question); the 1.5B gave the right, parsed verdict on 6 of 6 obvious pairs (Paris/Berlin,
+    # Shakespeare/Dickens, 1945/1939)
+    llm = load_llm("qwen2.5-coder-1.5b", n_ctx=2048)
     yield llm
     llm.close()
 

@@ -209,6 +209,8 @@ def records_to_sft(
     for traj in iter_trajectories(path):
         if is_forced(traj):
             skipped["forced_final_answer"] += 1
+        elif traj.status == "error" and not any(m.get("role") == "assistant" for m in traj.messages):
+            skipped["error"] += 1  # a backend failure before any step: nothing to learn from
         elif only_correct and not traj.correct:
             skipped["incorrect"] += 1
         else:

@@ -107,7 +107,7 @@ class LLMJudge:
         cache_path: str | Path | None = None,
         *,
         rubric: str | None = None,
-        max_tokens: int = 96,
+        max_tokens: int = 160,
         retries: int = 2,
     ) -> None:
         self.llm = llm
@@ -247,3 +247,14 @@ def judge_results_file(
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(out / name)
     return summary
+
+
+def read_judge_summary(run_dir: str | Path) -> dict[str, Any] | None:
+    """An eval run's ``judge_summary.json`` (see ``judge_results_file``), or None when it was not judged."""
+    path = Path(run_dir) / JUDGE_SUMMARY
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
