@@ -1,5 +1,6 @@
-"""The paper's turn format: a golden transcript through the real loop (ReplayLLM + real sandbox + real BM25),
-the last statement's value, and the search-result layout."""
+"""The paper's turn format: golden transcripts through the real loop (ReplayLLM + real sandbox + real BM25) with
+the built-in strings and with a user prompt that sets its own, the last statement's value, the search-result
+layout."""
 
 from __future__ import annotations
 
@@ -10,8 +11,15 @@ import pytest
 import yaml
 
 from agentdistill.agent import run_episode
-from agentdistill.agent.paper_format import LAST_TOOL, PaperFormat, paper_passages, with_last_value
-from agentdistill.agent.prompts import load_prompt
+from agentdistill.agent.paper_format import (
+    LAST_TOOL,
+    PaperFormat,
+    paper_passages,
+    turn_strings,
+    with_last_value,
+)
+from agentdistill.agent.prompts import PromptError, load_prompt
+from agentdistill.agent.records import Step
 from agentdistill.agent.replay import ReplayLLM
 from agentdistill.agent.turns import PlainFormat, turn_format
 from agentdistill.data.task import Task
@@ -56,6 +64,7 @@ def retriever(tmp_path_factory: pytest.TempPathFactory):
 
 def golden(retriever) -> list[dict[str, str]]:
     messages = yaml.safe_load((FIXTURES / "paper_golden.yaml").read_text(encoding="utf-8"))
+    assert messages[0]["content"] == load_prompt("paper").render(search=True)  # the fixture is of this prompt
     hits = retriever.search(QUERY, 2)
     assert [h.title for h in hits] == ["Kiss and Tell (1945 film)", "Shirley Temple"]
     for m in messages:
@@ -107,12 +116,72 @@ def test_golden_transcript_search_error_final_answer(retriever) -> None:
 def test_parse_error_turn_has_no_call_id(retriever) -> None:
     llm = ReplayLLM(["I think it is Shirley Temple.", step("answer", 'final_answer("Shirley Temple")')])
     traj = run_episode(TASK, llm, retriever=retriever, prompt="paper", max_steps=3)
+    strings = turn_strings(load_prompt("paper"))
     turn = traj.messages[3]["content"]
-    assert turn.startswith("Error:\nError in code parsing:\n") and "Call id" not in turn
-    assert turn.endswith(
-        "Make sure to provide correct code blobs.\nNow let's retry: take care not to repeat "
-        "previous errors! If you have retried several times, try a completely different approach.\n"
+    expected = strings["parse_error"].replace("{error}", traj.steps[0].error or "<no error>")
+    assert turn == f"Error:\n{expected}\n{strings['retry']}\n" and "Call id" not in turn
+
+
+def test_user_prompt_strings_change_the_turns(retriever) -> None:
+    """paper_strings.j2 sets every string: the turns the real loop sends are the hand-written fixture's."""
+    llm = ReplayLLM(
+        [
+            "I think it is Shirley Temple.",
+            step("The year as a number.", 'year = int("19x45")'),
+            "Shirley Temple",
+        ]
     )
+    traj = run_episode(TASK, llm, retriever=retriever, prompt=str(FIXTURES / "paper_strings.j2"), max_steps=2)
+    assert traj.forced_final_answer and traj.final_answer == "Shirley Temple"
+    text = (FIXTURES / "paper_strings_golden.yaml").read_text(encoding="utf-8")
+    expected = yaml.safe_load(text.replace("<<parse_error>>", traj.steps[0].error or "<no error>"))
+    assert [m["role"] for m in traj.messages] == [m["role"] for m in expected]
+    for i, (got, want) in enumerate(zip(traj.messages, expected, strict=True)):
+        assert got["content"] == want["content"], f"message {i} ({want['role']}) differs"
+    forced_call = llm.calls[2][0]
+    assert forced_call == [{"role": "system", "content": "FORCED SYSTEM."}, *traj.messages[1:-1]]
+
+
+def test_strings_left_unset_keep_the_builtin_text_and_fill_placeholders(tmp_path: Path) -> None:
+    path = tmp_path / "mine.j2"
+    path.write_text(
+        "{#- agentdistill: format=paper -#}\n{% set retry %}AGAIN{% endset %}\n"
+        "{% set syntax_error %}S:{error}{% endset %}\n{% set truncated %}~{max_chars}~{% endset %}\nHi.\n"
+    )
+    fmt = turn_format(load_prompt(path))
+    assert isinstance(fmt, PaperFormat)
+    builtin = turn_strings(load_prompt("paper"))
+    assert fmt.strings == {
+        **builtin,
+        "retry": "AGAIN",
+        "syntax_error": "S:{error}",
+        "truncated": "~{max_chars}~",
+    }
+    # one pass: a placeholder inside the error text is not filled again
+    syntax = Step(index=0, raw="", error_kind="syntax", error="bad {line}")
+    assert fmt.error(syntax) == "Call id: call_1\nError:\nS:bad {line}\nAGAIN\n"
+    exec_no_line = Step(index=1, raw="", error_kind="exception", error="E", stdout="out\n")
+    assert fmt.error(exec_no_line) == (
+        "Call id: call_2\nObservation:\nExecution logs:\nout\nCall id: call_2\nError:\n"
+        + builtin["exec_error"].replace("{error}", "E")
+        + "\nAGAIN\n"
+    )
+    long = Step(index=0, raw="", last_value="a" * 15_000 + "b" * 15_000)
+    shown = fmt.observation(long).split("Last output from code snippet:\n")[1]
+    assert shown == "a" * 10_000 + "\n~20000~\n" + "b" * 10_000
+    empty = tmp_path / "no_line.j2"
+    empty.write_text("{#- agentdistill: format=paper -#}\n{% set answer_format = '' %}\nHi.\n")
+    assert turn_format(load_prompt(empty)).task(TASK) == f"New task:\n{TASK.question}"
+
+
+def test_bad_string_names_the_prompt_and_string(tmp_path: Path) -> None:
+    path = tmp_path / "bad.j2"
+    path.write_text("{#- agentdistill: format=paper -#}\n{% set exec_error_at %}at {line}{% endset %}\nHi.\n")
+    with pytest.raises(PromptError, match=r"bad.j2': string 'exec_error_at' must contain \{error\}"):
+        turn_format(load_prompt(path))
+    path.write_text("{#- agentdistill: format=paper -#}\n{% set retry = 3 %}\nHi.\n")
+    with pytest.raises(PromptError, match=r"string 'retry' must be text, got int"):
+        turn_format(load_prompt(path))
 
 
 @pytest.mark.parametrize(
@@ -175,13 +244,12 @@ def test_prompt_selects_format() -> None:
 
 
 def test_forced_answer_uses_the_papers_final_answer_call(retriever) -> None:
-    from agentdistill.agent.paper_format import FINAL_ANSWER_POST, FINAL_ANSWER_PRE
-
+    strings = turn_strings(load_prompt("paper"))
     llm = ReplayLLM([step("look", 'print("still looking")'), "Shirley Temple"])
     traj = run_episode(TASK, llm, retriever=retriever, prompt="paper", max_steps=1)
     assert traj.forced_final_answer and traj.final_answer == "Shirley Temple"
     sent = llm.calls[1][0]
-    assert sent[0] == {"role": "system", "content": FINAL_ANSWER_PRE}
+    assert sent[0] == {"role": "system", "content": strings["final_answer_system"]}
     assert sent[1]["content"].startswith("New task:\n") and [m["role"] for m in sent] == [
         "system",
         "user",
@@ -190,7 +258,8 @@ def test_forced_answer_uses_the_papers_final_answer_call(retriever) -> None:
     ]
     assert sent[-1]["content"] == (
         "Call id: call_1\nObservation:\nExecution logs:\nstill looking\nLast output from code snippet:\nNone"
-        + FINAL_ANSWER_POST
+        + strings["final_answer_request"]
+        + "\n"
         + TASK.question
     )
     assert traj.messages[0]["content"] == load_prompt("paper").render(

@@ -35,6 +35,7 @@ def test_import_rebuilds_the_training_chat_and_steps() -> None:
     )
     assert qa.steps[1].has_final_answer and qa.steps[0].observation == qa.messages[3]["content"]
     assert qa.settings["search_tool"] == "web_search" and qa.settings["prompt"] == "paper"
+    assert qa.settings["answer_format"] is True  # a line follows the question, whatever its wording
     # MessageRole.X spellings, log_data as a JSON string, an execution error, the forced answer after max steps
     assert [m["role"] for m in math.messages] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert math.task.kind == "math" and math.correct is False

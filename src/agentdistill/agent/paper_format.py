@@ -1,23 +1,28 @@
 """The paper's turn format, so that the students released with the paper run unchanged.
 
-Source: the authors' code, GitHub ``Nardien/agent-distillation`` (smolagents 1.13 ``CodeAgent``, Apache-2.0):
-``src/smolagents/memory.py`` (``TaskStep``/``ActionStep.to_messages``), ``agents.py`` (``CodeAgent.step``:
-call ids, the observation text), ``default_tools.py`` (``WikipediaRetrieverTool``: the ``web_search`` tool
-and its result layout), ``prompts/code_agent.yaml`` (``system_prompt_short``, the student prompt: our
-``prompts/paper.j2``), ``exps_research/unified_framework/processors/agent.py`` (the answer-format line
-appended to every question) and ``exps_research/train_utils/preprocess.py`` (how logs become chats: the
-"Calling tools:" messages dropped, tool responses become user turns, same-role messages joined).
+The layout follows the authors' code, GitHub ``Nardien/agent-distillation`` (smolagents 1.13 ``CodeAgent``,
+Apache-2.0): ``src/smolagents/memory.py`` (``TaskStep``/``ActionStep.to_messages``), ``agents.py``
+(``CodeAgent.step``: call ids, the observation layout; ``provide_final_answer``), ``default_tools.py``
+(``WikipediaRetrieverTool``: the ``web_search`` result layout), ``exps_research/unified_framework/processors/
+agent.py`` (a line appended to every question) and ``exps_research/train_utils/preprocess.py`` (how logs become
+chats: the "Calling tools:" messages dropped, tool responses become user turns, same-role messages joined).
+The sentences are this project's own: they are the strings the prompt template sets (``prompts/paper.j2``,
+read with ``PromptTemplate.strings``; a user's template may set any of ``STRINGS`` to other text, e.g. the
+authors' exact wording, and keeps the built-in text for the others).
 
-Turns, as the students saw them in training (``N`` is the 1-based step number):
+Turns (``N`` is the 1-based step number; ``{name}`` is the string of that name):
 
-- task: ``"New task:\\n" + question + ANSWER_FORMAT``;
+- task: ``"New task:\\n" + question + "\\n\\n" + {answer_format}`` (no line when ``answer_format`` is empty);
 - assistant: the reply, stripped, with ``<end_code>`` appended when it ends with a closing fence;
 - observation: ``"Call id: call_N\\nObservation:\\nExecution logs:\\n" + printed output +
-  "Last output from code snippet:\\n" + str(value of the last statement)``;
-- error: ``"Call id: call_N\\nError:\\n" + message + "\\n" + RETRY + "\\n"``, preceded by the printed output in
-  the observation layout when the failing code printed something; a reply without code has no call id;
-- forced answer after ``max_steps`` (``CodeAgent.provide_final_answer``): the system prompt replaced by
-  ``FINAL_ANSWER_PRE``, the memory kept, and ``FINAL_ANSWER_POST + question`` joined to the last user turn;
+  "Last output from code snippet:\\n" + str(value of the last statement)`` (a value over ``MAX_CHARS`` keeps
+  its head and tail around ``"\\n" + {truncated} + "\\n"``);
+- error: ``"Call id: call_N\\nError:\\n" + message + "\\n" + {retry} + "\\n"``, preceded by the printed
+  output in the observation layout when the failing code printed something; the message is ``{exec_error_at}``,
+  ``{exec_error}`` or ``{syntax_error}``; a reply without code gets ``"Error:\\n" + {parse_error} + "\\n" +
+  {retry} + "\\n"`` (no call id: no tool was called);
+- forced answer after ``max_steps``: system ``{final_answer_system}``, the episode's turns, and
+  ``{final_answer_request} + "\\n" + question`` joined to the last user turn;
 - search result: ``"\\nRetrieved documents:"`` then per document
   ``"\\n\\n===== Document i, similarity: s.ss =====\\n" + '"Title"\\ntext'`` (i from 0).
 
@@ -29,46 +34,66 @@ host-side tool appended to the step's code (same line numbers; the call is remov
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agentdistill.agent.prompts import PromptTemplate
+from agentdistill.agent.prompts import PromptError, PromptTemplate, load_prompt
 from agentdistill.agent.records import Step
 from agentdistill.agent.turns import PlainFormat, step_failed
 from agentdistill.data.task import Task
 from agentdistill.retrieval.types import Passage
 
-# Protocol strings the released students were trained on (their code's wording: format, not prose of ours).
-ANSWER_FORMAT = (
-    "\n\nIMPORTANT: Always provide a 'Thought:' sequence, and a 'Code:\n```py' sequence ending with "
-    "'```<end_code>' sequence, else you will fail. For math problems that are not multiple-choice, always "
-    "output the final answer using LaTeX \\boxed{} format. Provide the exact value (e.g., "
-    "\\boxed{\\frac{9}{14}}), not a decimal approximation (e.g., \\boxed{0.642857})."
-)
-RETRY = (
-    "Now let's retry: take care not to repeat previous errors! If you have retried several times, "
-    "try a completely different approach."
-)
-FINAL_ANSWER_PRE = (
-    "An agent tried to answer a user query but it got stuck and failed to do so. You are tasked with providing "
-    "an answer instead. Here is the agent's memory:"
-)
-FINAL_ANSWER_POST = "Based on the above, please provide an answer to the following user task:\n"
+# The turn strings a paper-format template sets, with the placeholders each must contain.
+STRINGS: dict[str, tuple[str, ...]] = {
+    "answer_format": (),
+    "retry": (),
+    "parse_error": ("error",),
+    "syntax_error": ("error",),
+    "exec_error_at": ("line", "error"),
+    "exec_error": ("error",),
+    "truncated": ("max_chars",),
+    "final_answer_system": (),
+    "final_answer_request": (),
+}
 PAPER_STOP: tuple[str, ...] = ("<end_code>", "Observation:", "Calling tools:")
 PARSE_ERROR_KINDS = ("empty", "no_code", "empty_code")  # no code to run: smolagents' AgentParsingError
 MAX_CHARS = 20_000  # smolagents' truncate_content limit for the last value
 LAST_TOOL = "_agentdistill_last_value"
+_PLACEHOLDER = re.compile(r"\{(error|line|max_chars)\}")
 
 
-def truncate_content(text: str, max_chars: int = MAX_CHARS) -> str:
-    """Head and tail of ``text`` around a marker, as smolagents cuts long outputs."""
+def turn_strings(template: PromptTemplate) -> dict[str, str]:
+    """``STRINGS`` as ``template`` sets them, the built-in ``paper`` prompt's text for those it does not set.
+
+    Raises ``PromptError`` (naming the prompt and the string) for a value that is not text or lacks a placeholder.
+    """
+    builtin = load_prompt("paper")
+    found = builtin.strings() if template is builtin else {**builtin.strings(), **template.strings()}
+    out: dict[str, str] = {}
+    for name, needs in STRINGS.items():
+        value = found.get(name)
+        if not isinstance(value, str):
+            raise PromptError(
+                f"prompt '{template.name}': string '{name}' must be text, got {type(value).__name__}"
+            )
+        missing = [f"{{{p}}}" for p in needs if f"{{{p}}}" not in value]
+        if missing:
+            raise PromptError(f"prompt '{template.name}': string '{name}' must contain {', '.join(missing)}")
+        out[name] = value
+    return out
+
+
+def fill(text: str, **values: object) -> str:
+    """``text`` with ``{error}``, ``{line}``, ``{max_chars}`` replaced in one pass (values are not re-read)."""
+    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), text)
+
+
+def truncate_content(text: str, marker: str, max_chars: int = MAX_CHARS) -> str:
+    """Head and tail of ``text`` around ``marker`` (``{max_chars}`` filled in), as smolagents cuts long outputs."""
     if len(text) <= max_chars:
         return text
-    return (
-        text[: max_chars // 2]
-        + f"\n..._This content has been truncated to stay below {max_chars} characters_...\n"
-        + text[-max_chars // 2 :]
-    )
+    return text[: max_chars // 2] + f"\n{fill(marker, max_chars=max_chars)}\n" + text[-max_chars // 2 :]
 
 
 def call_id(step: Step) -> str:
@@ -85,14 +110,16 @@ def paper_passages(passages: Sequence[Passage]) -> str:
 
 
 class PaperFormat(PlainFormat):
-    """The paper's turns (module docstring). The system prompt is the template (``prompts/paper.j2``)."""
+    """The paper's turns (module docstring): the system prompt is the template, the strings its ``STRINGS``."""
 
     def __init__(self, template: PromptTemplate):
         super().__init__(template)
         self.stop = PAPER_STOP
+        self.strings = turn_strings(template)
 
     def task(self, task: Task) -> str:
-        return f"New task:\n{task.question}{ANSWER_FORMAT}"
+        line = self.strings["answer_format"]
+        return f"New task:\n{task.question}" + (f"\n\n{line}" if line else "")
 
     def assistant(self, step: Step) -> str:
         text = step.raw.strip()
@@ -102,19 +129,21 @@ class PaperFormat(PlainFormat):
         return f"Call id: {call_id(step)}\nObservation:\nExecution logs:\n{step.stdout}"
 
     def observation(self, step: Step) -> str:
-        last = truncate_content(step.last_value if step.last_value is not None else "None")
-        return f"{self._logs(step)}Last output from code snippet:\n{last}"
+        value = step.last_value if step.last_value is not None else "None"
+        return f"{self._logs(step)}Last output from code snippet:\n{truncate_content(value, self.strings['truncated'])}"
 
     def error(self, step: Step) -> str:
+        s, retry = self.strings, self.strings["retry"]
         if step.error_kind in PARSE_ERROR_KINDS:  # no code: no tool call, so no call id
-            return f"Error:\nError in code parsing:\n{step.error}\nMake sure to provide correct code blobs.\n{RETRY}\n"
+            return f"Error:\n{fill(s['parse_error'], error=step.error)}\n{retry}\n"
         if step.error_kind == "syntax":
-            message = f"Code parsing failed due to: {step.error}"
+            message = fill(s["syntax_error"], error=step.error)
+        elif step.error_line:
+            message = fill(s["exec_error_at"], line=step.error_line, error=step.error)
         else:
-            where = f" at line '{step.error_line}'" if step.error_line else ""
-            message = f"Code execution failed{where} due to: {step.error}"
+            message = fill(s["exec_error"], error=step.error)
         logs = self._logs(step) if step.stdout else ""
-        return f"{logs}Call id: {call_id(step)}\nError:\n{message}\n{RETRY}\n"
+        return f"{logs}Call id: {call_id(step)}\nError:\n{message}\n{retry}\n"
 
     def feedback(self, step: Step) -> str:
         return self.error(step) if step_failed(step) else self.observation(step)
@@ -130,8 +159,13 @@ class PaperFormat(PlainFormat):
     ) -> tuple[dict[str, str], list[dict[str, str]]]:
         """smolagents' final-answer call: its own system message, the memory, the task (no answer-format
         line) joined to the last user turn as their message cleaning joins same-role turns."""
-        last = {"role": "user", "content": messages[-1]["content"] + FINAL_ANSWER_POST + task.question}
-        return last, [{"role": "system", "content": FINAL_ANSWER_PRE}, *messages[1:-1], last]
+        ask = f"{self.strings['final_answer_request']}\n{task.question}"
+        last = {"role": "user", "content": messages[-1]["content"] + ask}
+        return last, [
+            {"role": "system", "content": self.strings["final_answer_system"]},
+            *messages[1:-1],
+            last,
+        ]
 
     def tools(self, search: Callable[[str], str] | None) -> dict[str, Callable[..., Any]]:
         tools = super().tools(search)

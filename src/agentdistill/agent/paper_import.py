@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agentdistill.agent.paper_format import ANSWER_FORMAT
 from agentdistill.agent.parse import parse_step
 from agentdistill.agent.records import Step, Totals, Trajectory
 from agentdistill.data.task import Task
@@ -184,7 +183,8 @@ def trajectory_from_entry(entry: Any, where: str, dataset: str, kind: str = "aut
             # (processors/agent.py; preprocess.py renders every training prompt with it)
             "search_tool": SEARCH_TOOL,
             "k": 3,
-            "answer_format": ANSWER_FORMAT in chat[1]["content"],
+            # a line after the question (their answer-format line), whatever its wording
+            "answer_format": chat[1]["content"].removeprefix("New task:\n").strip() != question.strip(),
         },
         totals=Totals(steps=len(steps)),
     )

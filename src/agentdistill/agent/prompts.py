@@ -5,6 +5,8 @@ the ``paper`` prompt names the search tool ``web_search`` so that models release
 asks for the paper's turns (``format=paper``: agent/turns.py, agent/paper_format.py) and for no trailing newline
 (``trailing_newline=no``: the paper's system prompt ends without one).
 Variables: ``search_tool`` (tool name, or None when no retriever), ``kind`` ("qa"/"math"), ``max_steps``, ``k``.
+Top-level ``{% set name %}…{% endset %}`` variables are read by ``PromptTemplate.strings`` (the ``paper`` format's
+turn strings: answer-format line, retry line, error messages, forced-answer call; see agent/paper_format.py).
 The teacher prompt shows one worked example matching the task kind (QA: multi-hop search; math: Python);
 the student prompt has no examples and does not depend on the kind, so it is identical at training and inference.
 """
@@ -27,7 +29,10 @@ BUILTIN = ("student", "teacher", "paper", "cot")
 _HEADER = re.compile(r"^\{#-?\s*agentdistill:(?P<body>.*?)-?#\}")
 
 _ENV = jinja2.Environment(
-    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=False,
     autoescape=False,
 )
 
@@ -46,7 +51,9 @@ class PromptTemplate:
     def search_tool(self) -> str:
         return self.settings.get("search_tool", "search")
 
-    def render(self, *, kind: str = "qa", search: bool = True, max_steps: int = MAX_STEPS, k: int = SEARCH_K) -> str:
+    def render(
+        self, *, kind: str = "qa", search: bool = True, max_steps: int = MAX_STEPS, k: int = SEARCH_K
+    ) -> str:
         try:
             template = _ENV.from_string(self.source)
             text = template.render(
@@ -57,6 +64,25 @@ class PromptTemplate:
             where = f" line {line}" if line else ""
             raise PromptError(f"prompt '{self.name}'{where}: {exc}") from exc
         return text.strip() + ("" if self.settings.get("trailing_newline") == "no" else "\n")
+
+    def strings(
+        self, *, kind: str = "qa", search: bool = True, max_steps: int = MAX_STEPS, k: int = SEARCH_K
+    ) -> dict[str, object]:
+        """The template's top-level variables (``{% set name %}text{% endset %}`` or ``{% set name = ... %}``),
+        rendered with the same variables as ``render``: strings a turn format reads (agent/paper_format.py)."""
+        try:
+            module = _ENV.from_string(self.source).make_module(
+                {
+                    "search_tool": self.search_tool if search else None,
+                    "kind": kind,
+                    "max_steps": max_steps,
+                    "k": k,
+                }
+            )
+        except jinja2.TemplateError as exc:
+            line = getattr(exc, "lineno", None)
+            raise PromptError(f"prompt '{self.name}'{f' line {line}' if line else ''}: {exc}") from exc
+        return {name: value for name, value in vars(module).items() if not name.startswith("_")}
 
 
 def _settings(source: str) -> dict[str, str]:
