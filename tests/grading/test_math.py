@@ -98,6 +98,13 @@ CASES = [
     (r"10^{-20}", "0", False),
     (r"\frac{\pi}{10^{8}}", r"\frac{\pi}{2 \cdot 10^{8}}", False),
     (r"(\frac{1}{2^{98}}, 1)", r"(\frac{1}{2^{99}}, 1)", False),
+    ("2**10**10", "1", False),  # huge exact values are compared without being expanded
+    ("2**10**10", r"2^{10^{10}}", True),
+    ("2 * 2**10**10", r"2^{10^{10}}", False),
+    ("-2**10**10", r"-2^{10^{10}}", True),
+    ("1.5e300", "3e300", False),
+    ("1e-17", "0", True),  # a float residue against an exact zero
+    ("1e-6", "0", False),
 ]
 
 

@@ -27,6 +27,7 @@ from agentdistill.grading.types import Grade
 
 NUMERIC_TOLERANCE = 1e-4
 _ZERO_ABS_TOL = 1e-9
+_EXACT_DIGITS = 100
 _DECIMAL = re.compile(r"\d*\.\d")
 _PLAIN = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
 _FRAC = re.compile(r"\\frac\{([-+]?\d+)\}\{([-+]?\d+)\}|([-+]?\d+)/([-+]?\d+)")
@@ -100,21 +101,24 @@ def _sympy_number(parsed: list[Any], text: str) -> tuple[Any, bool] | None:
 
 
 def _numbers_equal(a: Any, b: Any, exact: bool, tol: float) -> bool:
+    """Exact sides: equal to ``_EXACT_DIGITS`` significant digits (no tolerance; never a symbolic
+    ``simplify``, which would expand ``2**10**10``). A decimal side: relative tolerance ``tol``."""
     import sympy
 
     try:
+        da, db = sympy.N(a, _EXACT_DIGITS), sympy.N(b, _EXACT_DIGITS)
         if exact:
-            diff = sympy.nsimplify(a - b) if (a - b).is_Float else a - b
-            if sympy.simplify(diff) == 0:
-                return True
-            d, m = sympy.N(diff, 60), max(abs(sympy.N(a, 60)), abs(sympy.N(b, 60)))
-            return bool(abs(d) <= m * sympy.Float("1e-45", 60))  # identities simplify() cannot show
-        va, vb = complex(sympy.N(a, 30)), complex(sympy.N(b, 30))
+            if da == 0 or db == 0:
+                return bool(da == 0 and db == 0)
+            scale = max(abs(da), abs(db))
+            return bool(
+                abs(sympy.N(da - db, _EXACT_DIGITS)) <= scale * sympy.Float(f"1e-{_EXACT_DIGITS - 10}")
+            )
+        if da == 0 or db == 0:
+            return bool(abs(da - db) <= _ZERO_ABS_TOL)
+        return bool(abs(da - db) <= tol * max(abs(da), abs(db)))  # relative, in arbitrary precision
     except (TypeError, ValueError, ArithmeticError, AttributeError):
         return False
-    if va.imag or vb.imag:
-        return abs(va - vb) <= tol * max(abs(va), abs(vb))
-    return numeric_equal(va.real, vb.real, tol)
 
 
 def _exact_mismatch(g: Any, p: Any, tol: float) -> bool:

@@ -161,6 +161,25 @@ _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.FloorDiv: lambda a, b: sympy.floor(a / b),
     ast.Mod: sympy.Mod,
 }
+# Arithmetic on a huge unevaluated power stays unevaluated (sympy would expand 2**10**10 + 1).
+_LAZY_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: lambda a, b: sympy.Add(a, b, evaluate=False),
+    ast.Sub: lambda a, b: sympy.Add(a, sympy.Mul(-1, b, evaluate=False), evaluate=False),
+    ast.Mult: lambda a, b: sympy.Mul(a, b, evaluate=False),
+    ast.Div: lambda a, b: sympy.Mul(a, sympy.Pow(b, -1, evaluate=False), evaluate=False),
+    ast.Pow: lambda a, b: sympy.Pow(a, b, evaluate=False),
+}
+
+
+def _huge(value: Any) -> bool:
+    if not isinstance(value, sympy.Basic):
+        return False
+    for node in sympy.preorder_traversal(value):
+        if isinstance(node, sympy.Pow) and node.exp.is_Number and abs(node.exp) > _MAX_POW:
+            return True
+        if isinstance(node, sympy.factorial) and node.args[0].is_Number and abs(node.args[0]) > _MAX_POW:
+            return True
+    return False
 
 
 class _Unsupported(Exception):
@@ -196,10 +215,15 @@ def _walk(node: ast.AST) -> Any:
         name = _name(node)
         return _CONSTANTS[name] if name in _CONSTANTS else sympy.Symbol(name, real=True)  # as math-verify's
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        return _BINOPS[type(node.op)](_walk(node.left), _walk(node.right))
+        left, right = _walk(node.left), _walk(node.right)
+        if type(node.op) in _LAZY_BINOPS and (_huge(left) or _huge(right)):
+            return _LAZY_BINOPS[type(node.op)](left, right)
+        return _BINOPS[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         value = _walk(node.operand)
-        return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node.op, ast.UAdd):
+            return value
+        return sympy.Mul(-1, value, evaluate=False) if _huge(value) else -value
     if isinstance(node, ast.Tuple | ast.List):
         return sympy.Tuple(*(_walk(e) for e in node.elts))
     if isinstance(node, ast.Set):
