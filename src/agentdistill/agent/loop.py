@@ -37,7 +37,7 @@ FORCED_ANSWER_REQUEST = (
     "You have used all {max_steps} steps without calling final_answer. Based on the above, give the final "
     "answer to the task:\n{question}\nReply with the answer only: no explanation, no code."
 )
-FORCED_MAX_TOKENS = 128
+FORCED_MAX_TOKENS = 64  # "the answer only": a short line; keeps the extra turn cheap
 _FINAL_CALL = re.compile(r"final_answer\((?P<arg>.*)\)\s*$", re.DOTALL)
 
 
