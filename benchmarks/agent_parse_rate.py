@@ -118,6 +118,13 @@ def main() -> None:
         help="seconds for the whole run, split evenly over the (model, sag) configurations",
     )
     ap.add_argument("--resume", action="store_true", help="keep the episodes of an earlier run and skip them")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="llama.cpp threads (default: all cores; 1 on a shared, oversubscribed machine, where "
+        "spinning worker threads make 2 threads ~10x slower than 1)",
+    )
     args = ap.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -149,7 +156,7 @@ def main() -> None:
         for spec in args.models:
             model, _, count = spec.partition(":")
             tasks = _tasks(int(count) if count else args.n)
-            llm = load_llm(model, n_ctx=4096)
+            llm = load_llm(model, n_ctx=4096, **({"n_threads": args.threads} if args.threads else {}))
             for sag in args.sag:
                 bar = progress.add_task(f"{model} sag={sag}", total=len(tasks))
                 start = time.perf_counter()
