@@ -82,3 +82,16 @@ def test_every_code_block_of_a_step_runs_in_order_as_one_action():
     )
     assert traj.status == "answered", (traj.error, traj.steps[0].error)
     assert traj.final_answer == 4 and len(traj.steps) == 1
+
+
+def test_eval_reports_accuracy_with_and_without_forced_answers(tmp_path):
+    from agentdistill.evaluate.run import evaluate
+    from agentdistill.evaluate.settings import EvalSettings
+
+    tasks = [QA, QA.model_copy(update={"id": "q2"})]
+    # q1 answers in its step; q2 runs out of steps and answers right only in the forced turn
+    llm = ReplayLLM([step("done", "final_answer('Paris')"), step("look", "print(1)"), "Paris"])
+    summary = evaluate(tasks, llm, tmp_path / "run", EvalSettings(max_steps=1))
+    m = summary.per_set["unit"]
+    assert m.n == 2 and m.accuracy == 1.0
+    assert m.forced == 1 and m.accuracy_unforced == 0.5

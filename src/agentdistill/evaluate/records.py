@@ -69,6 +69,9 @@ class SetMetrics(BaseModel):
     accuracy_low: float | None = Field(default=None, ge=0.0, le=1.0)
     accuracy_high: float | None = Field(default=None, ge=0.0, le=1.0)
     failed: int = Field(default=0, ge=0)  # questions whose attempt failed (backend down); not in n or accuracy
+    # answers from the forced final-answer turn after max_steps (agent/loop.py); accuracy without them beside
+    forced: int = Field(default=0, ge=0)
+    accuracy_unforced: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 class RunSummary(BaseModel):
@@ -113,6 +116,11 @@ def _interval_fields(k: int, n: int) -> dict[str, float]:
     return {"accuracy_low": ci.low, "accuracy_high": ci.high}
 
 
+def _forced(rec: ResultRecord) -> bool:
+    """The answer came from the forced final-answer turn (``Trajectory.forced_final_answer``)."""
+    return bool((rec.trajectory or {}).get("forced_final_answer"))
+
+
 def summarize_records(records: list[ResultRecord]) -> dict[str, SetMetrics]:
     """Per-set metrics computed from per-question records (used when summary.json is missing)."""
     by_set: dict[str, list[ResultRecord]] = {}
@@ -141,6 +149,8 @@ def summarize_records(records: list[ResultRecord]) -> dict[str, SetMetrics]:
             seconds_per_task=sum(r.seconds for r in recs) / n,
             **_interval_fields(sum(bool(r.grade.correct) for r in recs), n),
             failed=failed.get(name, 0),
+            forced=sum(_forced(r) for r in recs),
+            accuracy_unforced=sum(r.grade.correct and not _forced(r) for r in recs) / n,
         )
     return out
 
