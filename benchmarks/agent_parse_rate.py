@@ -62,6 +62,9 @@ def _tasks(n: int) -> list[Task]:
 
 
 def summarize(path: Path) -> dict:
+    """Per (model, sag, kind): agent steps and parse failures. The forced final-answer turn after max_steps
+    (``Step.forced``) is not an agent step: it is left out of the step counts, and an episode answered only
+    by it counts under ``forced``, not ``answered`` (as in the runs before that turn existed)."""
     groups: dict[str, dict] = {}
     if not path.exists():
         return groups
@@ -76,15 +79,23 @@ def summarize(path: Path) -> dict:
                 "candidates": 0,
                 "candidate_parse_failures": 0,
                 "answered": 0,
+                "forced": 0,
                 "seconds": 0.0,
+                "failure_kinds": {},
             },
         )
+        forced = bool(getattr(t, "forced_final_answer", False))
         g["episodes"] += 1
-        g["answered"] += t.status == "answered"
+        g["answered"] += t.status == "answered" and not forced
+        g["forced"] += forced
         g["seconds"] += t.totals.seconds
         for s in t.steps:
+            if getattr(s, "forced", False):
+                continue
             g["steps"] += 1
             g["parse_failures"] += s.error_kind in PARSE_KINDS
+            if s.error_kind in PARSE_KINDS:
+                g["failure_kinds"][s.error_kind] = g["failure_kinds"].get(s.error_kind, 0) + 1
             g["candidates"] += max(1, len(s.candidates))
             g["candidate_parse_failures"] += (
                 sum(c.error_kind in PARSE_KINDS for c in s.candidates)
@@ -135,6 +146,12 @@ def main() -> None:
     stamp = start_stamp()
     OUT.mkdir(parents=True, exist_ok=True)
     log = OUT / "agent_parse_rate.jsonl"
+    if args.summarize:
+        previous = json.loads((OUT / "agent_parse_rate.json").read_text())
+        measured = previous.get("measured") or previous.get("run")
+        result = {**previous, "groups": summarize(log), "measured": measured}
+        write_results(OUT / "agent_parse_rate.json", result, stamp)
+        return
     if log.exists() and not args.resume:
         log.unlink()
     done = (
