@@ -128,6 +128,12 @@ def main() -> None:
         default=3600.0,
         help="seconds for the whole run, split evenly over the (model, sag) configurations",
     )
+    ap.add_argument(
+        "--summarize",
+        action="store_true",
+        help="only rewrite the summary from this run's episode log (after a change to summarize()); "
+        "the measuring run's stamp is kept under 'measured'",
+    )
     ap.add_argument("--resume", action="store_true", help="keep the episodes of an earlier run and skip them")
     ap.add_argument(
         "--threads",
