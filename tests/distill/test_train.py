@@ -17,6 +17,9 @@ EXAMPLE = [
     {"role": "assistant", "content": "Thought: add.\nCode:\n```py\nfinal_answer(2+3)\n```"},
 ]
 
+# longer than the runs' max_seq_len=128: dropped before training, never cut (issue 13 §4)
+LONG = EXAMPLE[:2] + [{"role": "assistant", "content": "Thought: " + "let me think again. " * 60 + "\nCode:\nfinal_answer(5)"}]
+
 
 @pytest.fixture(scope="module")
 def student_dir(request) -> Path:
@@ -33,7 +36,7 @@ def student_dir(request) -> Path:
 
 def _cfg(student_dir, tmp_path, **kw):
     data = tmp_path / "sft.jsonl"
-    data.write_text("".join(json.dumps({"messages": EXAMPLE}) + "\n" for _ in range(4)))
+    data.write_text("".join(json.dumps({"messages": m}) + "\n" for m in [EXAMPLE] * 4 + [LONG]))
     base = dict(
         model=str(student_dir), data=data, out_dir=tmp_path / "run", lora_r=8, lora_alpha=16, learning_rate=2e-3,
         warmup_ratio=0.0, lr_scheduler="constant", effective_batch=1, max_seq_len=128, save_steps=3, progress=False,
@@ -43,6 +46,8 @@ def _cfg(student_dir, tmp_path, **kw):
 
 def test_lora_run_loss_decreases_merged_generates_and_resumes(student_dir, tmp_path):
     out = train(_cfg(student_dir, tmp_path, max_steps=3))
+    assert out.metrics["examples"] == 4 and out.metrics["over_length"]["dropped_examples"] == [4]
+    assert out.metrics["over_length"]["dropped_lengths"][0] > 128
     losses = out.metrics["losses"]
     assert len(losses) == 3 and losses[-1] < losses[0] * 0.9, losses
     assert (out.adapter_dir / "adapter_config.json").is_file()
