@@ -74,3 +74,30 @@ def test_filter_relaxed_for_smoke_runs(tmp_path: Path) -> None:
     rep = filter_trajectories(src, dst, require_correct=False)
     assert rep.dropped == {"parse_error": 1}
     assert filter_trajectories(src, dst, require_correct=False, require_parsed=False).kept == 1
+
+
+def test_judge_keeps_a_correct_paraphrase_em_rejects(tmp_path: Path) -> None:
+    from agentdistill.agent import run_episode
+    from agentdistill.agent.replay import ReplayLLM
+    from agentdistill.grading import grade
+    from agentdistill.grading.judge import LLMJudge
+
+    qa = Task(id="q1", dataset="hotpotqa-train", kind="qa", question="Capital of France?", answer="Paris")
+    step = "Thought: I know it.\nCode:\n```py\nfinal_answer('the French capital city, Paris, in Europe')\n```<end_code>"
+    records = []
+    for i in range(2):  # the real loop; graded by EM as generate does
+        task = qa.model_copy(update={"id": f"q{i}", "question": f"{qa.question} ({i})"})  # not one cache key
+        t = run_episode(task, ReplayLLM([step]), max_steps=2)
+        t.correct = grade(t.task, t.final_answer).correct
+        records.append(t)
+    assert not any(t.correct for t in records)  # EM says no
+    src, dst = tmp_path / "all.jsonl", tmp_path / "kept.jsonl"
+    with TrajectoryWriter(src) as w:
+        for t in records:
+            w.write(t)
+    assert filter_trajectories(src, dst).kept == 0
+    judge = LLMJudge(ReplayLLM(['{"explanation": "same city", "score": 1}', "no verdict", "still none", "nope"]))
+    rep = filter_trajectories(src, tmp_path / "kept2.jsonl", judge=judge)
+    assert rep.kept == 1 and rep.judge == {"rescued": 1, "agree": 0, "unparsed": 1}
+    assert rep.dropped == {"incorrect": 1}  # an unparsed verdict falls back to EM
+    assert [t.task.id for t in read_trajectories(tmp_path / "kept2.jsonl")] == ["q0"]
