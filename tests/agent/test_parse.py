@@ -285,6 +285,13 @@ REAL_OUTPUTS: list[tuple[str, str | None]] = [
         'Thought: The error is due to the incorrect syntax in the search function. The correct syntax should be `search(query: str) -> str:`. \n\nCode:\n```py\nsearch(query: str) -> str: \n    # Search for the song based on the brand of comic character\n    song = search(query: "Suicide\'s 1977")\n    return song\n```',
         "syntax",
     ),
+    # Qwen2.5-Coder-0.5B-Instruct, student prompt, greedy (benchmarks/agent_parse_rate.py, new stop strings):
+    # the closing fence ends the code line
+    (
+        "Thought: To answer this question, we need to find the descendants of the group of black Indians "
+        'associated with the Seminole people.\n\nCode:\n```py\nprint(search("what to look up"))```<end_code>',
+        None,
+    ),
     # SmolLM2-135M-Instruct
     ("Albert Einstein was born in Germany, while Niels Bohr was born in Denmark.", "no_code"),
     ("Your input is corrected. The capital of France is Paris.", "no_code"),
@@ -423,6 +430,14 @@ ISSUE_CASES: list[tuple[str, str, str | None, str | None, int]] = [
         None,
         "print(1 + 1)",
         1,
+    ),
+    ("fence closing the last code line", f"Code:\n{F}py\nx = 1\nprint(x){F}", None, "x = 1\nprint(x)", 1),
+    (
+        "fence closing a code line, then a block",
+        f"Code:\n{F}py\nx = 1{F}\n{F}py\nfinal_answer(x){F}",
+        None,
+        "x = 1\n\nfinal_answer(x)",
+        2,
     ),
     ("closing fence with text after it", f"Code:\n{F}py\nprint(3)\n{F} that's it", None, "print(3)", 1),
     ("bare JSON dict is not run", '{"name": "search", "arguments": {"query": "x"}}', "no_code", None, 0),

@@ -41,6 +41,7 @@ _FENCE_LINE = re.compile(
 _BARE_FENCE_LINE = re.compile(
     r"^[ \t]*```(?![A-Za-z0-9_`])"
 )  # a line that can close a block ("``` done" too)
+_TAIL_FENCE = re.compile(r"(?<=\S)[ \t]*```[ \t]*\n?$")  # a fence closing the block at the end of a code line
 # A fence opened at the end of a label or thought line ("Code: ```py"): put it on its own line.
 _LATE_OPEN = re.compile(r"(?im)^([^\n`]*\S)[ \t]*(```[ \t]*(?:py|python3?|py3)?[ \t]*)$")
 _CODE_TAG = re.compile(r"<code>[ \t]*\n?(.*?)(?:</code>|\Z)", re.DOTALL | re.IGNORECASE)
@@ -153,8 +154,9 @@ def _split_reasoning(text: str) -> tuple[str, str]:
 
 
 def _fence_blocks(text: str) -> list[_Block]:
-    """Fenced blocks in order. A Python block closes at the first bare fence line after which its body
-    parses (so a fence line inside a string literal does not close it), else at the first bare fence line."""
+    """Fenced blocks in order. A block closes at a bare fence line, or at a fence ending a code line
+    (``print(x)```)``; a Python block at the first such close after which its body parses (so a fence line
+    inside a string literal does not close it), else at the first bare fence line (else the first tail)."""
     lines = text.splitlines(keepends=True)
     offsets = [0]
     for line in lines:
@@ -167,19 +169,23 @@ def _fence_blocks(text: str) -> list[_Block]:
             i += 1
             continue
         lang = m.group(1).lower()
-        closes = [j for j in range(i + 1, len(lines)) if _BARE_FENCE_LINE.match(lines[j])]
-        chosen = closes[0] if closes else None
-        if closes and lang in _PY_TAGS and _syntax_error(_tidy("".join(lines[i + 1 : closes[0]]))):
-            chosen = next(
-                (j for j in closes if not _syntax_error(_tidy("".join(lines[i + 1 : j])))), closes[0]
-            )
+        closes: list[tuple[int, str]] = []  # (line, body) for each line that can close the block
+        for j in range(i + 1, len(lines)):
+            if _BARE_FENCE_LINE.match(lines[j]):
+                closes.append((j, "".join(lines[i + 1 : j])))
+            elif _TAIL_FENCE.search(lines[j]):
+                closes.append((j, "".join(lines[i + 1 : j]) + _TAIL_FENCE.sub("", lines[j])))
+        bare = [c for c in closes if _BARE_FENCE_LINE.match(lines[c[0]])]
+        chosen = (bare or closes or [None])[0]
+        if closes and lang in _PY_TAGS and (chosen is None or _syntax_error(_tidy(chosen[1]))):
+            chosen = next((c for c in closes if not _syntax_error(_tidy(c[1]))), chosen)
         if chosen is None:  # unclosed (cut by length or by the stop string): up to narration, if any
             body = "".join(lines[i + 1 :])
             chatter = _CHATTER.search(body)
             out.append(_Block(offsets[i], len(text), body[: chatter.start()] if chatter else body, lang))
             break
-        out.append(_Block(offsets[i], offsets[chosen + 1], "".join(lines[i + 1 : chosen]), lang))
-        i = chosen + 1
+        out.append(_Block(offsets[i], offsets[chosen[0] + 1], chosen[1], lang))
+        i = chosen[0] + 1
     return out
 
 
