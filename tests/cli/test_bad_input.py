@@ -82,3 +82,11 @@ def test_index_search_against_dead_server_fails() -> None:
     url = _dead_url()
     r = run_cli("index", "search", url, "capital of France")
     assert_one_line_error(r, url)
+
+
+def test_generate_output_equal_to_task_file_is_refused(tmp_path: Path) -> None:
+    tasks = write_tasks(tmp_path / "t.jsonl", 2)
+    before = tasks.read_bytes()
+    r = run_cli("generate", "-t", f"{tasks}:1", "--teacher", "smollm2-135m", "--out", tasks, "--retriever", "")
+    assert_one_line_error(r, "output path is the input")
+    assert tasks.read_bytes() == before

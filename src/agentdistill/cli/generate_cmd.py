@@ -32,12 +32,15 @@ def generate_cmd(
     n_ctx: Annotated[int | None, typer.Option(help="context size (in-process backends; default: theirs)")] = None,
 ) -> None:
     """Teacher rollouts over a task set (agent ± first-thought prefix ± SAG, or CoT)."""
+    from agentdistill.common.files import refuse_same_path
     from agentdistill.data import load_task_specs
+    from agentdistill.data.loader import task_spec_files
     from agentdistill.distill.generate import GenerateSettings, generate
     from agentdistill.models.loading import load_llm
     from agentdistill.retrieval import load_retriever
 
     task_list = load_task_specs(tasks)  # bad names/files fail here, before a model is loaded
+    refuse_same_path(out, *task_spec_files(tasks))  # appending rollouts to a task file would ruin it
     s = GenerateSettings(mode=mode, ftp=ftp, samples=samples, sag_n=sag_n, temperature=temperature,
                          max_steps=max_steps, max_tokens=max_tokens, seed=seed, concurrency=concurrency)
     use_retriever = retriever if s.needs_retriever and retriever else None

@@ -61,3 +61,13 @@ def load_task_specs(specs: list[str]) -> list[Task]:
             raise DataError("no tasks in this set (empty file?)", file=name)
         tasks.extend(got)
     return tasks
+
+
+def task_spec_files(specs: list[str]) -> list[Path]:
+    """The user files among ``name[:LIMIT]`` specs (bundled set names excluded): inputs an output must not be."""
+    files = []
+    for spec in specs:
+        name, _ = parse_task_spec(spec)
+        if name not in SPECS and Path(name).exists():
+            files.append(Path(name))
+    return files
