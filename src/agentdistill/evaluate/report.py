@@ -11,11 +11,24 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from agentdistill.evaluate.compare import PairedRow, paired_markdown, paired_rows
 from agentdistill.evaluate.records import RunResult, load_run
+from agentdistill.evaluate.report_grading import (
+    FORCED_NOTE,
+    JUDGE_NOTE,
+    ForcedRow,
+    JudgeRow,
+    agreement_cell,
+    forced_markdown,
+    forced_rows,
+    judge_markdown,
+    judge_rows,
+    pct,
+)
 from agentdistill.evaluate.report_table import (
     ResultsTable,
     accuracy_cell,
@@ -90,6 +103,27 @@ def _all_warnings(runs: list[RunResult]) -> list[str]:
     return [w for run in runs for w in run.warnings]
 
 
+JudgeSummaries = list[dict[str, Any] | None]
+
+
+def judge_summaries(runs: list[RunResult]) -> JudgeSummaries:
+    """Each run's ``judge_summary.json`` (grading/judge.py), None for a run that was not judged."""
+    from agentdistill.grading.judge import read_judge_summary
+
+    return [read_judge_summary(run.run_dir) if run.run_dir else None for run in runs]
+
+
+def _grading(
+    runs: list[RunResult], table: ResultsTable, summaries: JudgeSummaries | None
+) -> tuple[list[JudgeRow], list[ForcedRow], list[str]]:
+    judged, stale = judge_rows(runs, table, summaries if summaries is not None else [None] * len(runs))
+    return judged, forced_rows(runs, table), _all_warnings(runs) + stale
+
+
+def _judge_models(rows: list[JudgeRow]) -> str:
+    return ", ".join(f"`{m}`" for m in dict.fromkeys(r.judge_model for r in rows if r.judge_model))
+
+
 PAIRED_NOTE = (
     "Runs graded on the same questions, paired by question: A is the later run in the input order. "
     "The difference A − B has a paired-bootstrap 95% interval (9,999 resamples, fixed seed); p is the exact "
@@ -97,9 +131,16 @@ PAIRED_NOTE = (
 )
 
 
-def render_markdown(runs: list[RunResult], table: ResultsTable, title: str, chart_name: str | None) -> str:
+def render_markdown(
+    runs: list[RunResult],
+    table: ResultsTable,
+    title: str,
+    chart_name: str | None,
+    judge: JudgeSummaries | None = None,
+) -> str:
+    """The Markdown report. ``judge``: each run's judge summary (``judge_summaries``); None: none judged."""
     parts = [f"# {title}", "", f"Generated {datetime.now():%Y-%m-%d %H:%M} · {len(runs)} runs", ""]
-    warnings = _all_warnings(runs)
+    judged, forced, warnings = _grading(runs, table, judge)
     if warnings:
         parts += ["> **Check these inputs:**"] + [f"> - {w}" for w in warnings] + [""]
     parts += ["## Accuracy (%)", "", accuracy_markdown(table), ""]
@@ -114,6 +155,11 @@ def render_markdown(runs: list[RunResult], table: ResultsTable, title: str, char
     f1 = f1_markdown(table)
     if f1:
         parts += ["### F1 on QA sets (%)", "", f1, ""]
+    if judged:
+        parts += ["## QA graded by exact match, F1 and the LLM judge", ""]
+        parts += [f"Judged by {_judge_models(judged)}.", "", judge_markdown(judged), "", JUDGE_NOTE, ""]
+    if forced:
+        parts += ["## Forced final answers", "", forced_markdown(forced), "", FORCED_NOTE, ""]
     if chart_name:
         parts += [f"![Accuracy per test set]({chart_name})", ""]
     parts += ["## Behaviour and cost per run", "", efficiency_markdown(table), ""]
@@ -135,8 +181,11 @@ def render_html(
     title: str,
     chart_uri: str | None,
     max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
+    judge: JudgeSummaries | None = None,
 ) -> str:
+    """The self-contained HTML report. ``judge`` as in ``render_markdown``."""
     template = _environment().get_template("report.html.j2")
+    judged, forced, warnings = _grading(runs, table, judge)
     views = build_views(runs, max_trajectories)
     run_rows = [
         {
@@ -155,7 +204,14 @@ def render_html(
         version=_version(),
         runs=runs,
         run_rows=run_rows,
-        warnings=_all_warnings(runs),
+        warnings=warnings,
+        judged=judged,
+        judge_models=_judge_models(judged).replace("`", ""),
+        judge_note=JUDGE_NOTE,
+        forced=forced,
+        forced_note=FORCED_NOTE,
+        pct=pct,
+        agreement_cell=agreement_cell,
         table=table,
         groups=table.groups(),
         qa_columns=[c for c in table.columns if c.kind == "qa"],
@@ -187,7 +243,12 @@ def write_report(
     max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
     chart: bool = True,
 ) -> ReportPaths:
-    """Write report.md, report.html and accuracy.png (referenced by the Markdown) into out_dir."""
+    """Write report.md, report.html and accuracy.png (referenced by the Markdown) into out_dir.
+
+    A run folder with a ``judge_summary.json`` gets its QA judge verdicts beside EM and F1; agent runs get
+    their accuracy with and without forced final answers. Raises ``ValueError`` without runs, or naming a
+    ``judge_summary.json`` that is not valid JSON.
+    """
     if not runs:
         raise ValueError("write_report: no runs given")
     out_dir = Path(out_dir)
@@ -203,10 +264,13 @@ def write_report(
         chart_path.write_bytes(png)
         chart_uri = data_uri(png)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    judge = judge_summaries(runs)
     md_path.write_text(
-        render_markdown(runs, table, title, CHART_FILE if chart_path else None), encoding="utf-8"
+        render_markdown(runs, table, title, CHART_FILE if chart_path else None, judge), encoding="utf-8"
     )
-    html_path.write_text(render_html(runs, table, title, chart_uri, max_trajectories), encoding="utf-8")
+    html_path.write_text(
+        render_html(runs, table, title, chart_uri, max_trajectories, judge), encoding="utf-8"
+    )
     return ReportPaths(markdown=md_path, html=html_path, chart=chart_path)
 
 

@@ -57,6 +57,7 @@ class StepView:
     n_candidates: int | None
     n_valid: int | None
     candidates: list[CandidateView] = field(default_factory=list)
+    forced: bool = False  # the forced final-answer turn after max_steps
 
 
 @dataclass
@@ -79,6 +80,7 @@ class ItemView:
     cot_text: str = ""
     prefix: str = ""
     error: str = ""
+    forced: bool = False  # the answer came from the forced final-answer turn
 
 
 @dataclass
@@ -169,6 +171,7 @@ def step_view(s: dict[str, Any], position: int) -> StepView:
         candidates=[candidate_view(c, i, winner) for i, c in enumerate(cands) if isinstance(c, dict)]
         if isinstance(cands, list) and len(cands) > 1
         else [],
+        forced=_get(s, "forced") is True,
     )
 
 
@@ -196,6 +199,7 @@ def item_view(rec: ResultRecord) -> ItemView:
         cot_text=clip(rec.cot_text, 8000),
         prefix=clip(_get(traj, "prefix"), 1500),
         error=clip(_get(traj, "error"), 1500),
+        forced=_get(traj, "forced_final_answer") is True,
     )
 
 
