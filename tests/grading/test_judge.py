@@ -158,3 +158,19 @@ def test_real_model_gives_a_clear_parsed_verdict_on_an_obvious_pair(coder_judge,
     rec = json.loads((tmp_path / "c.jsonl").read_text().splitlines()[0])
     assert rec["verdict"] is want, rec["replies"]
     assert g.method == "judge" and g.correct is want
+
+
+def test_judge_results_file_judges_a_retried_question_once_and_skips_failures(tmp_path):
+    task = Task(id="1", dataset="hq", kind="qa", question="Capital of France?", answer="Paris")
+    other = Task(id="2", dataset="hq", kind="qa", question="Capital of Italy?", answer="Rome")
+    rows = [  # as evaluate/run.py appends them: a backend failure, later retried; a failure never retried
+        {"task": task.model_dump(), "prediction": None, "grade": {"correct": False}, "failure": "ConnectError: x"},
+        {"task": other.model_dump(), "prediction": None, "grade": {"correct": False}, "failure": "ConnectError: x"},
+        {"task": task.model_dump(), "prediction": "Paris", "grade": {"correct": True}, "failure": None},
+    ]
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    api = RecordedJudge(['{"explanation": "same", "score": 1}'])
+    summary = judge_results_file(results, LLMJudge(api))
+    assert len(api.calls) == 1
+    assert summary["per_set"]["hq"]["n"] == 1 and summary["per_set"]["hq"]["judge_correct"] == 1

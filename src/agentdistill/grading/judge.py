@@ -206,12 +206,13 @@ def judge_results_file(
     ``judge_summary.json`` (per set: ``JudgeTally.as_dict()`` — n, judge accuracy, EM accuracy, agreement of
     parsed verdicts with EM, unparsed count — and the judge model) into ``out_dir`` (default: the results'
     folder), both atomically; returns the summary. Math questions are not judged (equivalence grading).
-    Raises ``ValueError`` naming the file and line of a record without ``task`` / ``grade``.
+    A question recorded more than once (a failure, then its retry) is judged on its last record; records of
+    backend failures are not judged. Raises ``ValueError`` naming the file and line of a record without
+    ``task`` / ``grade``.
     """
     results = Path(results)
     out = Path(out_dir) if out_dir else results.parent
-    tallies: dict[str, JudgeTally] = {}
-    lines = []
+    latest: dict[tuple[str, str], tuple[Task, dict]] = {}  # a retried question's last record wins
     for number, line in enumerate(results.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -219,7 +220,11 @@ def judge_results_file(
         if not isinstance(rec, dict) or "task" not in rec or "grade" not in rec:
             raise ValueError(f"{results}:{number}: not an eval result record (fields 'task' and 'grade')")
         task = Task.model_validate(rec["task"])
-        if task.kind != "qa":
+        latest[(task.dataset, task.id)] = (task, rec)
+    tallies: dict[str, JudgeTally] = {}
+    lines = []
+    for task, rec in latest.values():
+        if task.kind != "qa" or rec.get("failure") is not None:  # a backend failure is no answer: not judged
             continue
         em = bool(rec["grade"].get("correct"))
         g = judge.grade(task, rec.get("prediction"))
