@@ -15,9 +15,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from agentdistill.agent.sampling import RawCandidate
 from agentdistill.agent.parse import ParsedStep, parse_step
 from agentdistill.agent.records import Candidate
+from agentdistill.agent.sampling import RawCandidate
 from agentdistill.sandbox.types import ExecResult
 
 
