@@ -63,6 +63,7 @@ def _fill(rec: Candidate, result: ExecResult) -> None:
     rec.final_answer = result.final_answer
     rec.has_final_answer = result.has_final_answer
     rec.exec_seconds = result.seconds
+    rec.tool_calls = list(result.tool_calls)
     if result.error is not None:
         rec.error_kind = result.error.kind
         rec.error = f"{result.error.type}: {result.error.message}"
