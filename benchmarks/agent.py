@@ -37,7 +37,8 @@ def replay_overhead(episodes: int = 20, steps: int = 5) -> dict:
     per_step_wall, per_step_agent, per_step_exec = [], [], []
     for _ in range(episodes):
         llm = ReplayLLM(script)
-        traj = run_episode(MATH, llm, max_steps=steps, gen=DEFAULT_GEN)
+        # the loop's own cost per step: exactly `steps` scripted calls, no forced final-answer turn after them
+        traj = run_episode(MATH, llm, max_steps=steps, gen=DEFAULT_GEN, force_final_answer=False)
         assert traj.status == "max_steps" and len(traj.steps) == steps, traj.error
         for s in traj.steps:
             per_step_wall.append(s.seconds)
@@ -47,7 +48,7 @@ def replay_overhead(episodes: int = 20, steps: int = 5) -> dict:
     episode = []
     for _ in range(5):
         t0 = time.perf_counter()
-        run_episode(MATH, ReplayLLM(script), max_steps=steps)
+        run_episode(MATH, ReplayLLM(script), max_steps=steps, force_final_answer=False)
         episode.append(time.perf_counter() - t0)
     return {
         "episodes": episodes,
