@@ -77,12 +77,14 @@ def test_sag_forks_are_isolated_and_winner_state_kept() -> None:
         step("c", "print(x)"),
         "no code here",
     ]
-    llm = ReplayLLM([
-        step("init", "x = 10"),
-        candidates,
-        step("check", "print(x, 'loser_marker' in globals())"),
-        step("done", "final_answer(x)"),
-    ])
+    llm = ReplayLLM(
+        [
+            step("init", "x = 10"),
+            candidates,
+            step("check", "print(x, 'loser_marker' in globals())"),
+            step("done", "final_answer(x)"),
+        ]
+    )
     traj = run_episode(MATH, llm, sag_n=4, max_steps=5)
     assert traj.status == "answered", traj.error
     s1 = traj.steps[1]
@@ -97,17 +99,21 @@ def test_sag_forks_are_isolated_and_winner_state_kept() -> None:
 
 
 def test_sag_final_answer_is_part_of_the_vote() -> None:
-    llm = ReplayLLM([[step("a", "final_answer(1)"), step("b", "final_answer(2)"), step("c", "final_answer(2)")]])
+    llm = ReplayLLM(
+        [[step("a", "final_answer(1)"), step("b", "final_answer(2)"), step("c", "final_answer(2)")]]
+    )
     traj = run_episode(MATH, llm, sag_n=3, max_steps=2)
     assert traj.final_answer == 2 and traj.steps[0].winner == 1
 
 
 def test_sag_none_survive_uses_first_and_adopts_its_state() -> None:
-    llm = ReplayLLM([
-        [step("a", "y = 5\nraise ValueError('boom')"), step("b", "z = 1\nprint(1/0)"), "junk"],
-        step("check", "print('y' in globals(), 'z' in globals())"),
-        step("done", "final_answer(0)"),
-    ])
+    llm = ReplayLLM(
+        [
+            [step("a", "y = 5\nraise ValueError('boom')"), step("b", "z = 1\nprint(1/0)"), "junk"],
+            step("check", "print('y' in globals(), 'z' in globals())"),
+            step("done", "final_answer(0)"),
+        ]
+    )
     traj = run_episode(MATH, llm, sag_n=3, max_steps=4)
     s0 = traj.steps[0]
     assert s0.winner == 0 and s0.n_valid == 0 and s0.error_kind == "exception"
@@ -126,16 +132,50 @@ def test_generation_error_is_recorded() -> None:
 def test_replay_from_recorded_trajectories_reproduces_run(tmp_path) -> None:
     from agentdistill.agent import TrajectoryWriter
 
-    llm = ReplayLLM([
-        step("init", "x = 3"),
-        [step("a", "print(x + 1)"), step("b", "print(x)"), step("c", "print(x)")],
-        step("done", "final_answer(x)"),
-    ])
+    llm = ReplayLLM(
+        [
+            step("init", "x = 3"),
+            [step("a", "print(x + 1)"), step("b", "print(x)"), step("c", "print(x)")],
+            step("done", "final_answer(x)"),
+        ]
+    )
     first = run_episode(MATH, llm, sag_n=3, max_steps=4, prefix="Thought: start\n\n")
     path = tmp_path / "t.jsonl"
     with TrajectoryWriter(path) as w:
         w.write(first)
-    again = run_episode(MATH, ReplayLLM.from_trajectories(path), sag_n=3, max_steps=4, prefix="Thought: start\n\n")
+    again = run_episode(
+        MATH, ReplayLLM.from_trajectories(path), sag_n=3, max_steps=4, prefix="Thought: start\n\n"
+    )
     assert [s.raw for s in again.steps] == [s.raw for s in first.steps]
     assert [s.winner for s in again.steps] == [s.winner for s in first.steps] == [0, 1, 0]
     assert again.final_answer == first.final_answer == 3
+
+
+def test_sag_losers_host_tool_calls_are_recorded(tmp_path) -> None:
+    """Each candidate's fork calls the host's search tool; the losers' calls stay in the record (issue 14 item 3)."""
+    import json
+
+    from agentdistill.retrieval import load_retriever
+    from agentdistill.retrieval.index import build_index
+
+    corpus = tmp_path / "corpus.jsonl"
+    docs = [(0, "Paris", "Paris is the capital of France."), (1, "Rome", "Rome is the capital of Italy.")]
+    corpus.write_text("".join(json.dumps({"id": i, "title": t, "text": x}) + "\n" for i, t, x in docs))
+    build_index(corpus, tmp_path / "index", "bm25", progress=False)
+    qa = Task(id="q1", dataset="unit", kind="qa", question="Capital of France?", answer="Paris")
+    llm = ReplayLLM(
+        [
+            [
+                step("a", "print(search('capital of France'))\nfinal_answer('Paris')"),
+                step("b", "print(search('capital of Italy'))\nfinal_answer('Rome')"),
+                step("c", "print(search('capital of France'))\nfinal_answer('Paris')"),
+            ]
+        ]
+    )
+    traj = run_episode(qa, llm, retriever=load_retriever(str(tmp_path / "index")), sag_n=3, max_steps=1)
+    assert traj.final_answer == "Paris"
+    cands = traj.steps[0].candidates
+    queries = [[c["args"] for c in cand.tool_calls] for cand in cands]
+    assert cands[1].valid and cands[1].final_answer == "Rome"  # the loser ran and searched
+    assert "capital of Italy" in json.dumps(queries[1])
+    assert all(len(q) == 1 for q in queries[:2])

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from agentdistill.agent import TrajectoryWriter, first_thought_prefix, read_trajectories, run_cot, run_episode
+from agentdistill.agent.parse import STEP_STOP
 from agentdistill.data.task import Task
 from agentdistill.llm.types import GenerationConfig
 
-GEN = GenerationConfig(max_tokens=96, temperature=0.0, seed=0, stop=("<end_code>", "Observation:", "\n```\n"))
+GEN = GenerationConfig(max_tokens=96, temperature=0.0, seed=0, stop=STEP_STOP)
 STATUSES = {"answered", "max_steps", "error"}
 
 
@@ -63,8 +64,13 @@ def _check_structure(traj, max_steps: int) -> None:
 
 
 def test_qa_episode_with_search(llm, retriever, tmp_path: Path) -> None:
-    task = Task(id="q1", dataset="unit", kind="qa", question="Who directed the film The Mask of Dimitrios?",
-                answer="Jean Negulesco")
+    task = Task(
+        id="q1",
+        dataset="unit",
+        kind="qa",
+        question="Who directed the film The Mask of Dimitrios?",
+        answer="Jean Negulesco",
+    )
     traj = run_episode(task, llm, retriever=retriever, prompt="student", max_steps=3, gen=GEN)
     _check_structure(traj, 3)
     assert "search(query)" in traj.messages[0]["content"]
@@ -78,7 +84,9 @@ def test_qa_episode_with_search(llm, retriever, tmp_path: Path) -> None:
 def test_gsm_hard_episode(llm, shared_data: Path) -> None:
     data = json.loads((shared_data / "benchmarks/math_dataset/test/gsm_hard_500_20250507.json").read_text())
     ex = data["examples"][0]
-    task = Task(id=str(ex["id"]), dataset="gsm-hard", kind="math", question=ex["question"], answer=str(ex["answer"]))
+    task = Task(
+        id=str(ex["id"]), dataset="gsm-hard", kind="math", question=ex["question"], answer=str(ex["answer"])
+    )
     traj = run_episode(task, llm, prompt="teacher", max_steps=2, gen=GEN)
     _check_structure(traj, 2)
     assert "final_answer(102)" in traj.messages[0]["content"]  # the math worked example

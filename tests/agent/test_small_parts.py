@@ -9,8 +9,8 @@ import pytest
 from agentdistill.agent.cot import extract_answer, last_boxed
 from agentdistill.agent.first_thought import first_thought_prefix
 from agentdistill.agent.prompts import STEP_STOP, PromptError, load_prompt
-from agentdistill.agent.sag import vote
 from agentdistill.agent.replay import ReplayLLM
+from agentdistill.agent.sag import vote
 from agentdistill.llm.types import GenerationConfig, GenerationError
 
 

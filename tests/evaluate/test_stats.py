@@ -6,10 +6,10 @@ import pytest
 
 from agentdistill.evaluate.stats import (
     interval_from_accuracy,
-    rate_cell,
     mcnemar_exact,
     pair_by_question,
     paired_comparison,
+    rate_cell,
     wilson,
 )
 

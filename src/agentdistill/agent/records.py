@@ -44,6 +44,9 @@ class Candidate(BaseModel):
     finish_reason: str = "stop"
     exec_seconds: float = 0.0
     shared_execution_with: int | None = None  # identical code: reused this candidate's run
+    # host tool calls this candidate's fork made ({name, args, seconds[, error]}), losers' included: their
+    # searches cost host time and are accounted here though their state is discarded (issue 14 item 3)
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class Step(BaseModel):

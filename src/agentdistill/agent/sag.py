@@ -15,9 +15,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from agentdistill.agent.sampling import RawCandidate
 from agentdistill.agent.parse import ParsedStep, parse_step
 from agentdistill.agent.records import Candidate
+from agentdistill.agent.sampling import RawCandidate
 from agentdistill.sandbox.types import ExecResult
 
 
@@ -63,6 +63,7 @@ def _fill(rec: Candidate, result: ExecResult) -> None:
     rec.final_answer = result.final_answer
     rec.has_final_answer = result.has_final_answer
     rec.exec_seconds = result.seconds
+    rec.tool_calls = list(result.tool_calls)
     if result.error is not None:
         rec.error_kind = result.error.kind
         rec.error = f"{result.error.type}: {result.error.message}"
