@@ -52,8 +52,8 @@ def run(
     from agentdistill.agent import TrajectoryWriter, first_thought_prefix, load_prompt, run_cot, run_episode
     from agentdistill.agent.prompts import STEP_STOP, PromptError
     from agentdistill.data.task import Task
-    from agentdistill.models.loading import load_llm
     from agentdistill.llm.types import GenerationConfig, GenerationError
+    from agentdistill.models.loading import load_llm
 
     if kind not in ("qa", "math"):
         raise typer.BadParameter(f"--kind must be qa or math, got {kind!r}")

