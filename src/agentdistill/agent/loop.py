@@ -145,18 +145,21 @@ def _forced_step(index: int, llm: LLM, messages: list[Message], gen: GenerationC
 
 
 def _totals(steps: list[Step], seconds: float) -> Totals:
+    """Token and time totals over every call; step, parse-failure and error counts over agent steps only
+    (the forced final-answer turn is one more call, not an agent step)."""
+    agent_steps = [s for s in steps if not s.forced]
     return Totals(
-        steps=len(steps),
+        steps=len(agent_steps),
         prompt_tokens=sum(s.prompt_tokens for s in steps),
         cached_prompt_tokens=sum(s.cached_prompt_tokens for s in steps),
         completion_tokens=sum(s.tokens for s in steps),
         gen_seconds=sum(s.gen_seconds for s in steps),
         exec_seconds=sum(s.exec_seconds for s in steps),
         seconds=seconds,
-        parse_failures=sum(s.error_kind in ("empty", "no_code", "empty_code", "syntax") for s in steps),
+        parse_failures=sum(s.error_kind in ("empty", "no_code", "empty_code", "syntax") for s in agent_steps),
         exec_errors=sum(
             s.error_kind is not None and s.error_kind not in ("empty", "no_code", "empty_code", "syntax")
-            for s in steps
+            for s in agent_steps
         ),
     )
 

@@ -81,7 +81,7 @@ class Step(BaseModel):
 
 
 class Totals(BaseModel):
-    steps: int = 0
+    steps: int = 0  # agent steps; the forced final-answer turn (Step.forced) is not counted
     prompt_tokens: int = 0
     cached_prompt_tokens: int = 0
     completion_tokens: int = 0
