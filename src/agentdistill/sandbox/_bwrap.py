@@ -116,7 +116,7 @@ def view() -> View:
     if bwrap is None:
         raise BwrapMissing(
             "bubblewrap (bwrap) is not installed: apt-get install bubblewrap; or set "
-            "SandboxConfig(unsafe_no_sandbox=True)"
+            "SandboxConfig(unsafe_no_sandbox=True), CLI --unsafe-no-sandbox"
         )
     python = os.path.realpath(sys.executable)
     stdlib = _stdlib_dirs()

@@ -103,7 +103,7 @@ def compile_filter() -> bytes:
     except (ImportError, OSError) as exc:  # pyseccomp raises when libseccomp.so.2 cannot be found
         raise SeccompUnavailable(
             f"seccomp layer unavailable: {exc} (install Debian libseccomp2 and the pinned "
-            "pyseccomp; or set SandboxConfig(unsafe_no_sandbox=True))"
+            "pyseccomp; or set SandboxConfig(unsafe_no_sandbox=True), CLI --unsafe-no-sandbox)"
         ) from None
     f = sc.SyscallFilter(sc.ALLOW)
     deny = sc.ERRNO(errno.EPERM)

@@ -230,7 +230,7 @@ class Zygote:
             self.close()
             raise SandboxStartError(
                 f"sandbox zygote failed to start ({exc}){detail}; the sandbox needs bubblewrap "
-                "and unprivileged user namespaces (or SandboxConfig(unsafe_no_sandbox=True))"
+                "and unprivileged user namespaces (or SandboxConfig(unsafe_no_sandbox=True), CLI --unsafe-no-sandbox)"
             ) from None
         self.host_pid: int = pid  # the zygote's pid on the host (bwrap's init and bwrap are above it)
         self.uid: int = int(ready.get("uid", -1))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+UNSAFE_ENV = "AGENTDISTILL_UNSAFE_NO_SANDBOX"  # "1": SandboxConfig() defaults to unsafe_no_sandbox=True
 ErrorKind = Literal["syntax", "exception", "timeout", "memory", "killed", "import", "output"]
 
 
@@ -15,7 +17,8 @@ class SandboxConfig:
 
     ``unsafe_no_sandbox=True`` runs the worker without bubblewrap, namespaces and seccomp (only the rlimits and
     the Python guards): for machines where the kernel refuses user namespaces and the user accepts the risk.
-    Without it, a layer the kernel refuses is a ``SandboxStartError`` (never a silent unconfined run).
+    Without it, a layer the kernel refuses is a ``SandboxStartError`` (never a silent unconfined run). Its
+    default is taken from ``$AGENTDISTILL_UNSAFE_NO_SANDBOX=1``, which the CLI's ``--unsafe-no-sandbox`` sets.
     """
 
     cpu_seconds: int = 10  # per step (soft RLIMIT_CPU -> a clean "CPU time limit" error)
@@ -31,7 +34,7 @@ class SandboxConfig:
     max_tool_calls: int = 32  # per step; later calls fail with a clear error
     max_tool_arg_chars: int = 4000  # JSON size of one tool call's arguments (e.g. a search query)
     max_final_answer_chars: int = 100_000  # JSON size of the final answer payload
-    unsafe_no_sandbox: bool = False
+    unsafe_no_sandbox: bool = field(default_factory=lambda: os.environ.get(UNSAFE_ENV) == "1")
 
 
 @dataclass
