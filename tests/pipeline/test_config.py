@@ -46,3 +46,10 @@ def test_dotted_overrides() -> None:
     cfg = load_config("demo", {"student.model": "smollm2-135m", "eval.max_steps": 2})
     assert cfg.student.model == "smollm2-135m"
     assert cfg.eval.max_steps == 2
+
+
+def test_openai_models_get_no_n_ctx():  # used for teacher, student and judge (runner, stages/judging.py)
+    from agentdistill.pipeline.config import ModelRef
+
+    assert ModelRef(model="openai:m@http://127.0.0.1:1/v1", options={"timeout": 5}).load_options() == {"timeout": 5}
+    assert ModelRef(model="smollm2-135m", n_ctx=2048).load_options() == {"n_ctx": 2048}

@@ -58,6 +58,10 @@ class ModelRef(_Strict):
     n_ctx: int = 8192
     options: dict[str, Any] = Field(default_factory=dict)
 
+    def load_options(self) -> dict[str, Any]:
+        """Backend options for ``load_llm``: an ``openai:`` server sets its own context, so it gets no ``n_ctx``."""
+        return {**({} if self.model.startswith("openai:") else {"n_ctx": self.n_ctx}), **self.options}
+
 
 class CotArm(_Strict):
     """The CoT-distillation arm (issue 15 item 1): the same teacher on the same ``generate.tasks`` in CoT mode,

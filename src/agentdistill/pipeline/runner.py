@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agentdistill.llm.types import LLM
-from agentdistill.pipeline.config import ConfigError, ModelRef, PipelineConfig
+from agentdistill.pipeline.config import ConfigError, PipelineConfig
 from agentdistill.pipeline.stages import STAGES, Context, Stage
 from agentdistill.pipeline.stages.base import (  # noqa: F401 - re-exported: the CLI and tests import them here
     ModelPool,
@@ -54,11 +54,6 @@ def _timed(result: PipelineResult, stage: Stage, ctx: Context) -> None:
     console.print(f"[green]✓ {stage.name}[/] in {result.stage_seconds[stage.name]:.0f} s")
 
 
-def _load_options(ref: ModelRef) -> dict:
-    """Backend options of a model: an ``openai:`` server sets its own context, so it gets no ``n_ctx``."""
-    return {**({} if ref.model.startswith("openai:") else {"n_ctx": ref.n_ctx}), **ref.options}
-
-
 def run_pipeline(cfg: PipelineConfig, stages: tuple[str, ...] | None = None, *,
                  llm_loader: Callable[..., LLM] | None = None) -> PipelineResult:
     """Run (or resume) every stage of ``cfg``; ``stages`` limits which run (others must be complete).
@@ -72,8 +67,8 @@ def run_pipeline(cfg: PipelineConfig, stages: tuple[str, ...] | None = None, *,
     (work / "config.json").write_text(cfg.model_dump_json(indent=2))
     result = PipelineResult(workdir=work)
     pool = ModelPool({
-        cfg.teacher.model: _load_options(cfg.teacher),
-        cfg.student.model: _load_options(cfg.student),
+        cfg.teacher.model: cfg.teacher.load_options(),
+        cfg.student.model: cfg.student.load_options(),
     }, loader=llm_loader)
     retriever = load_retriever(cfg.retriever) if cfg.retriever else None
     ctx = Context(cfg=cfg, work=work, pool=pool, retriever=retriever, result=result, outputs=result.outputs)

@@ -24,5 +24,5 @@ def stage_judge(ctx: Context) -> Any:
         return None
     from agentdistill.grading.judge import LLMJudge
 
-    ctx.pool._options.setdefault(ref.model, {"n_ctx": ref.n_ctx, **ref.options})
+    ctx.pool._options.setdefault(ref.model, ref.load_options())
     return LLMJudge(ctx.pool.get(ref.model), ctx.work / CACHE_FILE)
