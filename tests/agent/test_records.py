@@ -75,7 +75,7 @@ def test_bad_field_names_file_line_field(tmp_path: Path) -> None:
 def test_bad_json_in_middle_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text("{not json\n" + _traj(0).model_dump_json() + "\n")
-    with pytest.raises(TrajectoryFormatError, match=r"bad\.jsonl:1: not valid JSON"):
+    with pytest.raises(TrajectoryFormatError, match=r"bad\.jsonl:1: invalid JSON"):
         read_trajectories(path)
 
 

@@ -7,7 +7,6 @@ whole lines only; a torn last line (power loss) is repaired on open and reported
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Iterator
@@ -15,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from agentdistill.agent.settings import MAX_STEPS, SAG_N
-from agentdistill.common.jsonl import repair_tail
+from agentdistill.common.jsonl import JsonlError, read_jsonl, repair_tail
 from agentdistill.data.task import Task
 
 Status = Literal["answered", "max_steps", "error"]
@@ -195,41 +194,29 @@ def _drop_torn_tail(path: Path) -> int:
     return removed
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "<record>"
+def iter_trajectories(
+    path: str | Path, *, truncated: Literal["warn", "error", "ignore"] = "warn"
+) -> Iterator[Trajectory]:
+    """Yield validated trajectories; a torn last line is skipped with a warning (or raises, or is ignored).
+
+    Raises ``TrajectoryFormatError`` naming the file, line and field (``common.jsonl.read_jsonl``).
+    """
+
+    def torn(msg: str) -> None:
+        if truncated == "error":
+            raise TrajectoryFormatError(msg)
+        if truncated == "warn":
+            warnings.warn(msg, stacklevel=4)
+
+    try:
+        for _, traj in read_jsonl(Path(path), Trajectory, on_torn_tail=torn):
+            yield traj
+    except JsonlError as exc:
+        raise TrajectoryFormatError(str(exc)) from exc
 
 
-def iter_trajectories(path: str | Path, *, truncated: Literal["warn", "error", "ignore"] = "warn") -> Iterator[Trajectory]:
-    """Yield validated trajectories; a torn last line is skipped with a warning (or raises)."""
-    path = Path(path)
-    with open(path, "rb") as fh:
-        lines = fh.read().split(b"\n")
-    last_torn = lines[-1] != b""  # file does not end with a newline
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        is_last = number == len(lines)
-        try:
-            obj = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            if is_last and last_torn:
-                msg = f"{path}:{number}: truncated last line ({len(raw)} bytes), skipped"
-                if truncated == "error":
-                    raise TrajectoryFormatError(msg) from exc
-                if truncated == "warn":
-                    warnings.warn(msg, stacklevel=2)
-                return
-            raise TrajectoryFormatError(f"{path}:{number}: not valid JSON: {exc}") from exc
-        try:
-            yield Trajectory.model_validate(obj)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise TrajectoryFormatError(
-                f"{path}:{number}: field '{_field_path(first['loc'])}': {first['msg']}"
-                + (f" (and {exc.error_count() - 1} more errors)" if exc.error_count() > 1 else "")
-            ) from exc
-
-
-def read_trajectories(path: str | Path, *, truncated: Literal["warn", "error", "ignore"] = "warn") -> list[Trajectory]:
+def read_trajectories(
+    path: str | Path, *, truncated: Literal["warn", "error", "ignore"] = "warn"
+) -> list[Trajectory]:
     """All trajectories in a JSONL file, validated; errors name the file, line and field."""
     return list(iter_trajectories(path, truncated=truncated))

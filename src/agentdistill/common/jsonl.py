@@ -46,14 +46,25 @@ def repair_tail(path: Path) -> int:
         return size
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, record); a bad line raises JsonlError naming file and line."""
+def iter_jsonl(
+    path: Path, *, on_torn_tail: Callable[[str], None] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, record); a bad line raises JsonlError naming file and line.
+
+    A last line without its newline (a killed writer) raises too, unless ``on_torn_tail`` is given: then it is
+    called with a message naming the file, line and size, and the line is skipped (readers that may run beside
+    a writer, or after a kill, use this; writers repair the tail with ``repair_tail``).
+    """
     with Path(path).open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             if not line.endswith("\n"):
-                raise JsonlError(f"{path}:{lineno}: truncated last line (a killed writer?); re-run to repair")
+                msg = f"{path}:{lineno}: truncated last line ({len(line)} characters; a killed writer?)"
+                if on_torn_tail is None:
+                    raise JsonlError(msg + "; re-run to repair")
+                on_torn_tail(msg + ", skipped")
+                return
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
@@ -63,11 +74,13 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield lineno, record
 
 
-def read_jsonl(path: Path, model: type[M]) -> Iterator[tuple[int, M]]:
+def read_jsonl(
+    path: Path, model: type[M], *, on_torn_tail: Callable[[str], None] | None = None
+) -> Iterator[tuple[int, M]]:
     """Yield (line number, validated ``model``); errors read ``FILE:LINE: field 'a.b': message``."""
     from pydantic import ValidationError
 
-    for lineno, record in iter_jsonl(path):
+    for lineno, record in iter_jsonl(path, on_torn_tail=on_torn_tail):
         try:
             yield lineno, model.model_validate(record)
         except ValidationError as exc:

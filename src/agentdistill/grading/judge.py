@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from agentdistill.common.jsonl import iter_jsonl
 from agentdistill.data.task import Task
 from agentdistill.grading.types import Grade
 
@@ -213,11 +214,8 @@ def judge_results_file(
     results = Path(results)
     out = Path(out_dir) if out_dir else results.parent
     latest: dict[tuple[str, str], tuple[Task, dict]] = {}  # a retried question's last record wins
-    for number, line in enumerate(results.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        rec = json.loads(line)
-        if not isinstance(rec, dict) or "task" not in rec or "grade" not in rec:
+    for number, rec in iter_jsonl(results, on_torn_tail=lambda msg: None):  # a torn tail: a run still going
+        if "task" not in rec or "grade" not in rec:
             raise ValueError(f"{results}:{number}: not an eval result record (fields 'task' and 'grade')")
         task = Task.model_validate(rec["task"])
         latest[(task.dataset, task.id)] = (task, rec)
