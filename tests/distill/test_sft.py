@@ -130,7 +130,7 @@ def test_sft_file_errors_name_file_and_line(tmp_path):
     with pytest.raises(SFTDataError, match=r"bad.jsonl:1: .*no assistant turn"):
         read_sft_jsonl(bad)
     bad.write_text("{oops\n")
-    with pytest.raises(SFTDataError, match=r"bad.jsonl:1: not valid JSON"):
+    with pytest.raises(SFTDataError, match=r"bad.jsonl:1: invalid JSON"):
         read_sft_jsonl(bad)
     bad.write_text(json.dumps({"task": MATH.model_dump(), "text": ""}) + "\n")
     with pytest.raises(SFTDataError, match=r"bad.jsonl:1: field 'text'"):

@@ -313,7 +313,7 @@ def test_malformed_results_line_names_file_and_line(tmp_path: Path) -> None:
     d = write_run(tmp_path, "r", "Agent", [record(qa_task(0), "m", "x", False)])
     good = (d / "results.jsonl").read_text()
     (d / "results.jsonl").write_text(good + '{"task": {"id": "t"\n')
-    with pytest.raises(RunInputError, match=r"results\.jsonl:2: not valid JSON"):
+    with pytest.raises(RunInputError, match=r"results\.jsonl:2: invalid JSON"):
         load_run(d)
     bad = json.loads(good)
     del bad["grade"]
@@ -361,7 +361,7 @@ def test_cli_prints_table_and_html_path(run_dirs: list[Path], tmp_path: Path) ->
     (run_dirs[0] / "results.jsonl").write_text("not json\n")
     res = CliRunner().invoke(app, ["report", str(run_dirs[0]), "--out", str(out)])
     assert res.exit_code == 1
-    assert "results.jsonl:1: not valid JSON" in res.output.replace("\n", "")
+    assert "results.jsonl:1: invalid JSON" in res.output.replace("\n", "")
 
 
 def test_cli_judge_table_shows_intervals(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from agentdistill.common.jsonl import JsonlError, iter_jsonl
+
 Message = dict[str, str]
 ROLES = ("system", "user", "assistant")
 
@@ -145,16 +147,10 @@ def read_sft_jsonl(path: str | Path) -> list[list[Message]]:
     path = Path(path)
     if not path.is_file():
         raise SFTDataError(f"{path}: file not found")
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SFTDataError(f"{path}:{number}: not valid JSON: {exc}") from exc
-            out.append(_check_messages(obj, f"{path}:{number}"))
+    try:
+        out = [_check_messages(obj, f"{path}:{number}") for number, obj in iter_jsonl(path)]
+    except JsonlError as exc:
+        raise SFTDataError(str(exc)) from None
     if not out:
         raise SFTDataError(f"{path}: no examples")
     return out
@@ -163,20 +159,17 @@ def read_sft_jsonl(path: str | Path) -> list[list[Message]]:
 def sniff_kind(path: str | Path) -> str:
     """``sft`` for ``{"messages": ...}`` lines, ``cot`` for CoT records (``task`` + ``text``), ``trajectories``
     for agent trajectory records (``task`` + ``steps``/``messages``)."""
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if line.strip():
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise SFTDataError(f"{path}:{number}: not valid JSON: {exc}") from exc
-                if isinstance(obj, dict) and "task" in obj:
-                    return "cot" if "text" in obj and "steps" not in obj else "trajectories"
-                if isinstance(obj, dict) and "messages" in obj:
-                    return "sft"
-                raise SFTDataError(
-                    f"{path}:{number}: neither an SFT example ('messages'), a trajectory nor a CoT record ('task')"
-                )
+    try:
+        for number, obj in iter_jsonl(Path(path)):
+            if "task" in obj:
+                return "cot" if "text" in obj and "steps" not in obj else "trajectories"
+            if "messages" in obj:
+                return "sft"
+            raise SFTDataError(
+                f"{path}:{number}: neither an SFT example ('messages'), a trajectory nor a CoT record ('task')"
+            )
+    except JsonlError as exc:
+        raise SFTDataError(str(exc)) from None
     raise SFTDataError(f"{path}: empty file")
 
 

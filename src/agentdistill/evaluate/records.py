@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agentdistill.common.jsonl import JsonlError, read_jsonl
 from agentdistill.data.task import Task
 from agentdistill.evaluate.stats import wilson
 from agentdistill.grading.types import Grade
@@ -68,7 +69,9 @@ class SetMetrics(BaseModel):
     # 95% Wilson score interval of `accuracy` over the n questions (evaluate/stats.py); None in old summaries
     accuracy_low: float | None = Field(default=None, ge=0.0, le=1.0)
     accuracy_high: float | None = Field(default=None, ge=0.0, le=1.0)
-    failed: int = Field(default=0, ge=0)  # questions whose attempt failed (backend down); not in n or accuracy
+    failed: int = Field(
+        default=0, ge=0
+    )  # questions whose attempt failed (backend down); not in n or accuracy
     # answers from the forced final-answer turn after max_steps (agent/loop.py); accuracy without them beside
     forced: int = Field(default=0, ge=0)
     accuracy_unforced: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -165,26 +168,13 @@ def _format_validation(err: ValidationError) -> str:
 
 
 def read_results(path: Path) -> list[ResultRecord]:
-    """Read and validate results.jsonl; errors name the file and line."""
-    records: list[ResultRecord] = []
+    """Read and validate results.jsonl; errors (``RunInputError``) name the file, line and field."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        return [rec for _, rec in read_jsonl(Path(path), ResultRecord)]
+    except JsonlError as e:
+        raise RunInputError(str(e)) from None
     except OSError as e:
         raise RunInputError(f"{path}: cannot read: {e.strerror or e}") from None
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise RunInputError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(obj, dict):
-            raise RunInputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-        try:
-            records.append(ResultRecord.model_validate(obj))
-        except ValidationError as e:
-            raise RunInputError(f"{path}:{lineno}: {_format_validation(e)}") from None
-    return records
 
 
 def read_summary(path: Path) -> RunSummary:
@@ -253,8 +243,10 @@ def load_run(run_dir: Path | str) -> RunResult:
         warnings = [f"{run_dir}: no {SUMMARY_FILE}; metrics computed from {RESULTS_FILE}"]
     for name, m in summary.per_set.items():
         if m.failed:
-            warnings.append(f"{run_dir}: set '{name}': {m.failed} question(s) failed (backend/sandbox error) and "
-                            f"are not scored; re-run the same eval to retry them")
+            warnings.append(
+                f"{run_dir}: set '{name}': {m.failed} question(s) failed (backend/sandbox error) and "
+                f"are not scored; re-run the same eval to retry them"
+            )
     return RunResult(summary=summary, records=records, run_dir=run_dir, warnings=warnings)
 
 
