@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import typer
@@ -45,8 +46,18 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     from agentdistill.retrieval.index import IndexNotFoundError
 
     types: list[type[BaseException]] = [
-        PromptError, TrajectoryFormatError, JsonlError, StaleOutputError, DataError, RunInputError,
-        GenerationError, ModelError, RetrievalError, CorpusError, IndexNotFoundError, SamePathError,
+        PromptError,
+        TrajectoryFormatError,
+        JsonlError,
+        StaleOutputError,
+        DataError,
+        RunInputError,
+        GenerationError,
+        ModelError,
+        RetrievalError,
+        CorpusError,
+        IndexNotFoundError,
+        SamePathError,
     ]
     try:
         from agentdistill.pipeline.config import ConfigError
@@ -86,3 +97,21 @@ def user_errors(fn: F) -> F:
 def model_options(n_ctx: int | None) -> dict[str, Any]:
     """Backend options from CLI flags, leaving out unset ones (the openai: backend takes no ``n_ctx``)."""
     return {"n_ctx": n_ctx} if n_ctx else {}
+
+
+@contextlib.contextmanager
+def model_and_retriever(
+    spec: str, n_ctx: int | None, settings: Any, retriever: str | None
+) -> Iterator[tuple]:
+    """``(llm, index, retriever_spec)`` for a batch command: the retriever only when ``settings.needs_retriever``
+    (else ``None`` twice), the model loaded last (so a bad retriever fails first) and closed on exit."""
+    from agentdistill.models.loading import load_llm
+    from agentdistill.retrieval import load_retriever
+
+    use = retriever if settings.needs_retriever and retriever else None
+    index = load_retriever(use) if use else None
+    llm = load_llm(spec, **model_options(n_ctx))
+    try:
+        yield llm, index, use
+    finally:
+        llm.close()

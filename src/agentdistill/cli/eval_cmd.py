@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agentdistill.cli._common import console, model_options, user_errors
+from agentdistill.cli._common import console, model_and_retriever, model_options, user_errors
 
 
 def eval_cmd(
@@ -32,19 +32,12 @@ def eval_cmd(
     """Evaluate a model on test sets (agent ± SAG, or CoT ± RAG); resumable, failures retried."""
     from agentdistill.data import load_task_specs
     from agentdistill.evaluate.run import EvalSettings, evaluate
-    from agentdistill.models.loading import load_llm
-    from agentdistill.retrieval import load_retriever
 
     tasks = load_task_specs(sets)  # bad names/files fail here, before a model is loaded
     s = EvalSettings(label=label, mode=mode, sag_n=sag_n, rag=rag, prompt=prompt, max_steps=max_steps,
                      max_tokens=max_tokens, seed=seed, concurrency=concurrency)
-    use_retriever = retriever if s.needs_retriever and retriever else None
-    index = load_retriever(use_retriever) if use_retriever else None
-    llm = load_llm(model, **model_options(n_ctx))
-    try:
+    with model_and_retriever(model, n_ctx, s, retriever) as (llm, index, use_retriever):
         summary = evaluate(tasks, llm, out, s, index, stamp_extra={"retriever": use_retriever})
-    finally:
-        llm.close()
     table = Table(title=f"eval {label or model} → {out}")
     from agentdistill.evaluate.stats import rate_cell
 

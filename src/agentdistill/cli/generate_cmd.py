@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agentdistill.cli._common import console, model_options, user_errors
+from agentdistill.cli._common import console, model_and_retriever, user_errors
 
 SUMMARY_COLUMNS = ("tasks", "attempts", "correct", "failed", "yield_per_100", "solved_pct", "steps", "tokens",
                    "seconds")
@@ -36,20 +36,13 @@ def generate_cmd(
     from agentdistill.data import load_task_specs
     from agentdistill.data.loader import task_spec_files
     from agentdistill.distill.generate import GenerateSettings, generate
-    from agentdistill.models.loading import load_llm
-    from agentdistill.retrieval import load_retriever
 
     task_list = load_task_specs(tasks)  # bad names/files fail here, before a model is loaded
     refuse_same_path(out, *task_spec_files(tasks))  # appending rollouts to a task file would ruin it
     s = GenerateSettings(mode=mode, ftp=ftp, samples=samples, sag_n=sag_n, temperature=temperature,
                          max_steps=max_steps, max_tokens=max_tokens, seed=seed, concurrency=concurrency)
-    use_retriever = retriever if s.needs_retriever and retriever else None
-    index = load_retriever(use_retriever) if use_retriever else None
-    llm = load_llm(teacher, **model_options(n_ctx))
-    try:
+    with model_and_retriever(teacher, n_ctx, s, retriever) as (llm, index, use_retriever):
         summary = generate(task_list, llm, out, s, index, stamp_extra={"retriever": use_retriever})
-    finally:
-        llm.close()
     table = Table(title=f"generate → {out}")
     for k in SUMMARY_COLUMNS:
         table.add_column(k, justify="right")

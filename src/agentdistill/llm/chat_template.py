@@ -82,3 +82,19 @@ def render_chat(
         )
     except jinja2.TemplateError as exc:
         raise GenerationError(f"chat template failed to render the messages: {exc}") from exc
+
+
+def render_prompt(
+    template: str | None,
+    messages: list[Message],
+    prefix: str = "",
+    *,
+    bos_token: str = "",
+    eos_token: str = "",
+) -> str:
+    """The exact prompt text a completion continues: the chat with its generation prompt, then ``prefix``
+    (an assistant prefix to continue, e.g. a first-thought prefix)."""
+    return (
+        render_chat(template, messages, add_generation_prompt=True, bos_token=bos_token, eos_token=eos_token)
+        + prefix
+    )

@@ -26,7 +26,7 @@ from pathlib import Path
 import llama_cpp
 from llama_cpp._internals import LlamaModel
 
-from agentdistill.llm.chat_template import render_chat
+from agentdistill.llm.chat_template import render_prompt
 from agentdistill.llm.stops import find_stop
 from agentdistill.llm.types import (
     Completion,
@@ -154,16 +154,7 @@ class LlamaCppLLM:
 
     def render(self, messages: list[Message], prefix: str = "") -> str:
         """The exact prompt text: chat template with the generation prompt, then the raw prefix."""
-        return (
-            render_chat(
-                self.chat_template,
-                messages,
-                add_generation_prompt=True,
-                bos_token=self._bos,
-                eos_token=self._eos,
-            )
-            + prefix
-        )
+        return render_prompt(self.chat_template, messages, prefix, bos_token=self._bos, eos_token=self._eos)
 
     # -- low-level decode --------------------------------------------------------------------------
     def _decode(self, items: list[tuple[int, int, int, bool]]) -> None:

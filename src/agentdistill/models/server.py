@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 
-from agentdistill.llm.chat_template import render_chat
+from agentdistill.llm.chat_template import render_prompt
 from agentdistill.llm.openai_http import OpenAIHTTPLLM
 from agentdistill.llm.types import (
     Completion,
@@ -290,16 +290,7 @@ class ServedLLM(OpenAIHTTPLLM):
         self, messages: list[Message], config: GenerationConfig, prefix: str = ""
     ) -> GenerationResult:
         t0 = time.perf_counter()
-        prompt = (
-            render_chat(
-                self.chat_template,
-                messages,
-                add_generation_prompt=True,
-                bos_token=self._bos,
-                eos_token=self._eos,
-            )
-            + prefix
-        )
+        prompt = render_prompt(self.chat_template, messages, prefix, bos_token=self._bos, eos_token=self._eos)
         seed = config.seed if config.seed is not None else random.getrandbits(31)
         sizes = [min(self.served.parallel, config.n - i) for i in range(0, config.n, self.served.parallel)]
         seeds = [seed + i * self.served.parallel for i in range(len(sizes))]
