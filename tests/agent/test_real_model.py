@@ -47,20 +47,26 @@ def retriever(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
 def _check_structure(traj, max_steps: int) -> None:
     assert traj.status in STATUSES
     assert traj.status != "error", traj.error
-    assert 1 <= len(traj.steps) <= max_steps
+    agent_steps = [s for s in traj.steps if not s.forced]
+    assert 1 <= len(agent_steps) <= max_steps
+    # at most one forced final-answer turn, last, and only after max_steps agent steps without an answer
+    assert traj.forced_final_answer == any(s.forced for s in traj.steps)
+    if traj.forced_final_answer:
+        assert traj.steps[-1].forced and len(agent_steps) == max_steps == len(traj.steps) - 1
     assert traj.messages[0]["role"] == "system" and traj.messages[1]["role"] == "user"
     for i, s in enumerate(traj.steps):
         assert s.index == i and s.raw.strip()
         assert traj.messages[2 + 2 * i] == {"role": "assistant", "content": s.raw}
-        if not s.has_final_answer:
+        if not s.has_final_answer and not s.forced:
             assert s.observation  # every non-final step has an observation the model saw
-            assert traj.messages[3 + 2 * i]["content"] == f"Observation:\n{s.observation}"
+            # (after the last agent step the forced final-answer request follows the observation)
+            assert traj.messages[3 + 2 * i]["content"].startswith(f"Observation:\n{s.observation}")
         assert (s.error_kind is None) == (s.error is None)
     if traj.status == "answered":
         assert traj.steps[-1].has_final_answer and traj.final_answer is not None
     else:
-        assert traj.final_answer is None and len(traj.steps) == max_steps
-    assert traj.totals.steps == len(traj.steps) and traj.totals.completion_tokens > 0
+        assert traj.final_answer is None and len(agent_steps) == max_steps
+    assert traj.totals.steps == len(agent_steps) and traj.totals.completion_tokens > 0
 
 
 def test_qa_episode_with_search(llm, retriever, tmp_path: Path) -> None:
