@@ -28,12 +28,19 @@ from agentdistill.llm.types import GenerationConfig
 
 OUT = Path(__file__).resolve().parent / "results" / "agent.json"
 F = "```"
-MATH = Task(id="bench-1", dataset="bench", kind="math", answer="13138980",
-            question="Marin and his neighbor Nancy each eat 218983 apples a day. How many apples do they eat in 30 days?")
+MATH = Task(
+    id="bench-1",
+    dataset="bench",
+    kind="math",
+    answer="13138980",
+    question="Marin and his neighbor Nancy each eat 218983 apples a day. How many apples do they eat in 30 days?",
+)
 
 
 def replay_overhead(episodes: int = 20, steps: int = 5) -> dict:
-    script = [f"Thought: step {i}\nCode:\n{F}py\nx{i} = {i} * 2\nprint(x{i})\n{F}<end_code>" for i in range(steps)]
+    script = [
+        f"Thought: step {i}\nCode:\n{F}py\nx{i} = {i} * 2\nprint(x{i})\n{F}<end_code>" for i in range(steps)
+    ]
     per_step_wall, per_step_agent, per_step_exec = [], [], []
     for _ in range(episodes):
         llm = ReplayLLM(script)
@@ -54,7 +61,9 @@ def replay_overhead(episodes: int = 20, steps: int = 5) -> dict:
         "episodes": episodes,
         "steps_per_episode": steps,
         "agent_overhead_ms_per_step_median": round(1000 * statistics.median(per_step_agent), 3),
-        "agent_overhead_ms_per_step_p90": round(1000 * sorted(per_step_agent)[int(0.9 * len(per_step_agent))], 3),
+        "agent_overhead_ms_per_step_p90": round(
+            1000 * sorted(per_step_agent)[int(0.9 * len(per_step_agent))], 3
+        ),
         "sandbox_exec_ms_per_step_median": round(1000 * statistics.median(per_step_exec), 3),
         "step_wall_ms_median": round(1000 * statistics.median(per_step_wall), 3),
         "episode_wall_ms_median_incl_sandbox_start": round(1000 * statistics.median(episode), 1),

@@ -45,14 +45,20 @@ def main() -> None:
             for ftp in (True, False):
                 out = Path(tmp) / f"ftp-{ftp}.jsonl"
                 start = time.perf_counter()
-                s = generate(tasks, llm, out, GenerateSettings(ftp=ftp, max_tokens=args.max_tokens), retriever)
+                s = generate(
+                    tasks, llm, out, GenerateSettings(ftp=ftp, max_tokens=args.max_tokens), retriever
+                )
                 wall = time.perf_counter() - start
                 rep = filter_trajectories(out, Path(tmp) / f"kept-{ftp}.jsonl")
                 trajs = read_trajectories(out)
                 result["settings"]["ftp" if ftp else "no_ftp"] = {
-                    "correct": s.correct, "yield_per_100": round(s.yield_per_100, 1), "kept_after_filter": rep.kept,
-                    "dropped": dict(rep.dropped), "parse_failures": sum(t.totals.parse_failures for t in trajs),
-                    "steps": sum(t.totals.steps for t in trajs), "seconds": round(wall, 1),
+                    "correct": s.correct,
+                    "yield_per_100": round(s.yield_per_100, 1),
+                    "kept_after_filter": rep.kept,
+                    "dropped": dict(rep.dropped),
+                    "parse_failures": sum(t.totals.parse_failures for t in trajs),
+                    "steps": sum(t.totals.steps for t in trajs),
+                    "seconds": round(wall, 1),
                 }
     finally:
         llm.close()

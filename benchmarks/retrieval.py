@@ -48,15 +48,23 @@ def latency(retriever, queries: list[str], k: int = 3, budget_s: float = 30.0) -
         if time.perf_counter() - started > budget_s:
             break
     total = time.perf_counter() - started
-    return {"queries": len(times), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99),
-            "qps": round(len(times) / total, 1)}
+    return {
+        "queries": len(times),
+        "p50_ms": pct(times, 50),
+        "p99_ms": pct(times, 99),
+        "qps": round(len(times) / total, 1),
+    }
 
 
 def batched(retriever, queries: list[str], k: int = 3, batch: int = 64) -> dict:
     started = time.perf_counter()
     for i in range(0, len(queries), batch):
-        retriever.batch_search(queries[i:i + batch], k)
-    return {"queries": len(queries), "batch": batch, "qps": round(len(queries) / (time.perf_counter() - started), 1)}
+        retriever.batch_search(queries[i : i + batch], k)
+    return {
+        "queries": len(queries),
+        "batch": batch,
+        "qps": round(len(queries) / (time.perf_counter() - started), 1),
+    }
 
 
 def free_port() -> int:
@@ -65,14 +73,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def through_server(index: Path, queries: list[str], clients: int = 32, max_requests: int = 3000,
-                   budget_s: float = 40.0, k: int = 3) -> dict:
+def through_server(
+    index: Path,
+    queries: list[str],
+    clients: int = 32,
+    max_requests: int = 3000,
+    budget_s: float = 40.0,
+    k: int = 3,
+) -> dict:
     """Start the real server as a subprocess; `clients` threads each send one-query requests."""
     import httpx
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "agentdistill.cli.main", "serve-retriever", str(index),
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentdistill.cli.main", "serve-retriever", str(index), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -97,8 +114,10 @@ def through_server(index: Path, queries: list[str], clients: int = 32, max_reque
                             return
                         counter[0] += 1
                     t = time.perf_counter()
-                    r = client.post(url + "/retrieve", json={"queries": [queries[n % len(queries)]], "topk": k,
-                                                             "return_scores": True})
+                    r = client.post(
+                        url + "/retrieve",
+                        json={"queries": [queries[n % len(queries)]], "topk": k, "return_scores": True},
+                    )
                     r.raise_for_status()
                     with lock:
                         times.append(time.perf_counter() - t)
@@ -108,9 +127,14 @@ def through_server(index: Path, queries: list[str], clients: int = 32, max_reque
             list(pool.map(worker, range(clients)))
         total = time.perf_counter() - started
         health = httpx.get(url + "/health").json()
-        return {"clients": clients, "requests": len(times), "p50_ms": pct(times, 50), "p99_ms": pct(times, 99),
-                "qps": round(len(times) / total, 1),
-                "mean_queries_per_batch": round(health["queries"] / max(1, health["batches"]), 2)}
+        return {
+            "clients": clients,
+            "requests": len(times),
+            "p50_ms": pct(times, 50),
+            "p99_ms": pct(times, 99),
+            "qps": round(len(times) / total, 1),
+            "mean_queries_per_batch": round(health["queries"] / max(1, health["batches"]), 2),
+        }
     finally:
         proc.terminate()
         proc.wait(10)
@@ -137,14 +161,29 @@ def recall_part(out: dict, kinds: list[str]) -> None:
             hits = retriever.batch_search(questions, 10)
             row = {"questions": len(tasks), "seconds": round(time.perf_counter() - t, 2)}
             for k in (1, 3, 10):
-                row[f"recall@{k}"] = round(float(np.mean(
-                    [len(g & {p.id for p in h[:k]}) / len(g) for g, h in zip(golds, hits, strict=True)])), 4)
-                row[f"all_gold@{k}"] = round(float(np.mean(
-                    [g <= {p.id for p in h[:k]} for g, h in zip(golds, hits, strict=True)])), 4)
+                row[f"recall@{k}"] = round(
+                    float(
+                        np.mean(
+                            [
+                                len(g & {p.id for p in h[:k]}) / len(g)
+                                for g, h in zip(golds, hits, strict=True)
+                            ]
+                        )
+                    ),
+                    4,
+                )
+                row[f"all_gold@{k}"] = round(
+                    float(np.mean([g <= {p.id for p in h[:k]} for g, h in zip(golds, hits, strict=True)])), 4
+                )
             table.setdefault(name, {})[kind] = row
             print(name, kind, row, flush=True)
-    out["recall"] = {"corpus": str(default_corpus_path().name), "num_docs": meta["num_docs"],
-                     "dense_model": meta.get("dense", {}).get("model"), "query": "question text", "sets": table}
+    out["recall"] = {
+        "corpus": str(default_corpus_path().name),
+        "num_docs": meta["num_docs"],
+        "dense_model": meta.get("dense", {}).get("model"),
+        "query": "question text",
+        "sets": table,
+    }
 
 
 def real_part(out: dict) -> None:
@@ -159,22 +198,35 @@ def real_part(out: dict) -> None:
     meta = read_meta(bm25_dir)
     t = time.perf_counter()
     bm25 = open_index(bm25_dir)
-    res["bm25"] = {"num_docs": meta["num_docs"], "build_s": meta["build_seconds"], "index_mb": round(meta["bytes"] / 1e6, 2),
-                   "load_s": round(time.perf_counter() - t, 3), "in_process": latency(bm25, queries),
-                   "in_process_batched": batched(bm25, queries)}
+    res["bm25"] = {
+        "num_docs": meta["num_docs"],
+        "build_s": meta["build_seconds"],
+        "index_mb": round(meta["bytes"] / 1e6, 2),
+        "load_s": round(time.perf_counter() - t, 3),
+        "in_process": latency(bm25, queries),
+        "in_process_batched": batched(bm25, queries),
+    }
     res["bm25"]["server_32_clients"] = through_server(bm25_dir, queries)
     res["bm25"]["server_vs_in_process_qps"] = round(
-        res["bm25"]["server_32_clients"]["qps"] / res["bm25"]["in_process"]["qps"], 3)
+        res["bm25"]["server_32_clients"]["qps"] / res["bm25"]["in_process"]["qps"], 3
+    )
     hybrid_dir = WORK / "bundled-hybrid"
     if (hybrid_dir / "meta.json").is_file():
         hmeta = read_meta(hybrid_dir)
         dense = open_index(hybrid_dir, kind="dense")
-        res["dense"] = {"model": hmeta["dense"]["model"], "faiss": hmeta["dense"]["faiss"],
-                        "build_s_encode": hmeta.get("dense_seconds"),
-                        "index_mb": round((hybrid_dir / "dense" / "index.faiss").stat().st_size / 1e6, 2),
-                        "in_process": latency(dense, queries[:300]), "in_process_batched": batched(dense, queries[:640])}
+        res["dense"] = {
+            "model": hmeta["dense"]["model"],
+            "faiss": hmeta["dense"]["faiss"],
+            "build_s_encode": hmeta.get("dense_seconds"),
+            "index_mb": round((hybrid_dir / "dense" / "index.faiss").stat().st_size / 1e6, 2),
+            "in_process": latency(dense, queries[:300]),
+            "in_process_batched": batched(dense, queries[:640]),
+        }
         hybrid = open_index(hybrid_dir)
-        res["hybrid"] = {"in_process": latency(hybrid, queries[:300]), "in_process_batched": batched(hybrid, queries[:640])}
+        res["hybrid"] = {
+            "in_process": latency(hybrid, queries[:300]),
+            "in_process_batched": batched(hybrid, queries[:640]),
+        }
     out["real_corpus"] = res
 
 
@@ -191,8 +243,11 @@ def synthetic_corpus(path: Path, n: int, seed: int = 0) -> list[str]:
             words = vocab[np.minimum(rng.zipf(1.2, lengths.sum()) - 1, len(vocab) - 1)]
             offsets = np.concatenate([[0], np.cumsum(lengths)])
             for j in range(m):
-                ws = words[offsets[j]:offsets[j + 1]]
-                fh.write(json.dumps({"id": f"s{start + j}", "title": " ".join(ws[:2]), "text": " ".join(ws[2:])}) + "\n")
+                ws = words[offsets[j] : offsets[j + 1]]
+                fh.write(
+                    json.dumps({"id": f"s{start + j}", "title": " ".join(ws[:2]), "text": " ".join(ws[2:])})
+                    + "\n"
+                )
                 if len(queries) < 2000 and rng.random() < 2000 / n * 2:
                     queries.append(" ".join(rng.choice(ws, 4, replace=False)))
     return queries
@@ -213,11 +268,17 @@ def synthetic_part(out: dict, sizes: list[int]) -> None:
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t = time.perf_counter()
         bm25 = open_index(index)
-        row = {"generate_s": round(gen_s, 1), "corpus_mb": round(corpus.stat().st_size / 1e6, 1),
-               "build_s": meta["build_seconds"], "index_mb": round(meta["bytes"] / 1e6, 1),
-               "peak_rss_mb_after_build": round(rss1 / 1024), "peak_rss_growth_mb": round((rss1 - rss0) / 1024),
-               "load_s": round(time.perf_counter() - t, 3), "in_process": latency(bm25, queries, budget_s=30),
-               "in_process_batched": batched(bm25, queries[:640])}
+        row = {
+            "generate_s": round(gen_s, 1),
+            "corpus_mb": round(corpus.stat().st_size / 1e6, 1),
+            "build_s": meta["build_seconds"],
+            "index_mb": round(meta["bytes"] / 1e6, 1),
+            "peak_rss_mb_after_build": round(rss1 / 1024),
+            "peak_rss_growth_mb": round((rss1 - rss0) / 1024),
+            "load_s": round(time.perf_counter() - t, 3),
+            "in_process": latency(bm25, queries, budget_s=30),
+            "in_process_batched": batched(bm25, queries[:640]),
+        }
         row["server_32_clients"] = through_server(index, queries, budget_s=30, max_requests=2000)
         res[f"bm25_{n}"] = row
         print(n, row, flush=True)
@@ -257,8 +318,14 @@ def faiss_part(out: dict, n: int = 100_000, dim: int = 384) -> None:
         if kind == "flat":
             flat_truth = found
         agree = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, flat_truth, strict=True)])
-        res[kind] = {"vectors": n, "dim": dim, "build_s": round(build, 2), "p50_ms": pct(times, 50),
-                     "p99_ms": pct(times, 99), "recall@10_vs_flat": round(float(agree), 3)}
+        res[kind] = {
+            "vectors": n,
+            "dim": dim,
+            "build_s": round(build, 2),
+            "p50_ms": pct(times, 50),
+            "p99_ms": pct(times, 99),
+            "recall@10_vs_flat": round(float(agree), 3),
+        }
         print(kind, res[kind], flush=True)
         del index
     out["faiss_random_vectors"] = res
@@ -272,7 +339,9 @@ def save(out: dict, stamp: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--parts", default="recall,real,synthetic,faiss")
     parser.add_argument("--kinds", default="bm25,dense,hybrid")
     parser.add_argument("--sizes", default="100000,1000000")
@@ -284,12 +353,17 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     WORK.mkdir(parents=True, exist_ok=True)
     out: dict = {}
-    out["note"] = "compare ratios within one run; run.load_start of 2 means both cores were busy before it began"
+    out["note"] = (
+        "compare ratios within one run; run.load_start of 2 means both cores were busy before it began"
+    )
     out["parts"] = args.parts.split(",")
     parts = args.parts.split(",")
-    for part, fn in (("recall", lambda: recall_part(out, args.kinds.split(","))), ("real", lambda: real_part(out)),
-                     ("synthetic", lambda: synthetic_part(out, [int(s) for s in args.sizes.split(",")])),
-                     ("faiss", lambda: faiss_part(out))):
+    for part, fn in (
+        ("recall", lambda: recall_part(out, args.kinds.split(","))),
+        ("real", lambda: real_part(out)),
+        ("synthetic", lambda: synthetic_part(out, [int(s) for s in args.sizes.split(",")])),
+        ("faiss", lambda: faiss_part(out)),
+    ):
         if part in parts:
             fn()
             out.setdefault("measured_at", {})[part] = time.strftime("%Y-%m-%d %H:%M:%S")

@@ -12,7 +12,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # The raw datasets (DESIGN.md §7) for the build-reproduction tests: $AGENTDISTILL_DATA_DIR, else the checkout's
 # sibling shared/data; tests that need them skip when neither exists.
-DATA_DIR = Path(os.environ.get("AGENTDISTILL_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+DATA_DIR = Path(
+    os.environ.get("AGENTDISTILL_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 
 
 @pytest.fixture(scope="session")

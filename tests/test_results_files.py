@@ -14,7 +14,9 @@ RESULTS = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 def test_results_file_carries_its_provenance(path: Path) -> None:
     data = json.loads(path.read_text(encoding="utf-8"))
     run = data.get("run")
-    assert isinstance(run, dict), f"{path.name}: no 'run' stamp; re-run its benchmark script (benchmarks/_stamp.py)"
+    assert isinstance(run, dict), (
+        f"{path.name}: no 'run' stamp; re-run its benchmark script (benchmarks/_stamp.py)"
+    )
     for field in ("command", "date", "git_commit", "load_start", "load_end"):
         assert run.get(field) not in (None, "", []), f"{path.name}: run.{field} missing"
     assert run["command"].startswith("python benchmarks/") or "benchmarks/" in run["command"]

@@ -21,11 +21,22 @@ from agentdistill.data.task import Task
 
 def _traj(i: int) -> Trajectory:
     task = Task(id=f"t{i}", dataset="unit", kind="qa", question="Q?", answer="A")
-    step = Step(index=0, raw="Thought: x\nCode:\n```py\nfinal_answer('A')\n```", code="final_answer('A')",
-                has_final_answer=True, final_answer="A",
-                candidates=[Candidate(index=0, raw="r", valid=True, vote_key='["", "\'A\'"]', group_size=1)])
-    return Trajectory(task=task, model="m", steps=[step], final_answer="A", status="answered",
-                      messages=[{"role": "system", "content": "s"}])
+    step = Step(
+        index=0,
+        raw="Thought: x\nCode:\n```py\nfinal_answer('A')\n```",
+        code="final_answer('A')",
+        has_final_answer=True,
+        final_answer="A",
+        candidates=[Candidate(index=0, raw="r", valid=True, vote_key='["", "\'A\'"]', group_size=1)],
+    )
+    return Trajectory(
+        task=task,
+        model="m",
+        steps=[step],
+        final_answer="A",
+        status="answered",
+        messages=[{"role": "system", "content": "s"}],
+    )
 
 
 def test_roundtrip(tmp_path: Path) -> None:

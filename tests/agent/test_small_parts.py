@@ -32,7 +32,10 @@ def test_vote(keys: list[str | None], winner: int, sizes: dict[str, int]) -> Non
 @pytest.mark.parametrize(
     ("cot", "prefix"),
     [
-        ("First find the director.\nThen his birthplace.\n\nThe director is X.", "Thought: First find the director.\nThen his birthplace.\n\n"),
+        (
+            "First find the director.\nThen his birthplace.\n\nThe director is X.",
+            "Thought: First find the director.\nThen his birthplace.\n\n",
+        ),
         ("\n\n  Thought: plan it.  \n\nmore", "Thought: plan it.\n\n"),
         ("single paragraph only", "Thought: single paragraph only\n\n"),
         ("a\n   \nb", "Thought: a\n\n"),

@@ -53,8 +53,12 @@ def assert_one_line_error(r: Result, *needles: str, alone: bool = True) -> str:
 
 def write_tasks(path: Path, n: int = 2) -> Path:
     """A user task file in the documented JSONL shape: n small arithmetic questions."""
-    path.write_text("".join(f'{{"id": "t{i}", "question": "What is {i}+3?", "answer": "{i + 3}", "kind": "math"}}\n'
-                            for i in range(n)))
+    path.write_text(
+        "".join(
+            f'{{"id": "t{i}", "question": "What is {i}+3?", "answer": "{i + 3}", "kind": "math"}}\n'
+            for i in range(n)
+        )
+    )
     return path
 
 
@@ -73,8 +77,21 @@ def start_llama_server(gguf: Path, log: Path) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        "1",
+    ]
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"

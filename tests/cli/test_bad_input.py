@@ -75,7 +75,9 @@ def test_filter_output_equal_to_input_is_refused(tmp_path: Path) -> None:
     before = src.read_bytes()
     assert_one_line_error(run_cli("filter", src, "--out", src), "output path is the input")
     assert src.read_bytes() == before  # not emptied, not rewritten
-    assert_one_line_error(run_cli("filter", src, "--out", tmp_path / "." / "traj.jsonl"), "output path is the input")
+    assert_one_line_error(
+        run_cli("filter", src, "--out", tmp_path / "." / "traj.jsonl"), "output path is the input"
+    )
 
 
 def test_index_search_against_dead_server_fails() -> None:
@@ -87,6 +89,8 @@ def test_index_search_against_dead_server_fails() -> None:
 def test_generate_output_equal_to_task_file_is_refused(tmp_path: Path) -> None:
     tasks = write_tasks(tmp_path / "t.jsonl", 2)
     before = tasks.read_bytes()
-    r = run_cli("generate", "-t", f"{tasks}:1", "--teacher", "smollm2-135m", "--out", tasks, "--retriever", "")
+    r = run_cli(
+        "generate", "-t", f"{tasks}:1", "--teacher", "smollm2-135m", "--out", tasks, "--retriever", ""
+    )
     assert_one_line_error(r, "output path is the input")
     assert tasks.read_bytes() == before

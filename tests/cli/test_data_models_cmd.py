@@ -14,7 +14,9 @@ def test_data_list_never_cuts_names_when_piped() -> None:
     r = run_cli("data", "list")
     assert r.code == 0
     for name in SPECS:
-        assert any(line.split("│")[1:2] and line.split("│")[1].strip() == name for line in r.stdout.splitlines()), name
+        assert any(
+            line.split("│")[1:2] and line.split("│")[1].strip() == name for line in r.stdout.splitlines()
+        ), name
     assert "…" not in r.stdout
 
 
@@ -24,7 +26,9 @@ def test_data_show_prints_tasks() -> None:
 
 
 def test_data_show_unknown_set_is_one_line() -> None:
-    assert_one_line_error(run_cli("data", "show", "gsm8k-trian"), "unknown task set 'gsm8k-trian'", "gsm8k-train")
+    assert_one_line_error(
+        run_cli("data", "show", "gsm8k-trian"), "unknown task set 'gsm8k-trian'", "gsm8k-train"
+    )
 
 
 def test_data_show_truncated_file_names_file_and_line(tmp_path: Path) -> None:

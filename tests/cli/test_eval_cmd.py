@@ -37,8 +37,21 @@ def test_eval_refuses_to_resume_other_settings_and_announces_resume(tiny_gguf: P
     assert len(_records(run)) == 2
     again = run_subprocess("eval", "--model", "smollm2-135m", "-s", tasks, "--out", run, *FAST)
     assert again.code == 0 and "resuming" in again.stderr and "2 of 2 already done, skipped" in again.stderr
-    other = run_cli("eval", "--model", "smollm2-135m", "-s", tasks, "--out", run, "--mode", "cot",
-                    "--max-tokens", "48", "--n-ctx", "2048")
+    other = run_cli(
+        "eval",
+        "--model",
+        "smollm2-135m",
+        "-s",
+        tasks,
+        "--out",
+        run,
+        "--mode",
+        "cot",
+        "--max-tokens",
+        "48",
+        "--n-ctx",
+        "2048",
+    )
     assert_one_line_error(other, "max_tokens: 32 -> 48", "refusing to resume")
     assert len(_records(run)) == 2  # nothing appended
 
@@ -83,16 +96,38 @@ def test_eval_with_openai_backend_down_then_up(servers: list, tmp_path: Path) ->
     _, (_, url) = servers  # server B: the failover test kills A
     tasks, run = write_tasks(tmp_path / "t.jsonl", 2), tmp_path / "run"
     dead = "http://127.0.0.1:9/v1"  # discard port: connection refused
-    down = run_subprocess("eval", "--model", f"openai:tiny@{dead}", "-s", tasks, "--out", run, "--mode", "cot",
-                          "--max-tokens", "24")
+    down = run_subprocess(
+        "eval",
+        "--model",
+        f"openai:tiny@{dead}",
+        "-s",
+        tasks,
+        "--out",
+        run,
+        "--mode",
+        "cot",
+        "--max-tokens",
+        "24",
+    )
     assert down.code == 1 and "2 question(s) failed" in down.stderr, down.stderr[-2000:]
     recs = _records(run)
     assert len(recs) == 2 and all(r["failure"] for r in recs)
     summary = json.loads((run / "summary.json").read_text())["per_set"]["t"]
     assert summary["n"] == 0 and summary["failed"] == 2 and summary["accuracy"] == 0.0
     assert any("2 question(s) failed" in w for w in load_run(run).warnings)  # the report counts them
-    up = run_subprocess("eval", "--model", f"openai:tiny@{url}", "-s", tasks, "--out", run, "--mode", "cot",
-                        "--max-tokens", "24")
+    up = run_subprocess(
+        "eval",
+        "--model",
+        f"openai:tiny@{url}",
+        "-s",
+        tasks,
+        "--out",
+        run,
+        "--mode",
+        "cot",
+        "--max-tokens",
+        "24",
+    )
     assert up.code == 0, up.stderr[-2000:]
     recs = _records(run)
     assert len(recs) == 4 and not any(r["failure"] for r in recs[2:])  # retried, appended
@@ -106,10 +141,24 @@ def test_pipeline_with_an_openai_teacher(servers: list, tmp_path: Path) -> None:
     """A pipeline config may name an OpenAI-compatible server: its n_ctx is not forced on the backend."""
     _, (_, url) = servers
     work = tmp_path / "w"
-    r = run_subprocess("pipeline", "smoke", "--stages", "generate", "--workdir", work,
-                       "--set", f"teacher.model=openai:tiny@{url}", "--set", "generate.mode=cot",
-                       "--set", "generate.tasks=[{set: gsm8k-train, limit: 1}]", "--set", "generate.max_tokens=24",
-                       "--set", "retriever=''")
+    r = run_subprocess(
+        "pipeline",
+        "smoke",
+        "--stages",
+        "generate",
+        "--workdir",
+        work,
+        "--set",
+        f"teacher.model=openai:tiny@{url}",
+        "--set",
+        "generate.mode=cot",
+        "--set",
+        "generate.tasks=[{set: gsm8k-train, limit: 1}]",
+        "--set",
+        "generate.max_tokens=24",
+        "--set",
+        "retriever=''",
+    )
     assert r.code == 0, r.stderr[-3000:]
     recs = [json.loads(x) for x in (work / "generate" / "cot.jsonl").read_text().splitlines()]
     assert len(recs) == 1 and recs[0]["error"] is None and recs[0]["model"] == "tiny"
@@ -118,10 +167,23 @@ def test_pipeline_with_an_openai_teacher(servers: list, tmp_path: Path) -> None:
 def test_eval_fails_over_when_an_endpoint_dies_mid_run(servers: list, tmp_path: Path) -> None:
     (proc_a, url_a), (_, url_b) = servers
     tasks, run = write_tasks(tmp_path / "t.jsonl", 6), tmp_path / "run"
-    args = ("eval", "--model", f"openai:tiny@{url_a},{url_b}", "-s", tasks, "--out", run, "--mode", "cot",
-            "--max-tokens", "24")
+    args = (
+        "eval",
+        "--model",
+        f"openai:tiny@{url_a},{url_b}",
+        "-s",
+        tasks,
+        "--out",
+        run,
+        "--mode",
+        "cot",
+        "--max-tokens",
+        "24",
+    )
     env = {**os.environ, "AGENTDISTILL_PROGRESS_SECONDS": "0"}
-    proc = subprocess.Popen(cli_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    proc = subprocess.Popen(
+        cli_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    )
     results = run / "results.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and not (results.exists() and results.read_bytes().count(b"\n") >= 1):

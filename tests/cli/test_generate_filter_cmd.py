@@ -21,13 +21,16 @@ def test_sets_sharing_task_ids_are_all_generated_and_filtered(tiny_gguf: Path, t
     out = tmp_path / "traj.jsonl"
     first = run_subprocess("generate", "-t", "gsm8k-train:1", "--out", out, "--retriever", "", *FAST)
     assert first.code == 0, first.stderr[-2000:]
-    both = run_subprocess("generate", "-t", "gsm8k-train:1", "-t", "math-medium-train:1", "--out", out,
-                          "--retriever", "", *FAST)
+    both = run_subprocess(
+        "generate", "-t", "gsm8k-train:1", "-t", "math-medium-train:1", "--out", out, "--retriever", "", *FAST
+    )
     assert both.code == 0, both.stderr[-2000:]
     assert "1 of 2 already done, skipped" in both.stderr  # the resume is announced
     keys = _keys(out)
     assert keys[0][1] == keys[1][1]  # the same task id ...
-    assert sorted(keys) == sorted({("gsm8k-train", keys[0][1]), ("math-medium-train", keys[1][1])})  # ... twice
+    assert sorted(keys) == sorted(
+        {("gsm8k-train", keys[0][1]), ("math-medium-train", keys[1][1])}
+    )  # ... twice
     kept = tmp_path / "kept.jsonl"
     rep = run_filter(out, kept, "agent", max_per_task=1, require_correct=False, require_parsed=False)
     assert rep.total == 2 and rep.tasks == 2  # two tasks, not one task with two attempts

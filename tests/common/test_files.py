@@ -31,7 +31,7 @@ def test_atomic_json_replaces_whole(tmp_path: Path) -> None:
     assert [x.name for x in tmp_path.iterdir()] == ["summary.json"]  # no temp file left behind
 
 
-KILLED_WRITER = textwrap.dedent('''
+KILLED_WRITER = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
     from agentdistill.common import files
@@ -47,7 +47,7 @@ KILLED_WRITER = textwrap.dedent('''
         def fileno(self): return self.f.fileno()
     files.os.fdopen = lambda fd, mode: Slow(real(fd, mode))
     files.atomic_write_json(Path(sys.argv[1]), {"new": "x" * 1000})
-''')
+""")
 
 
 def test_kill_during_summary_write_keeps_the_old_summary(tmp_path: Path) -> None:
@@ -97,6 +97,9 @@ def test_sha256_file(tmp_path: Path) -> None:
     p = tmp_path / "f"
     p.write_bytes(b"abc")
     seen: list[int] = []
-    assert sha256_file(p, seen.append, chunk=2) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert (
+        sha256_file(p, seen.append, chunk=2)
+        == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
     assert seen == [2, 1]
     time.sleep(0)

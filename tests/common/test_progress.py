@@ -21,7 +21,9 @@ def test_plain_lines_when_piped() -> None:
     p.close()
     lines = out.getvalue().splitlines()
     assert len(lines) >= 2
-    assert re.match(r"eval demo: 6/10 tasks, [\d.]+ tasks/min, [\d.]+ tok/s, eta \S+, elapsed \S+$", lines[-2])
+    assert re.match(
+        r"eval demo: 6/10 tasks, [\d.]+ tasks/min, [\d.]+ tok/s, eta \S+, elapsed \S+$", lines[-2]
+    )
     assert "\x1b[" not in out.getvalue()  # no terminal control codes in a log
 
 
@@ -38,7 +40,9 @@ def test_lines_are_rate_limited() -> None:
 def test_resume_is_announced() -> None:
     out = Pipe()
     announce_resume("generate (agent)", 3, 8, "runs/t.jsonl", stream=out)
-    assert out.getvalue() == "generate (agent): resuming runs/t.jsonl: 3 of 8 already done, skipped; 5 to do\n"
+    assert (
+        out.getvalue() == "generate (agent): resuming runs/t.jsonl: 3 of 8 already done, skipped; 5 to do\n"
+    )
     quiet = Pipe()
     announce_resume("x", 0, 8, "y", stream=quiet)
     assert quiet.getvalue() == ""

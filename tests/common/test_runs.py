@@ -19,8 +19,13 @@ from agentdistill.common.runs import StaleOutputError, check_stamp, latest_by_ke
 
 def _run(items, out: Path, work=None, failed=lambda r: r.get("error") is not None):  # noqa: ANN001, ANN202
     return run_batch(
-        items, lambda it: record_key(*it), work or (lambda it: {"set": it[0], "id": it[1], "sample": it[2]}), out,
-        record_key_of=lambda r: record_key(r["set"], r["id"], r["sample"]), to_json=lambda r: r, failed=failed,
+        items,
+        lambda it: record_key(*it),
+        work or (lambda it: {"set": it[0], "id": it[1], "sample": it[2]}),
+        out,
+        record_key_of=lambda r: record_key(r["set"], r["id"], r["sample"]),
+        to_json=lambda r: r,
+        failed=failed,
     )
 
 
@@ -76,7 +81,7 @@ def test_stamp_archive_moves_old_output_to_stale_n(tmp_path: Path) -> None:
     assert json.loads((run / "stamp.json").read_text()) == {"m": 2} and not (run / "results.jsonl").exists()
 
 
-WORKER = textwrap.dedent('''
+WORKER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from agentdistill.common.runs import record_key, run_batch
@@ -87,7 +92,7 @@ WORKER = textwrap.dedent('''
 
     run_batch(list(range(200)), lambda i: record_key("s", str(i)), work, Path(sys.argv[1]),
               record_key_of=lambda r: record_key(r["set"], r["id"], r["sample"]), to_json=lambda r: r)
-''')
+""")
 
 
 def test_kill_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -103,8 +108,9 @@ def test_kill_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path) -
     before = out.read_bytes().count(b"\n")
     assert 5 <= before < 200
     env = {**os.environ, "AGENTDISTILL_PROGRESS_SECONDS": "0"}
-    done = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(script), str(out)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert f"resuming {out}: {before} of 200 already done, skipped" in done.stderr  # the resume is announced
     ids = [r["id"] for _, r in iter_jsonl(out)]

@@ -9,10 +9,26 @@ from agentdistill.data import DataError, list_task_sets, load_tasks
 from agentdistill.data.answers import gsm8k_answer, last_boxed
 from agentdistill.data.build.sets import norm_problem
 
-EXPECTED = {"hotpotqa-test": 500, "musique-test": 500, "2wiki-test": 500, "bamboogle-test": 125, "math500": 500,
-            "gsm-hard-500": 500, "aime-90": 90, "olymmath-200": 200, "hotpotqa-train": 1000, "math-train": 1000,
-            "math-medium-train": 998, "gsm8k-train": 7473, "gsm8k-test": 1319, "gsm-hard": 1319,
-            "math-pool-train": 4500, "aime24": 30, "amc23": 40, "hotpotqa-paper-closed": 264}
+EXPECTED = {
+    "hotpotqa-test": 500,
+    "musique-test": 500,
+    "2wiki-test": 500,
+    "bamboogle-test": 125,
+    "math500": 500,
+    "gsm-hard-500": 500,
+    "aime-90": 90,
+    "olymmath-200": 200,
+    "hotpotqa-train": 1000,
+    "math-train": 1000,
+    "math-medium-train": 998,
+    "gsm8k-train": 7473,
+    "gsm8k-test": 1319,
+    "gsm-hard": 1319,
+    "math-pool-train": 4500,
+    "aime24": 30,
+    "amc23": 40,
+    "hotpotqa-paper-closed": 264,
+}
 
 
 def test_list_task_sets_counts():
@@ -53,14 +69,17 @@ def test_gsm8k_train_test_disjoint():
     assert not any(norm_problem(t.question) in train for t in load_tasks("gsm8k-test"))
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    (r"so $\boxed{\frac{1}{2}}$.", r"\frac{1}{2}"),
-    (r"\boxed{1} and \boxed{\left(3, \frac{\pi}{2}\right)}", r"\left(3, \frac{\pi}{2}\right)"),
-    (r"\boxed{\{1,2\}}", r"\{1,2\}"),
-    (r"\fbox{7}", "7"),
-    (r"no box", None),
-    (r"\boxed{unclosed", None),
-])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (r"so $\boxed{\frac{1}{2}}$.", r"\frac{1}{2}"),
+        (r"\boxed{1} and \boxed{\left(3, \frac{\pi}{2}\right)}", r"\left(3, \frac{\pi}{2}\right)"),
+        (r"\boxed{\{1,2\}}", r"\{1,2\}"),
+        (r"\fbox{7}", "7"),
+        (r"no box", None),
+        (r"\boxed{unclosed", None),
+    ],
+)
 def test_last_boxed(text, want):
     assert last_boxed(text) == want
 
@@ -84,9 +103,11 @@ def test_unknown_name_suggests():
 def test_user_files(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({"examples": [{"id": 1, "question": "q1", "answer": 3}]}))
     (tmp_path / "b.json").write_text(json.dumps([{"question": "q1", "answer": "x", "aliases": ["y"]}]))
-    (tmp_path / "c.jsonl").write_text('{"question": "q1", "answer": "x", "kind": "math", "extra": 1}\n\n'
-                                      '{"question": "q2", "answer": "y", "kind": "math"}\n')
-    (tmp_path / "d.csv").write_text("Q,A\nWho?,Bob\n\"Where, then?\",Paris\n")
+    (tmp_path / "c.jsonl").write_text(
+        '{"question": "q1", "answer": "x", "kind": "math", "extra": 1}\n\n'
+        '{"question": "q2", "answer": "y", "kind": "math"}\n'
+    )
+    (tmp_path / "d.csv").write_text('Q,A\nWho?,Bob\n"Where, then?",Paris\n')
     a = load_tasks(tmp_path / "a.json")
     assert a[0].answer == "3" and a[0].id == "1" and a[0].kind == "qa" and a[0].dataset == "a"
     assert load_tasks(str(tmp_path / "b.json"))[0].aliases == ["y"]

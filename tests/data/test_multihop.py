@@ -61,12 +61,18 @@ def test_paper_closed_matches_paper_ids():
     assert all(t.id in paper and t.answer == paper[t.id].answer for t in closed)
 
 
-@pytest.mark.parametrize(("a", "b", "dup"), [
-    ("Who is the father of John Smith?", "who is the father of john smith", True),
-    ("Who is the father of John Smith?", "Who is the mother of John Smith?", False),
-    ("In what year was the director of the 1994 film The Lion King and Aladdin born in Texas state?",
-     "In what year was the director of the 1994 film The Lion King and Aladdin born in Texas?", True),
-    ("Where was X born?", "Where did X die?", False),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "dup"),
+    [
+        ("Who is the father of John Smith?", "who is the father of john smith", True),
+        ("Who is the father of John Smith?", "Who is the mother of John Smith?", False),
+        (
+            "In what year was the director of the 1994 film The Lion King and Aladdin born in Texas state?",
+            "In what year was the director of the 1994 film The Lion King and Aladdin born in Texas?",
+            True,
+        ),
+        ("Where was X born?", "Where did X die?", False),
+    ],
+)
 def test_near_duplicates(a, b, dup):
     assert (near_duplicates([a], [b], 0.9) == {0: 0}) is dup

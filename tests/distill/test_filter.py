@@ -7,10 +7,14 @@ from agentdistill.distill.filter import filter_trajectories
 TASK = Task(id="t1", dataset="gsm8k-train", kind="math", question="1+1?", answer="2")
 
 
-def traj(task: Task, raws: list[str], *, status="answered", correct=True, kinds=None, **settings) -> Trajectory:
+def traj(
+    task: Task, raws: list[str], *, status="answered", correct=True, kinds=None, **settings
+) -> Trajectory:
     kinds = kinds or [None] * len(raws)
     steps = [Step(index=i, raw=r, error_kind=k) for i, (r, k) in enumerate(zip(raws, kinds, strict=True))]
-    return Trajectory(task=task, model="teacher", steps=steps, status=status, correct=correct, settings=settings)
+    return Trajectory(
+        task=task, model="teacher", steps=steps, status=status, correct=correct, settings=settings
+    )
 
 
 def test_filter_keeps_correct_parsed_and_reports_reasons(tmp_path: Path) -> None:
@@ -24,7 +28,9 @@ def test_filter_keeps_correct_parsed_and_reports_reasons(tmp_path: Path) -> None
         traj(t2, ["y", "z"], kinds=["no_code", None]),  # a step did not parse
         traj(t3, ["p"], status="max_steps", correct=False),  # ran out of steps
         traj(t3, ["q", "r"], kinds=["exception", None]),  # execution error: kept (recovery is useful)
-        traj(t3, ["s"]).model_copy(update={"forced_final_answer": True}),  # forced answer: never training data
+        traj(t3, ["s"]).model_copy(
+            update={"forced_final_answer": True}
+        ),  # forced answer: never training data
     ]
     src, dst = tmp_path / "all.jsonl", tmp_path / "kept.jsonl"
     with TrajectoryWriter(src) as w:
@@ -35,8 +41,12 @@ def test_filter_keeps_correct_parsed_and_reports_reasons(tmp_path: Path) -> None
     assert [(t.task.id, [s.raw for s in t.steps]) for t in kept] == [("t1", ["a", "b"]), ("t3", ["q", "r"])]
     assert rep.total == 8 and rep.kept == 2 and rep.tasks == 3 and rep.tasks_kept == 2
     assert dict(rep.dropped) == {
-        "duplicate": 1, "over_max_per_task": 1, "incorrect": 1, "parse_error": 1,
-        "status:max_steps": 1, "forced_final_answer": 1,
+        "duplicate": 1,
+        "over_max_per_task": 1,
+        "incorrect": 1,
+        "parse_error": 1,
+        "status:max_steps": 1,
+        "forced_final_answer": 1,
     }
 
 
@@ -96,7 +106,9 @@ def test_judge_keeps_a_correct_paraphrase_em_rejects(tmp_path: Path) -> None:
         for t in records:
             w.write(t)
     assert filter_trajectories(src, dst).kept == 0
-    judge = LLMJudge(ReplayLLM(['{"explanation": "same city", "score": 1}', "no verdict", "still none", "nope"]))
+    judge = LLMJudge(
+        ReplayLLM(['{"explanation": "same city", "score": 1}', "no verdict", "still none", "nope"])
+    )
     rep = filter_trajectories(src, tmp_path / "kept2.jsonl", judge=judge)
     assert rep.kept == 1 and rep.judge == {"rescued": 1, "agree": 0, "unparsed": 1}
     assert rep.dropped == {"incorrect": 1}  # an unparsed verdict falls back to EM

@@ -17,9 +17,27 @@ FAST = dict(max_steps=2, max_tokens=96)
 
 
 def _cli(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "agentdistill.cli.main", "generate", "-t", "gsm8k-train:4", "--teacher",
-            "smollm2-135m", "--out", str(out), "--max-steps", "2", "--max-tokens", "96", "--n-ctx", "4096",
-            "--retriever", "", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "agentdistill.cli.main",
+        "generate",
+        "-t",
+        "gsm8k-train:4",
+        "--teacher",
+        "smollm2-135m",
+        "--out",
+        str(out),
+        "--max-steps",
+        "2",
+        "--max-tokens",
+        "96",
+        "--n-ctx",
+        "4096",
+        "--retriever",
+        "",
+        *extra,
+    ]
 
 
 def test_seeds_are_stable_and_distinct() -> None:
@@ -59,7 +77,9 @@ def test_killed_run_resumes_without_loss_or_duplicates(tiny_gguf: Path, tmp_path
         if out.exists() and out.read_bytes().count(b"\n") >= 1:
             break
         time.sleep(0.2)
-    assert proc.poll() is None, f"generation ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    assert proc.poll() is None, (
+        f"generation ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     first = read_trajectories(out)

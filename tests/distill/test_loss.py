@@ -10,7 +10,9 @@ from agentdistill.distill.loss import chunked_linear_cross_entropy, chunked_line
 
 def _plain(hidden, weight, labels, bias=None):
     logits = torch.nn.functional.linear(hidden, weight, bias)
-    return torch.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100)
+    return torch.nn.functional.cross_entropy(
+        logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100
+    )
 
 
 def _inputs(seed=0, n=37, h=16, v=101, bias=False):

@@ -23,9 +23,15 @@ EXAMPLES = [
     [
         {"role": "system", "content": "You solve tasks with code."},
         {"role": "user", "content": "Who wrote Hamlet?"},
-        {"role": "assistant", "content": "Thought: search.\nCode:\n```py\nprint(search('Hamlet author'))\n```"},
+        {
+            "role": "assistant",
+            "content": "Thought: search.\nCode:\n```py\nprint(search('Hamlet author'))\n```",
+        },
         {"role": "user", "content": "Observation: Hamlet is a tragedy by William Shakespeare."},
-        {"role": "assistant", "content": "Thought: found it.\nCode:\n```py\nfinal_answer('William Shakespeare')\n```"},
+        {
+            "role": "assistant",
+            "content": "Thought: found it.\nCode:\n```py\nfinal_answer('William Shakespeare')\n```",
+        },
     ],
     [
         {"role": "system", "content": "You solve tasks with code."},
@@ -53,7 +59,9 @@ def model_and_features(student_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(student_dir)
-    model = AutoModelForCausalLM.from_pretrained(student_dir, dtype=torch.float32, attn_implementation="sdpa").eval()
+    model = AutoModelForCausalLM.from_pretrained(
+        student_dir, dtype=torch.float32, attn_implementation="sdpa"
+    ).eval()
     feats = []
     for ex in EXAMPLES:
         ids, mask = assistant_mask(tok, ex, CHATML_TRAINING_TEMPLATE)
@@ -81,13 +89,24 @@ def test_packed_chunked_equals_unpacked_plain(model_and_features):
     assert batch["input_ids"].shape[0] == 1 and "attention_mask" not in batch
     add_chunked_lm_head(model, chunk_size=16)
     with torch.no_grad():
-        out = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], labels=batch["labels"], fused_lm_head=True)
+        out = model(
+            input_ids=batch["input_ids"],
+            position_ids=batch["position_ids"],
+            labels=batch["labels"],
+            fused_lm_head=True,
+        )
         got = -out.log_probs.sum().item()
         # control: the same packed row without position ids lets examples attend across boundaries
-        leaky = -model(input_ids=batch["input_ids"], labels=batch["labels"], fused_lm_head=True).log_probs.sum().item()
+        leaky = (
+            -model(input_ids=batch["input_ids"], labels=batch["labels"], fused_lm_head=True)
+            .log_probs.sum()
+            .item()
+        )
     assert got == pytest.approx(want, rel=1e-4)
     assert abs(leaky - want) > 1e-3 * want
-    assert out.label_mask.sum().item() == sum((torch.tensor(f["labels"][1:]) != -100).sum().item() for f in feats)
+    assert out.label_mask.sum().item() == sum(
+        (torch.tensor(f["labels"][1:]) != -100).sum().item() for f in feats
+    )
 
 
 def test_trainer_loss_packed_equals_unpacked(student_dir, tmp_path):
@@ -97,8 +116,17 @@ def test_trainer_loss_packed_equals_unpacked(student_dir, tmp_path):
     losses = {}
     for packing, chunked in ((True, True), (False, False)):
         cfg = TrainConfig(
-            model=str(student_dir), data=data, out_dir=tmp_path / f"o{packing}", packing=packing,
-            chunked_loss=chunked, loss_chunk_size=8, lora_r=4, lora_alpha=8, max_steps=1, progress=False, bf16=False,
+            model=str(student_dir),
+            data=data,
+            out_dir=tmp_path / f"o{packing}",
+            packing=packing,
+            chunked_loss=chunked,
+            loss_chunk_size=8,
+            lora_r=4,
+            lora_alpha=8,
+            max_steps=1,
+            progress=False,
+            bf16=False,
         )
         trainer = build_trainer(cfg, EXAMPLES)
         trainer.model.eval()  # no LoRA dropout; LoRA B starts at zero, so both see the base model

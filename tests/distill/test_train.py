@@ -18,7 +18,9 @@ EXAMPLE = [
 ]
 
 # longer than the runs' max_seq_len=128: dropped before training, never cut (issue 13 §4)
-LONG = EXAMPLE[:2] + [{"role": "assistant", "content": "Thought: " + "let me think again. " * 60 + "\nCode:\nfinal_answer(5)"}]
+LONG = EXAMPLE[:2] + [
+    {"role": "assistant", "content": "Thought: " + "let me think again. " * 60 + "\nCode:\nfinal_answer(5)"}
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +40,18 @@ def _cfg(student_dir, tmp_path, **kw):
     data = tmp_path / "sft.jsonl"
     data.write_text("".join(json.dumps({"messages": m}) + "\n" for m in [EXAMPLE] * 4 + [LONG]))
     base = dict(
-        model=str(student_dir), data=data, out_dir=tmp_path / "run", lora_r=8, lora_alpha=16, learning_rate=2e-3,
-        warmup_ratio=0.0, lr_scheduler="constant", effective_batch=1, max_seq_len=128, save_steps=3, progress=False,
+        model=str(student_dir),
+        data=data,
+        out_dir=tmp_path / "run",
+        lora_r=8,
+        lora_alpha=16,
+        learning_rate=2e-3,
+        warmup_ratio=0.0,
+        lr_scheduler="constant",
+        effective_batch=1,
+        max_seq_len=128,
+        save_steps=3,
+        progress=False,
     )
     return TrainConfig(**{**base, **kw})
 
@@ -59,7 +71,9 @@ def test_lora_run_loss_decreases_merged_generates_and_resumes(student_dir, tmp_p
     # the student's own (inference) template ships, not the training one we may have swapped in
     assert tok.chat_template == AutoTokenizer.from_pretrained(student_dir).chat_template
     model = AutoModelForCausalLM.from_pretrained(out.merged_dir)
-    prompt = tok.apply_chat_template(EXAMPLE[:2], add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    prompt = tok.apply_chat_template(
+        EXAMPLE[:2], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     gen = model.generate(**prompt, max_new_tokens=8, do_sample=False)
     assert gen.shape[1] > prompt["input_ids"].shape[1]
     # the merge kept what LoRA learned: the merged model fits the training example better than the base model
@@ -92,6 +106,11 @@ def test_bad_config_and_data_errors(tmp_path):
     with pytest.raises(ValidationError, match="epochz"):
         TrainConfig(model="x", data=tmp_path / "d.jsonl", out_dir=tmp_path, epochz=3)
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"messages": EXAMPLE}) + "\n" + json.dumps({"messages": [{"role": "bot", "content": "x"}]}) + "\n")
+    bad.write_text(
+        json.dumps({"messages": EXAMPLE})
+        + "\n"
+        + json.dumps({"messages": [{"role": "bot", "content": "x"}]})
+        + "\n"
+    )
     with pytest.raises(SFTDataError, match=r"bad.jsonl:2: field 'messages.0.role'"):
         read_sft_jsonl(bad)

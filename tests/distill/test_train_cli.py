@@ -25,9 +25,29 @@ def test_shipped_accelerate_configs_parse(name):
 
 def test_accelerate_launch_command(tmp_path):
     data = tmp_path / "sft.jsonl"
-    data.write_text(json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}) + "\n")
-    res = runner.invoke(app, ["train", "--data", str(data), "--model", "smollm2-135m", "--out", str(tmp_path / "o"),
-                              "--accelerate", "zero3", "--num-processes", "4", "--max-steps", "5", "--print-launch"])
+    data.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
+        + "\n"
+    )
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(data),
+            "--model",
+            "smollm2-135m",
+            "--out",
+            str(tmp_path / "o"),
+            "--accelerate",
+            "zero3",
+            "--num-processes",
+            "4",
+            "--max-steps",
+            "5",
+            "--print-launch",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "accelerate.commands.launch --config_file" in res.output and "zero3.yaml" in res.output
     assert "--num_processes 4" in res.output and "--max-steps 5" in res.output
@@ -35,7 +55,11 @@ def test_accelerate_launch_command(tmp_path):
 
 
 def test_unknown_accelerate_and_missing_data(tmp_path):
-    res = runner.invoke(app, ["train", "--data", "x.jsonl", "--model", "m", "--out", str(tmp_path), "--accelerate", "tpu"])
+    res = runner.invoke(
+        app, ["train", "--data", "x.jsonl", "--model", "m", "--out", str(tmp_path), "--accelerate", "tpu"]
+    )
     assert res.exit_code != 0 and "ddp, fsdp, zero3" in res.output
-    res = runner.invoke(app, ["train", "--data", str(tmp_path / "missing.jsonl"), "--model", "m", "--out", str(tmp_path)])
+    res = runner.invoke(
+        app, ["train", "--data", str(tmp_path / "missing.jsonl"), "--model", "m", "--out", str(tmp_path)]
+    )
     assert res.exit_code == 2 and "data file not found" in res.output

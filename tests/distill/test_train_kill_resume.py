@@ -16,7 +16,7 @@ EXAMPLE = [
     {"role": "assistant", "content": "Thought: add.\nCode:\n```py\nfinal_answer(2+3)\n```"},
 ]
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import json, sys
     from pathlib import Path
     from agentdistill.distill.train import TrainConfig, train
@@ -28,7 +28,7 @@ SCRIPT = textwrap.dedent('''
     result = train(cfg)
     print(json.dumps({"resumed_from": result.metrics["resumed_from"], "global_step": result.metrics["global_step"],
                       "merged": str(result.merged_dir)}))
-''')
+""")
 
 
 def test_train_killed_after_a_checkpoint_resumes(tiny_hf_dir: Path, tmp_path: Path) -> None:
@@ -39,7 +39,9 @@ def test_train_killed_after_a_checkpoint_resumes(tiny_hf_dir: Path, tmp_path: Pa
     cmd = [sys.executable, str(script), str(tiny_hf_dir), str(data), str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 600
-    while time.time() < deadline and proc.poll() is None and not (out / "checkpoints" / "checkpoint-2").is_dir():
+    while (
+        time.time() < deadline and proc.poll() is None and not (out / "checkpoints" / "checkpoint-2").is_dir()
+    ):
         time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()[1][-3000:]
     time.sleep(0.5)  # let checkpoint-2 finish or not: either way resume must pick a whole checkpoint

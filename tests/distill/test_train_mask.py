@@ -62,8 +62,14 @@ def test_only_assistant_tokens_are_labelled(student_dir, tmp_path, packing):
     data = tmp_path / "sft.jsonl"
     data.write_text("{}\n")  # not read by build_trainer; the config only checks it exists
     cfg = TrainConfig(
-        model=str(student_dir), data=data, out_dir=tmp_path / "out", packing=packing, lora_r=4, lora_alpha=8,
-        max_steps=1, progress=False,
+        model=str(student_dir),
+        data=data,
+        out_dir=tmp_path / "out",
+        packing=packing,
+        lora_r=4,
+        lora_alpha=8,
+        max_steps=1,
+        progress=False,
     )
     trainer = build_trainer(cfg, EXAMPLES)
     rows = [trainer.train_dataset[i] for i in range(len(trainer.train_dataset))]
@@ -91,4 +97,6 @@ def test_chatml_training_template_renders_like_inference(student_dir):
     text = tok.apply_chat_template(ex, chat_template=CHATML_TRAINING_TEMPLATE, tokenize=False)
     assert text == "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in ex)
     ids, mask = assistant_mask(tok, ex, CHATML_TRAINING_TEMPLATE)
-    assert [tok.decode(s) for s in _spans(ids, [i if m else -100 for i, m in zip(ids, mask, strict=True)])] == _expected([ex])
+    assert [
+        tok.decode(s) for s in _spans(ids, [i if m else -100 for i, m in zip(ids, mask, strict=True)])
+    ] == _expected([ex])

@@ -19,7 +19,9 @@ def test_eval_agent_and_cot_resume(tiny_gguf: Path, tmp_path: Path) -> None:
         first = evaluate(tasks[:1], llm, run, s)
         assert first.per_set["gsm-hard-500"].n == 1
         summary = evaluate(tasks, llm, run, s)  # resumes: only the second task is new
-        cot = evaluate(tasks, llm, tmp_path / "cot", EvalSettings(label="tiny cot", mode="cot", max_tokens=96))
+        cot = evaluate(
+            tasks, llm, tmp_path / "cot", EvalSettings(label="tiny cot", mode="cot", max_tokens=96)
+        )
     finally:
         llm.close()
     lines = (run / "results.jsonl").read_text().splitlines()

@@ -164,8 +164,18 @@ def test_judge_results_file_judges_a_retried_question_once_and_skips_failures(tm
     task = Task(id="1", dataset="hq", kind="qa", question="Capital of France?", answer="Paris")
     other = Task(id="2", dataset="hq", kind="qa", question="Capital of Italy?", answer="Rome")
     rows = [  # as evaluate/run.py appends them: a backend failure, later retried; a failure never retried
-        {"task": task.model_dump(), "prediction": None, "grade": {"correct": False}, "failure": "ConnectError: x"},
-        {"task": other.model_dump(), "prediction": None, "grade": {"correct": False}, "failure": "ConnectError: x"},
+        {
+            "task": task.model_dump(),
+            "prediction": None,
+            "grade": {"correct": False},
+            "failure": "ConnectError: x",
+        },
+        {
+            "task": other.model_dump(),
+            "prediction": None,
+            "grade": {"correct": False},
+            "failure": "ConnectError: x",
+        },
         {"task": task.model_dump(), "prediction": "Paris", "grade": {"correct": True}, "failure": None},
     ]
     results = tmp_path / "results.jsonl"

@@ -23,8 +23,12 @@ COMMANDS = {
     "filter": (FilterSettings, {}, {"src", "out", "mode", "judge"}),
     "train": (
         TrainSettings,
-        {"lr": "learning_rate", "batch": "effective_batch", "grad_ckpt": "gradient_checkpointing",
-         "compile_": "torch_compile"},
+        {
+            "lr": "learning_rate",
+            "batch": "effective_batch",
+            "grad_ckpt": "gradient_checkpointing",
+            "compile_": "torch_compile",
+        },
         {"data", "model", "out", "num_processes", "print_launch"},
     ),
 }
@@ -53,10 +57,14 @@ def test_cli_defaults_match_settings_model(command: str) -> None:
             continue
         field = aliases.get(name, name)
         if field not in model.model_fields:
-            problems.append(f"--{name}: no field {field!r} in {model.__name__} (add it, or list it as not a setting)")
+            problems.append(
+                f"--{name}: no field {field!r} in {model.__name__} (add it, or list it as not a setting)"
+            )
         elif param.default != model.model_fields[field].default:
-            problems.append(f"--{name}: CLI default {param.default!r} != {model.__name__}.{field} "
-                            f"default {model.model_fields[field].default!r}")
+            problems.append(
+                f"--{name}: CLI default {param.default!r} != {model.__name__}.{field} "
+                f"default {model.model_fields[field].default!r}"
+            )
     assert problems == []
 
 
@@ -80,10 +88,13 @@ def test_checker_sees_a_drifted_default(monkeypatch: pytest.MonkeyPatch) -> None
         test_cli_defaults_match_settings_model("generate")
 
 
-@pytest.mark.parametrize(("argv", "option"), [
-    (["eval", "--model", "m", "-s", "gsm-hard-500:1", "--out", "{tmp}/e", "--sag-n", "0"], "--sag-n"),
-    (["generate", "-t", "gsm8k-train:1", "--out", "{tmp}/g.jsonl", "--mode", "agnet"], "--mode"),
-])
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["eval", "--model", "m", "-s", "gsm-hard-500:1", "--out", "{tmp}/e", "--sag-n", "0"], "--sag-n"),
+        (["generate", "-t", "gsm8k-train:1", "--out", "{tmp}/g.jsonl", "--mode", "agnet"], "--mode"),
+    ],
+)
 def test_a_value_the_settings_model_refuses_is_a_one_line_error(argv, option, tmp_path) -> None:
     from typer.testing import CliRunner
 

@@ -26,7 +26,9 @@ def test_typo_names_file_and_field(tmp_path: Path) -> None:
 
 def test_wrong_type_and_missing_field(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("name: x\nteacher: {model: a}\nstudent: {model: b}\ngenerate: {tasks: [], samples: many}\n")
+    path.write_text(
+        "name: x\nteacher: {model: a}\nstudent: {model: b}\ngenerate: {tasks: [], samples: many}\n"
+    )
     with pytest.raises(ConfigError) as e:
         load_config(path)
     msg = str(e.value)
@@ -51,5 +53,7 @@ def test_dotted_overrides() -> None:
 def test_openai_models_get_no_n_ctx():  # used for teacher, student and judge (runner, stages/judging.py)
     from agentdistill.pipeline.config import ModelRef
 
-    assert ModelRef(model="openai:m@http://127.0.0.1:1/v1", options={"timeout": 5}).load_options() == {"timeout": 5}
+    assert ModelRef(model="openai:m@http://127.0.0.1:1/v1", options={"timeout": 5}).load_options() == {
+        "timeout": 5
+    }
     assert ModelRef(model="smollm2-135m", n_ctx=2048).load_options() == {"n_ctx": 2048}

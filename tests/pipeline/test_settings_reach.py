@@ -32,8 +32,11 @@ LOOK = "Thought: look first.\nCode:\n```py\nprint(1)\n```<end_code>"
 
 def make_cfg(tmp_path: Path, **sections: Any) -> PipelineConfig:
     raw: dict[str, Any] = {
-        "name": "reach", "workdir": str(tmp_path / "work"), "retriever": "",
-        "teacher": {"model": "teacher-spec"}, "student": {"model": "student-spec"},
+        "name": "reach",
+        "workdir": str(tmp_path / "work"),
+        "retriever": "",
+        "teacher": {"model": "teacher-spec"},
+        "student": {"model": "student-spec"},
         "generate": {"tasks": [{"set": "gsm8k-train", "limit": 1}], "ftp": False},
         "eval": {"sets": [{"set": "gsm-hard-500", "limit": 1}], "runs": [{"label": "s", "model": "student"}]},
     }
@@ -66,25 +69,48 @@ GENERATE_CASES: dict[str, tuple[dict[str, Any], Any]] = {
     "temperature": ({"temperature": 0.3}, lambda llm, w: {c.temperature for c in configs(llm)} == {0.3}),
     "top_p": ({"top_p": 0.9}, lambda llm, w: {c.top_p for c in configs(llm)} == {0.9}),
     # teacher SAG samples at sample_temperature (it used to fall back to the loop's own 0.4 / 0.8)
-    "sag_n": ({"sag_n": 3, "sample_temperature": 0.55, "top_p": 0.9},
-              lambda llm, w: {(c.n, c.temperature, c.top_p) for c in configs(llm)} == {(3, 0.55, 0.9)}),
-    "samples": ({"samples": 2, "sample_temperature": 0.65},
-                lambda llm, w: len(_trajs(w)) == 2 and {c.temperature for c in configs(llm)} == {0.65}),
-    "sample_temperature": ({"samples": 2, "sample_temperature": 0.45},
-                           lambda llm, w: {c.temperature for c in configs(llm)} == {0.45}),
+    "sag_n": (
+        {"sag_n": 3, "sample_temperature": 0.55, "top_p": 0.9},
+        lambda llm, w: {(c.n, c.temperature, c.top_p) for c in configs(llm)} == {(3, 0.55, 0.9)},
+    ),
+    "samples": (
+        {"samples": 2, "sample_temperature": 0.65},
+        lambda llm, w: len(_trajs(w)) == 2 and {c.temperature for c in configs(llm)} == {0.65},
+    ),
+    "sample_temperature": (
+        {"samples": 2, "sample_temperature": 0.45},
+        lambda llm, w: {c.temperature for c in configs(llm)} == {0.45},
+    ),
     # (and with force_final_answer off by default, no answer-only turn follows the last step)
-    "max_steps": ({"max_steps": 2}, lambda llm, w: _trajs(w)[0].settings.max_steps == 2
-                  and [bool(c.stop) for c in configs(llm)] == [True, True]),
-    "prompt": ({"prompt": "student"}, lambda llm, w: system_prompts(llm) == {
-        load_prompt("student").render(kind="math", search=False, max_steps=5, k=3)}),
+    "max_steps": (
+        {"max_steps": 2},
+        lambda llm, w: (
+            _trajs(w)[0].settings.max_steps == 2 and [bool(c.stop) for c in configs(llm)] == [True, True]
+        ),
+    ),
+    "prompt": (
+        {"prompt": "student"},
+        lambda llm, w: (
+            system_prompts(llm)
+            == {load_prompt("student").render(kind="math", search=False, max_steps=5, k=3)}
+        ),
+    ),
     "ftp": ({"ftp": True}, lambda llm, w: configs(llm)[0].stop == ("\n\n",) and _trajs(w)[0].settings.ftp),
     "seed": ({"seed": 5}, lambda llm, w: configs(llm)[0].seed == attempt_seed(5, _trajs(w)[0].task.id, 0)),
     # the forced answer turn is the only call without step stop strings
-    "force_final_answer": ({"force_final_answer": True, "max_steps": 1},
-                           lambda llm, w: [bool(c.stop) for c in configs(llm)] == [True, False]
-                           and _trajs(w)[0].forced_final_answer),
-    "mode": ({"mode": "cot"}, lambda llm, w: (w / "generate" / "cot.jsonl").is_file()
-             and system_prompts(llm) == {load_prompt("cot").render(kind="math")}),
+    "force_final_answer": (
+        {"force_final_answer": True, "max_steps": 1},
+        lambda llm, w: (
+            [bool(c.stop) for c in configs(llm)] == [True, False] and _trajs(w)[0].forced_final_answer
+        ),
+    ),
+    "mode": (
+        {"mode": "cot"},
+        lambda llm, w: (
+            (w / "generate" / "cot.jsonl").is_file()
+            and system_prompts(llm) == {load_prompt("cot").render(kind="math")}
+        ),
+    ),
 }
 # concurrency only matters for thread-safe (HTTP) backends; its wiring is tested with them (tests/distill)
 GENERATE_UNTESTED = {"concurrency"}
@@ -94,14 +120,20 @@ def test_generate_cases_cover_every_setting() -> None:
     assert set(GENERATE_CASES) | GENERATE_UNTESTED == set(GenerateSettings.model_fields)
 
 
-SCRIPTS = {"max_steps": [LOOK, LOOK, ANSWER], "force_final_answer": [LOOK, "42"], "ftp": ["I think it is 42.\n\nMore.", ANSWER],
-           "mode": ["So the answer is \\boxed{42}."]}
+SCRIPTS = {
+    "max_steps": [LOOK, LOOK, ANSWER],
+    "force_final_answer": [LOOK, "42"],
+    "ftp": ["I think it is 42.\n\nMore.", ANSWER],
+    "mode": ["So the answer is \\boxed{42}."],
+}
 
 
 @pytest.mark.parametrize("name", sorted(GENERATE_CASES))
 def test_generate_setting_reaches_the_sampler(name: str, tmp_path: Path) -> None:
     settings, check = GENERATE_CASES[name]
-    top = {"seed": settings["seed"]} if "seed" in settings else {}  # one seed for the pipeline, as users set it
+    top = (
+        {"seed": settings["seed"]} if "seed" in settings else {}
+    )  # one seed for the pipeline, as users set it
     cfg = make_cfg(tmp_path, generate={k: v for k, v in settings.items() if k != "seed"}, **top)
     llm = run_with_replay(cfg, "generate", SCRIPTS.get(name, [ANSWER]))
     assert check(llm, cfg.workdir), f"generate.{name} did not reach the sampler: {configs(llm)}"
@@ -112,21 +144,43 @@ EVAL_CASES: dict[str, tuple[dict[str, Any], dict[str, Any], Any]] = {  # (eval s
     "max_tokens": ({"max_tokens": 66}, {}, lambda llm: {c.max_tokens for c in configs(llm)} == {66}),
     "temperature": ({"temperature": 0.25}, {}, lambda llm: {c.temperature for c in configs(llm)} == {0.25}),
     # the bug of issue 15: run_episode's own 0.4 / 0.8 overwrote these
-    "sag_n": ({"sag_temperature": 0.9, "sag_top_p": 0.7}, {"sag_n": 3},
-              lambda llm: {(c.n, c.temperature, c.top_p) for c in configs(llm)} == {(3, 0.9, 0.7)}),
-    "sag_temperature": ({"sag_temperature": 0.15}, {"sag_n": 2},
-                        lambda llm: {c.temperature for c in configs(llm)} == {0.15}),
+    "sag_n": (
+        {"sag_temperature": 0.9, "sag_top_p": 0.7},
+        {"sag_n": 3},
+        lambda llm: {(c.n, c.temperature, c.top_p) for c in configs(llm)} == {(3, 0.9, 0.7)},
+    ),
+    "sag_temperature": (
+        {"sag_temperature": 0.15},
+        {"sag_n": 2},
+        lambda llm: {c.temperature for c in configs(llm)} == {0.15},
+    ),
     "sag_top_p": ({"sag_top_p": 0.35}, {"sag_n": 2}, lambda llm: {c.top_p for c in configs(llm)} == {0.35}),
     "max_steps": ({"max_steps": 1}, {}, lambda llm: sum(1 for c in configs(llm) if c.stop) == 1),
     "seed": ({"seed": 11}, {}, lambda llm: {c.seed for c in configs(llm)} == {11}),
-    "prompt": ({}, {"prompt": "teacher"}, lambda llm: system_prompts(llm) == {
-        load_prompt("teacher").render(kind="math", search=False, max_steps=5, k=3)}),
-    "force_final_answer": ({"force_final_answer": False, "max_steps": 1}, {},
-                           lambda llm: [bool(c.stop) for c in configs(llm)] == [True]),
-    "mode": ({}, {"mode": "cot"}, lambda llm: system_prompts(llm) == {load_prompt("cot").render(kind="math")}),
+    "prompt": (
+        {},
+        {"prompt": "teacher"},
+        lambda llm: (
+            system_prompts(llm)
+            == {load_prompt("teacher").render(kind="math", search=False, max_steps=5, k=3)}
+        ),
+    ),
+    "force_final_answer": (
+        {"force_final_answer": False, "max_steps": 1},
+        {},
+        lambda llm: [bool(c.stop) for c in configs(llm)] == [True],
+    ),
+    "mode": (
+        {},
+        {"mode": "cot"},
+        lambda llm: system_prompts(llm) == {load_prompt("cot").render(kind="math")},
+    ),
     # CoT + RAG: the retriever's passages come before the question (real BM25 over the bundled corpus)
-    "rag": ({}, {"mode": "cot", "rag": True},
-            lambda llm: [m[1]["content"].startswith("Passages:\n[1] ") for m, _, _ in llm.calls] == [True]),
+    "rag": (
+        {},
+        {"mode": "cot", "rag": True},
+        lambda llm: [m[1]["content"].startswith("Passages:\n[1] ") for m, _, _ in llm.calls] == [True],
+    ),
 }
 EVAL_UNTESTED = {"concurrency"}  # concurrency only matters for thread-safe (HTTP) backends
 
@@ -144,7 +198,11 @@ def test_eval_setting_reaches_the_sampler(name: str, tmp_path: Path) -> None:
     if row.get("rag"):
         top["retriever"] = "default"
     cfg = make_cfg(tmp_path, eval={**section, "runs": [{"label": "s", "model": "student", **row}]}, **top)
-    script = [LOOK] if name in ("max_steps", "force_final_answer") else [SCRIPTS["mode"][0] if row.get("mode") == "cot" else ANSWER]
+    script = (
+        [LOOK]
+        if name in ("max_steps", "force_final_answer")
+        else [SCRIPTS["mode"][0] if row.get("mode") == "cot" else ANSWER]
+    )
     llm = run_with_replay(cfg, "eval", script)
     assert check(llm), f"eval.{name} did not reach the sampler: {configs(llm)}"
     assert len(load_run(cfg.workdir / "eval" / "s").records) == 1
@@ -154,8 +212,10 @@ def test_changed_sag_temperature_changes_what_is_sampled_not_only_the_hash(tmp_p
     """Two values of eval.sag_temperature give two different sampler temperatures (before: both 0.4)."""
     seen = []
     for i, t in enumerate((0.2, 0.6)):
-        cfg = make_cfg(tmp_path / str(i), eval={"sag_temperature": t,
-                                                 "runs": [{"label": "s", "model": "student", "sag_n": 2}]})
+        cfg = make_cfg(
+            tmp_path / str(i),
+            eval={"sag_temperature": t, "runs": [{"label": "s", "model": "student", "sag_n": 2}]},
+        )
         seen.append({c.temperature for c in configs(run_with_replay(cfg, "eval", [ANSWER]))})
     assert seen == [{0.2}, {0.6}]
 

@@ -13,15 +13,32 @@ PASSAGES = [
     ("p-paris", "Paris", "Paris is the capital and most populous city of France, on the river Seine."),
     ("p-berlin", "Berlin", "Berlin is the capital of Germany and its largest city by population."),
     ("p-cat", "Cat", "The cat is a small domesticated carnivorous mammal often kept as a house pet."),
-    ("p-everest", "Mount Everest", "Mount Everest is Earth's highest mountain above sea level, in the Himalayas."),
-    ("p-python", "Python (programming language)",
-     "Python is a high-level programming language whose design emphasizes code readability."),
-    ("p-temple", "Shirley Temple", "Shirley Temple Black was an American actress and diplomat who served as "
-     "Chief of Protocol of the United States and ambassador to Ghana."),
-    ("p-kiss", "Kiss and Tell (1945 film)", "Kiss and Tell is a 1945 American comedy film starring Shirley Temple "
-     "as Corliss Archer."),
-    ("p-nile", "Nile", "The Nile is a major north-flowing river in northeastern Africa, flowing into the "
-     "Mediterranean Sea."),
+    (
+        "p-everest",
+        "Mount Everest",
+        "Mount Everest is Earth's highest mountain above sea level, in the Himalayas.",
+    ),
+    (
+        "p-python",
+        "Python (programming language)",
+        "Python is a high-level programming language whose design emphasizes code readability.",
+    ),
+    (
+        "p-temple",
+        "Shirley Temple",
+        "Shirley Temple Black was an American actress and diplomat who served as "
+        "Chief of Protocol of the United States and ambassador to Ghana.",
+    ),
+    (
+        "p-kiss",
+        "Kiss and Tell (1945 film)",
+        "Kiss and Tell is a 1945 American comedy film starring Shirley Temple as Corliss Archer.",
+    ),
+    (
+        "p-nile",
+        "Nile",
+        "The Nile is a major north-flowing river in northeastern Africa, flowing into the Mediterranean Sea.",
+    ),
 ]
 
 
@@ -48,6 +65,7 @@ def hybrid_index(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) ->
     """BM25 + dense (the real bundled all-MiniLM-L6-v2) over the tiny corpus."""
     import faiss  # noqa: F401 - pinned: a failed import fails the suite
     import sentence_transformers  # noqa: F401
+
     out = tmp_path_factory.mktemp("idx") / "hybrid"
     build_index(tiny_corpus, out, "hybrid", progress=False)
     return out

@@ -30,7 +30,7 @@ def test_reads_flashrag_contents_gzipped(tmp_path: Path) -> None:
 
 
 def test_contents_round_trip() -> None:
-    assert split_contents(join_contents("A \"B\" C", "line one\nline two")) == ('A "B" C', "line one\nline two")
+    assert split_contents(join_contents('A "B" C', "line one\nline two")) == ('A "B" C', "line one\nline two")
 
 
 @pytest.mark.parametrize(

@@ -32,8 +32,11 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server_url(bm25_index: Path) -> Iterator[str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(open_index(bm25_index), max_topk=20), host="127.0.0.1",
-                                          port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(open_index(bm25_index), max_topk=20), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -76,7 +79,13 @@ def test_client_round_trip_matches_in_process(server_url: str, bm25_index: Path)
 
 
 def test_concurrent_requests_are_batched_and_answered_correctly(server_url: str) -> None:
-    names = {"Paris": "p-paris", "Berlin": "p-berlin", "Everest": "p-everest", "Nile": "p-nile", "Python": "p-python"}
+    names = {
+        "Paris": "p-paris",
+        "Berlin": "p-berlin",
+        "Everest": "p-everest",
+        "Nile": "p-nile",
+        "Python": "p-python",
+    }
     client = HTTPRetriever(server_url)
     before = httpx.get(server_url + "/health").json()
     jobs = [(q, want, k) for _ in range(8) for k, (q, want) in enumerate(names.items(), start=1)]
@@ -107,7 +116,9 @@ def test_bad_requests_get_400_with_message(server_url: str, payload: dict, fragm
 
 
 def test_invalid_json_body_is_400(server_url: str) -> None:
-    response = httpx.post(server_url + "/retrieve", content=b"{not json", headers={"content-type": "application/json"})
+    response = httpx.post(
+        server_url + "/retrieve", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400 and "invalid request" in response.json()["error"]
 
 
@@ -125,7 +136,9 @@ def test_client_against_dead_server() -> None:
 
 
 def test_serve_retriever_missing_index_fails_clearly(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli_app, ["serve-retriever", str(tmp_path / "nope"), "--port", str(free_port())])
+    result = CliRunner().invoke(
+        cli_app, ["serve-retriever", str(tmp_path / "nope"), "--port", str(free_port())]
+    )
     assert result.exit_code == 2
     assert "not found" in result.output and "nope" in result.output
     (tmp_path / "empty").mkdir()

@@ -18,8 +18,10 @@ class Broken:
 
 
 def test_format_numbers_titles_and_truncates() -> None:
-    passages = [Passage("1", "Alpha", "one two three four five six seven eight nine ten", 2.0),
-                Passage("2", "", "short", 1.0)]
+    passages = [
+        Passage("1", "Alpha", "one two three four five six seven eight nine ten", 2.0),
+        Passage("2", "", "short", 1.0),
+    ]
     text = format_passages(passages, max_chars=20)
     blocks = text.split("\n\n")
     assert blocks[0].startswith("[1] Alpha\n") and blocks[1] == "[2] (untitled)\nshort"

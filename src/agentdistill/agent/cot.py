@@ -49,7 +49,9 @@ def _format_passages(passages: list[Any]) -> str:
     return "\n".join(f"[{i}] {p.title}: {p.text}" for i, p in enumerate(passages, start=1))
 
 
-def run_cot(task: Task, llm: LLM, gen: GenerationConfig | None = None, retriever: Any = None, k: int = SEARCH_K) -> CotResult:
+def run_cot(
+    task: Task, llm: LLM, gen: GenerationConfig | None = None, retriever: Any = None, k: int = SEARCH_K
+) -> CotResult:
     """Answer ``task`` with one plain CoT generation (optionally with the top-k retrieved passages)."""
     gen = gen or GenerationConfig(max_tokens=MAX_TOKENS)
     system = load_prompt("cot").render(kind=task.kind, search=False)

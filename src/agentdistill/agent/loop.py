@@ -96,9 +96,9 @@ def _make_step(index: int, prefix: str, raws: list, outcome: StepOutcome, usage:
         seconds=seconds,
         tool_calls=list(result.tool_calls) if result is not None else [],
         n_candidates=len(raws),
-        n_valid=sum(c.valid for c in outcome.candidates) if outcome.candidates else int(
-            parsed.ok and result is not None and result.error is None
-        ),
+        n_valid=sum(c.valid for c in outcome.candidates)
+        if outcome.candidates
+        else int(parsed.ok and result is not None and result.error is None),
         winner=outcome.winner,
         candidates=outcome.candidates,
     )
@@ -124,8 +124,15 @@ def forced_answer(reply: str) -> str | int | float | None:
     return answer or None
 
 
-def _forced_step(index: int, llm: LLM, messages: list[Message], gen: GenerationConfig, task: Task,
-                 max_steps: int, fmt: TurnFormat | None = None) -> Step:
+def _forced_step(
+    index: int,
+    llm: LLM,
+    messages: list[Message],
+    gen: GenerationConfig,
+    task: Task,
+    max_steps: int,
+    fmt: TurnFormat | None = None,
+) -> Step:
     """Ask once for the answer only (no step stop strings, ``n=1``, greedy unless the episode samples)."""
     start = time.perf_counter()
     request = FORCED_ANSWER_REQUEST.format(max_steps=max_steps, question=task.question)
@@ -137,10 +144,17 @@ def _forced_step(index: int, llm: LLM, messages: list[Message], gen: GenerationC
     reply = raws[0].raw
     answer = forced_answer(reply)
     return Step(
-        index=index, raw=reply, final_answer=answer, has_final_answer=answer is not None, forced=True,
-        finish_reason=raws[0].finish_reason, prompt_tokens=usage.prompt_tokens,
-        cached_prompt_tokens=usage.cached_prompt_tokens, tokens=usage.completion_tokens,
-        gen_seconds=usage.seconds, seconds=time.perf_counter() - start,
+        index=index,
+        raw=reply,
+        final_answer=answer,
+        has_final_answer=answer is not None,
+        forced=True,
+        finish_reason=raws[0].finish_reason,
+        prompt_tokens=usage.prompt_tokens,
+        cached_prompt_tokens=usage.cached_prompt_tokens,
+        tokens=usage.completion_tokens,
+        gen_seconds=usage.seconds,
+        seconds=time.perf_counter() - start,
     )
 
 
@@ -203,7 +217,10 @@ def run_episode(
     if sag_n > 1:
         gen = dataclasses.replace(gen, n=sag_n, temperature=sag_temperature, top_p=sag_top_p)
     system = fmt.system(kind=task.kind, search=retriever is not None, max_steps=max_steps, k=k)
-    messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": fmt.task(task)}]
+    messages: list[Message] = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": fmt.task(task)},
+    ]
     sb_config = _sandbox_config(sandbox_config, task.kind)
     tools = fmt.tools(_search_tool(retriever, k, fmt.search_results) if retriever is not None else None)
     settings = {
@@ -216,8 +233,13 @@ def run_episode(
         "sandbox_imports": sb_config.imports,
         "force_final_answer": force_final_answer,
     }
-    traj = Trajectory(task=task, model=getattr(llm, "name", type(llm).__name__), settings=settings,
-                      messages=messages, prefix=prefix or None)
+    traj = Trajectory(
+        task=task,
+        model=getattr(llm, "name", type(llm).__name__),
+        settings=settings,
+        messages=messages,
+        prefix=prefix or None,
+    )
     start = time.perf_counter()
     try:
         with Sandbox(tools=tools, config=sb_config) as sandbox:

@@ -65,7 +65,9 @@ class ReplayLLM:
                     script.append(step.raw[len(step.prefix) :])
         return cls(script, name=kwargs.pop("name", f"replay:{Path(path).name}"), **kwargs)
 
-    def generate(self, messages: list[Message], config: GenerationConfig, prefix: str = "") -> GenerationResult:
+    def generate(
+        self, messages: list[Message], config: GenerationConfig, prefix: str = ""
+    ) -> GenerationResult:
         start = time.perf_counter()
         # A continuation of a sample cut at a stop string (the agent re-prompts after a bare opening fence):
         # serve the rest of that same recorded sample instead of the next script entry.
@@ -81,7 +83,9 @@ class ReplayLLM:
         entry = self.script[self.position]
         self.position += 1
         self.calls.append((list(messages), config, prefix))
-        samples = [entry] * config.n if isinstance(entry, str) else [entry[j % len(entry)] for j in range(config.n)]
+        samples = (
+            [entry] * config.n if isinstance(entry, str) else [entry[j % len(entry)] for j in range(config.n)]
+        )
         return self._result(samples, config, messages, prefix, start)
 
     def _result(

@@ -53,8 +53,14 @@ class StepOutcome:
 
 def _record(i: int, raw: RawCandidate, parsed: ParsedStep) -> Candidate:
     return Candidate(
-        index=i, raw=raw.raw, thought=parsed.thought, code=parsed.code, error_kind=parsed.error_kind,
-        error=parsed.error, tokens=raw.tokens, finish_reason=raw.finish_reason,
+        index=i,
+        raw=raw.raw,
+        thought=parsed.thought,
+        code=parsed.code,
+        error_kind=parsed.error_kind,
+        error=parsed.error,
+        tokens=raw.tokens,
+        finish_reason=raw.finish_reason,
     )
 
 
@@ -104,7 +110,10 @@ def run_sag(sandbox: Any, raws: list[RawCandidate], *, dedupe: bool = True) -> S
         for fork in forks.values():
             fork.close()
     return StepOutcome(
-        winner=winner, parsed=parsed[winner], result=results[winner], candidates=records,
+        winner=winner,
+        parsed=parsed[winner],
+        result=results[winner],
+        candidates=records,
         exec_seconds=exec_seconds,
     )
 

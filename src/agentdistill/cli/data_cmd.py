@@ -29,9 +29,11 @@ def list_cmd() -> None:
 
 
 @app.command("show")
-def show_cmd(name: str = typer.Argument(..., help="set name or file path"),
-             n: int = typer.Option(3, "-n", "--n", help="how many tasks to print"),
-             field_map: str = typer.Option("", help='JSON mapping, e.g. {"question": "Q", "answer": "A"}')) -> None:
+def show_cmd(
+    name: str = typer.Argument(..., help="set name or file path"),
+    n: int = typer.Option(3, "-n", "--n", help="how many tasks to print"),
+    field_map: str = typer.Option("", help='JSON mapping, e.g. {"question": "Q", "answer": "A"}'),
+) -> None:
     """Print the first N tasks of a set (or of a user file)."""
     try:
         fmap = json.loads(field_map) if field_map else None
@@ -42,6 +44,8 @@ def show_cmd(name: str = typer.Argument(..., help="set name or file path"),
     for t in tasks[:n]:
         meta = {k: v for k, v in t.meta.items() if k not in ("solution", "code")}
         console.print(f"[cyan]{t.id}[/cyan] ({t.kind}) {t.question}")
-        console.print(f"  answer: [green]{t.answer}[/green]" + (f"  aliases: {t.aliases}" if t.aliases else ""))
+        console.print(
+            f"  answer: [green]{t.answer}[/green]" + (f"  aliases: {t.aliases}" if t.aliases else "")
+        )
         if meta:
             console.print(f"  meta: {json.dumps(meta, ensure_ascii=False)[:300]}")

@@ -12,7 +12,9 @@ from agentdistill.cli._common import console, model_and_retriever, model_options
 
 
 def eval_cmd(
-    model: Annotated[str, typer.Option(help="model spec (embedded name, llamacpp:PATH, hf:DIR, openai:M@URL)")],
+    model: Annotated[
+        str, typer.Option(help="model spec (embedded name, llamacpp:PATH, hf:DIR, openai:M@URL)")
+    ],
     sets: Annotated[list[str], typer.Option("--sets", "-s", help="test set name or file, optionally :LIMIT")],
     out: Annotated[Path, typer.Option(help="run directory (results.jsonl + summary.json)")],
     mode: str = "agent",
@@ -25,17 +27,33 @@ def eval_cmd(
     seed: int = 0,
     concurrency: int = 1,
     retriever: str = "default",
-    n_ctx: Annotated[int | None, typer.Option(help="context size (in-process backends; default: theirs)")] = None,
-    judge: Annotated[str | None, typer.Option(help="LLM judge model spec for QA answers: verdicts beside EM in "
-                                                   "judge.jsonl / judge_summary.json (cached)")] = None,
+    n_ctx: Annotated[
+        int | None, typer.Option(help="context size (in-process backends; default: theirs)")
+    ] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            help="LLM judge model spec for QA answers: verdicts beside EM in "
+            "judge.jsonl / judge_summary.json (cached)"
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a model on test sets (agent ± SAG, or CoT ± RAG); resumable, failures retried."""
     from agentdistill.data import load_task_specs
     from agentdistill.evaluate.run import EvalSettings, evaluate
 
     tasks = load_task_specs(sets)  # bad names/files fail here, before a model is loaded
-    s = EvalSettings(label=label, mode=mode, sag_n=sag_n, rag=rag, prompt=prompt, max_steps=max_steps,
-                     max_tokens=max_tokens, seed=seed, concurrency=concurrency)
+    s = EvalSettings(
+        label=label,
+        mode=mode,
+        sag_n=sag_n,
+        rag=rag,
+        prompt=prompt,
+        max_steps=max_steps,
+        max_tokens=max_tokens,
+        seed=seed,
+        concurrency=concurrency,
+    )
     with model_and_retriever(model, n_ctx, s, retriever) as (llm, index, use_retriever):
         summary = evaluate(tasks, llm, out, s, index, stamp_extra={"retriever": use_retriever})
     table = Table(title=f"eval {label or model} → {out}")
@@ -44,16 +62,27 @@ def eval_cmd(
     for col in ("set", "n", "accuracy [95% CI]", "F1", "failed", "steps", "parse err", "tok/task", "s/task"):
         table.add_column(col, justify="right")
     for name, m in summary.per_set.items():
-        table.add_row(name, str(m.n), rate_cell(m.accuracy, m.n), "-" if m.f1 is None else f"{100 * m.f1:.1f}",
-                      str(m.failed), f"{m.mean_steps:.2f}", f"{100 * m.parse_error_rate:.1f}%",
-                      f"{m.tokens_per_task:.0f}", f"{m.seconds_per_task:.1f}")
+        table.add_row(
+            name,
+            str(m.n),
+            rate_cell(m.accuracy, m.n),
+            "-" if m.f1 is None else f"{100 * m.f1:.1f}",
+            str(m.failed),
+            f"{m.mean_steps:.2f}",
+            f"{100 * m.parse_error_rate:.1f}%",
+            f"{m.tokens_per_task:.0f}",
+            f"{m.seconds_per_task:.1f}",
+        )
     console.print(table)
     if judge:
         print_judge_summary(run_judge(judge, out / "results.jsonl", out / "judge_cache.jsonl", n_ctx))
     failed = sum(m.failed for m in summary.per_set.values())
     if failed:
-        typer.echo(f"error: {failed} question(s) failed (backend/sandbox error, see 'failure' in "
-                   f"{out / 'results.jsonl'}); not scored; re-run the same command to retry them", err=True)
+        typer.echo(
+            f"error: {failed} question(s) failed (backend/sandbox error, see 'failure' in "
+            f"{out / 'results.jsonl'}); not scored; re-run the same command to retry them",
+            err=True,
+        )
         raise typer.Exit(1)
 
 
@@ -77,10 +106,15 @@ def print_judge_summary(summary: dict, title: str = "") -> None:
     for col in ("set", "n", "EM [95% CI]", "judge [95% CI]", "agreement", "unparsed"):
         table.add_column(col, justify="right")
     for name, t in summary["per_set"].items():
-        pct = (lambda x: "-" if x is None else f"{100 * x:.1f}")  # noqa: E731
-        table.add_row(name, str(t["n"]), rate_cell(t["em_accuracy"], t["n"]), rate_cell(t["judge_accuracy"], t["n"]),
-                      pct(t["agreement"]),
-                      str(t["unparsed"]))
+        pct = lambda x: "-" if x is None else f"{100 * x:.1f}"  # noqa: E731
+        table.add_row(
+            name,
+            str(t["n"]),
+            rate_cell(t["em_accuracy"], t["n"]),
+            rate_cell(t["judge_accuracy"], t["n"]),
+            pct(t["agreement"]),
+            str(t["unparsed"]),
+        )
     console.print(table)
 
 

@@ -17,8 +17,13 @@ def filter_cmd(
     max_per_task: int = 1,
     keep_exec_errors: bool = True,
     mode: Annotated[str, typer.Option(help="agent | cot")] = "agent",
-    judge: Annotated[str | None, typer.Option(help="LLM judge model spec: QA answers judged instead of exact "
-                                                   "match (verdicts cached beside --out)")] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            help="LLM judge model spec: QA answers judged instead of exact "
+            "match (verdicts cached beside --out)"
+        ),
+    ] = None,
 ) -> None:
     """Keep correct, fully parsed trajectories (up to M distinct per task); report what was dropped."""
     from agentdistill.distill.filter import run_filter

@@ -20,7 +20,9 @@ def _fail(message: str) -> None:
 
 @app.command("build")
 def build(
-    corpus: Path = typer.Argument(..., help="JSONL(.gz) corpus: {id, title, text} or {id, contents} per line."),
+    corpus: Path = typer.Argument(
+        ..., help="JSONL(.gz) corpus: {id, title, text} or {id, contents} per line."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Index directory to create."),
     kind: str = typer.Option("bm25", "--kind", help="bm25 | dense | hybrid"),
     model: str = typer.Option(None, "--model", help="Dense model: 'minilm' (bundled) or an HF id/dir."),
@@ -37,12 +39,24 @@ def build(
     from agentdistill.retrieval.index import build_index
 
     try:
-        meta = build_index(corpus, out, kind, model=model, faiss=faiss, query_prefix=query_prefix,
-                           passage_prefix=passage_prefix, batch_size=batch_size, device=device, overwrite=force)
+        meta = build_index(
+            corpus,
+            out,
+            kind,
+            model=model,
+            faiss=faiss,
+            query_prefix=query_prefix,
+            passage_prefix=passage_prefix,
+            batch_size=batch_size,
+            device=device,
+            overwrite=force,
+        )
     except (CorpusError, DenseUnavailable, FileExistsError, ValueError) as exc:
         _fail(str(exc))
-    err.print(f"built {meta['kind']} index of {meta['num_docs']:,} passages in {meta['build_seconds']:.1f}s "
-              f"({meta['bytes'] / 1e6:.1f} MB) → {out}")
+    err.print(
+        f"built {meta['kind']} index of {meta['num_docs']:,} passages in {meta['build_seconds']:.1f}s "
+        f"({meta['bytes'] / 1e6:.1f} MB) → {out}"
+    )
 
 
 @app.command("search")

@@ -16,7 +16,9 @@ from agentdistill.cli._common import console, fail, user_errors
 def pipeline_cmd(
     config: Annotated[str, typer.Argument(help="a YAML config file, or a built-in name: demo, paper")],
     stages: Annotated[str | None, typer.Option(help="comma-separated subset, e.g. eval,report")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override KEY=VALUE (dotted, YAML value)")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override KEY=VALUE (dotted, YAML value)")
+    ] = None,
     workdir: Annotated[Path | None, typer.Option(help="override the config's workdir")] = None,
 ) -> None:
     """Run generate → filter → train → eval → report from one config, resuming finished work."""

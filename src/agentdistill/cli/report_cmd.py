@@ -49,8 +49,12 @@ def report(
         min=0,
         help="Questions embedded per run in the viewer.",
     ),
-    judge: str = typer.Option(None, "--judge", help="LLM judge model spec: judge each run's QA answers "
-                              "(judge.jsonl / judge_summary.json in the run dir, cached) and show them beside EM."),
+    judge: str = typer.Option(
+        None,
+        "--judge",
+        help="LLM judge model spec: judge each run's QA answers "
+        "(judge.jsonl / judge_summary.json in the run dir, cached) and show them beside EM.",
+    ),
 ) -> None:
     """Write a Markdown and a self-contained HTML report (results table, charts, trajectory viewer)."""
     from agentdistill.evaluate.report import write_report
@@ -67,8 +71,11 @@ def report(
     if judge:  # before the report is written, so it can show the verdicts beside EM
         from agentdistill.cli.eval_cmd import run_judge
 
-        judged = [(run, run_judge(judge, run.run_dir / "results.jsonl", out / "judge_cache.jsonl"))
-                  for run in runs if run.run_dir is not None and (run.run_dir / "results.jsonl").exists()]
+        judged = [
+            (run, run_judge(judge, run.run_dir / "results.jsonl", out / "judge_cache.jsonl"))
+            for run in runs
+            if run.run_dir is not None and (run.run_dir / "results.jsonl").exists()
+        ]
     paths = write_report(runs, out, title, max_trajectories=max_trajectories)
     table = rich_results_table(results_table(runs))
     if not console.is_terminal:  # piped / CI log: print the table whole rather than wrapped to 80 columns

@@ -17,7 +17,12 @@ console = Console()
 def _render_step(step, max_steps: int) -> Panel:  # noqa: ANN001 - agent.records.Step
     parts: list = []
     if step.prefix:
-        parts.append(Text.assemble(("Prefix (first thought): ", "bold magenta"), (step.prefix.strip().removeprefix("Thought:").strip(), "magenta")))
+        parts.append(
+            Text.assemble(
+                ("Prefix (first thought): ", "bold magenta"),
+                (step.prefix.strip().removeprefix("Thought:").strip(), "magenta"),
+            )
+        )
     parts.append(Text.assemble(("Thought: ", "bold cyan"), (step.thought or "(none)", "cyan")))
     if step.code:
         parts.append(Text("Code:", style="bold yellow"))
@@ -29,24 +34,45 @@ def _render_step(step, max_steps: int) -> Panel:  # noqa: ANN001 - agent.records
         parts.append(Text(step.observation.rstrip(), style=style))
     if step.has_final_answer:
         parts.append(Text.assemble(("final_answer: ", "bold green"), (repr(step.final_answer), "green")))
-    extra = f" · SAG {step.n_valid}/{step.n_candidates} valid, winner #{step.winner}" if step.n_candidates > 1 else ""
+    extra = (
+        f" · SAG {step.n_valid}/{step.n_candidates} valid, winner #{step.winner}"
+        if step.n_candidates > 1
+        else ""
+    )
     title = f"Step {step.index + 1}/{max_steps}{extra} · {step.tokens} tok · {step.seconds:.1f}s"
     return Panel(Group(*parts), title=title, title_align="left", border_style="blue")
 
 
 def run(
     question: Annotated[str, typer.Argument(help="The task question.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model spec, e.g. smollm2-135m, hf:DIR, openai:M@URL")] = "qwen2.5-coder-0.5b",
-    sag_n: Annotated[int, typer.Option("--sag-n", "--sag", help="Self-consistent action generation: candidates per step (1 = off).")] = 1,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model spec, e.g. smollm2-135m, hf:DIR, openai:M@URL")
+    ] = "qwen2.5-coder-0.5b",
+    sag_n: Annotated[
+        int,
+        typer.Option(
+            "--sag-n", "--sag", help="Self-consistent action generation: candidates per step (1 = off)."
+        ),
+    ] = 1,
     kind: Annotated[str, typer.Option("--kind", help="Task kind: qa or math.")] = "qa",
-    prompt: Annotated[str, typer.Option("--prompt", help="student, teacher, paper, or a .j2 file.")] = "student",
+    prompt: Annotated[
+        str, typer.Option("--prompt", help="student, teacher, paper, or a .j2 file.")
+    ] = "student",
     max_steps: Annotated[int, typer.Option("--max-steps", help="Step limit.")] = 5,
-    retriever: Annotated[str, typer.Option("--retriever", help="default (bundled BM25), an index DIR, a URL, or none.")] = "default",
+    retriever: Annotated[
+        str, typer.Option("--retriever", help="default (bundled BM25), an index DIR, a URL, or none.")
+    ] = "default",
     k: Annotated[int, typer.Option("--k", help="Passages per search.")] = 3,
     max_tokens: Annotated[int, typer.Option("--max-tokens", help="Token budget per step.")] = 512,
-    temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature (SAG uses 0.4).")] = 0.0,
-    cot_prefix: Annotated[bool, typer.Option("--ftp/--no-ftp", help="First-thought prefix from the model's own CoT.")] = False,
-    save: Annotated[Path | None, typer.Option("--save", help="Append the trajectory to this JSONL file.")] = None,
+    temperature: Annotated[
+        float, typer.Option("--temperature", help="Sampling temperature (SAG uses 0.4).")
+    ] = 0.0,
+    cot_prefix: Annotated[
+        bool, typer.Option("--ftp/--no-ftp", help="First-thought prefix from the model's own CoT.")
+    ] = False,
+    save: Annotated[
+        Path | None, typer.Option("--save", help="Append the trajectory to this JSONL file.")
+    ] = None,
 ) -> None:
     """Run one agent episode and print its thought / code / observation trace and the final answer."""
     from agentdistill.agent import TrajectoryWriter, first_thought_prefix, load_prompt, run_cot, run_episode
@@ -85,23 +111,51 @@ def run(
         console.rule(f"[bold]{question}")
         gen = GenerationConfig(max_tokens=max_tokens, temperature=temperature, stop=STEP_STOP)
         traj = run_episode(
-            task, llm, retriever=ret, prompt=template, max_steps=max_steps, gen=gen, sag_n=sag_n, prefix=prefix,
-            k=k, on_step=lambda step: console.print(_render_step(step, max_steps)),
+            task,
+            llm,
+            retriever=ret,
+            prompt=template,
+            max_steps=max_steps,
+            gen=gen,
+            sag_n=sag_n,
+            prefix=prefix,
+            k=k,
+            on_step=lambda step: console.print(_render_step(step, max_steps)),
         )
     finally:
         llm.close()
     t = traj.totals
-    summary = (f"{t.steps} steps · {t.completion_tokens} tokens · {t.seconds:.1f}s "
-               f"(generation {t.gen_seconds:.1f}s, execution {t.exec_seconds:.1f}s)")
+    summary = (
+        f"{t.steps} steps · {t.completion_tokens} tokens · {t.seconds:.1f}s "
+        f"(generation {t.gen_seconds:.1f}s, execution {t.exec_seconds:.1f}s)"
+    )
     if traj.status == "answered":
-        console.print(Panel(Text(str(traj.final_answer), style="bold green"), title="Final answer",
-                            subtitle=summary, border_style="green"))
+        console.print(
+            Panel(
+                Text(str(traj.final_answer), style="bold green"),
+                title="Final answer",
+                subtitle=summary,
+                border_style="green",
+            )
+        )
     elif traj.status == "max_steps":
-        console.print(Panel(Text(f"No answer within {max_steps} steps.", style="bold yellow"), title="max_steps",
-                            subtitle=summary, border_style="yellow"))
+        console.print(
+            Panel(
+                Text(f"No answer within {max_steps} steps.", style="bold yellow"),
+                title="max_steps",
+                subtitle=summary,
+                border_style="yellow",
+            )
+        )
     else:
-        console.print(Panel(Text(traj.error or "error", style="bold red"), title="error", subtitle=summary,
-                            border_style="red"))
+        console.print(
+            Panel(
+                Text(traj.error or "error", style="bold red"),
+                title="error",
+                subtitle=summary,
+                border_style="red",
+            )
+        )
     if save is not None:
         with TrajectoryWriter(save) as writer:
             writer.write(traj)

@@ -22,16 +22,26 @@ def accelerate_config_path(name: str) -> Path:
 
 def accelerate_command(name: str, argv: list[str], num_processes: int | None = None) -> list[str]:
     """`accelerate launch --config_file <shipped> [--num_processes N] -m agentdistill.cli.main train ...`."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accelerate_config_path(name))]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(accelerate_config_path(name)),
+    ]
     if num_processes:
         cmd += ["--num_processes", str(num_processes)]
     return cmd + ["-m", "agentdistill.cli.main", "train", *argv]
 
 
 _FLAGS = {  # param: (flag when True, flag when False)
-    "lora": ("--lora", "--full"), "packing": ("--packing", "--no-packing"),
-    "chunked_loss": ("--chunked-loss", "--plain-loss"), "grad_ckpt": ("--grad-ckpt", "--no-grad-ckpt"),
-    "compile_": ("--compile", None), "bf16": ("--bf16", "--fp32"), "export_gguf": ("--export-gguf", None),
+    "lora": ("--lora", "--full"),
+    "packing": ("--packing", "--no-packing"),
+    "chunked_loss": ("--chunked-loss", "--plain-loss"),
+    "grad_ckpt": ("--grad-ckpt", "--no-grad-ckpt"),
+    "compile_": ("--compile", None),
+    "bf16": ("--bf16", "--fp32"),
+    "export_gguf": ("--export-gguf", None),
 }
 _NOT_FORWARDED = {"accelerate", "num_processes", "print_launch"}
 
@@ -54,30 +64,44 @@ def forward_args(params: dict) -> list[str]:
 def register(root: typer.Typer) -> None:
     @root.command("train")
     def train_cmd(
-        data: Path = typer.Option(..., "--data", help="SFT JSONL ({'messages': [...]}) or a trajectories JSONL"),
+        data: Path = typer.Option(
+            ..., "--data", help="SFT JSONL ({'messages': [...]}) or a trajectories JSONL"
+        ),
         model: str = typer.Option(..., "--model", help="HF dir, embedded name (smollm2-135m) or hub id"),
         out: Path = typer.Option(..., "--out", help="output dir (adapter/, merged/, checkpoints/, metrics)"),
-        lora: bool = typer.Option(True, "--lora/--full", help="LoRA (paper: r=64, alpha=128) or full fine-tuning"),
+        lora: bool = typer.Option(
+            True, "--lora/--full", help="LoRA (paper: r=64, alpha=128) or full fine-tuning"
+        ),
         lora_r: int = typer.Option(64, "--lora-r"),
         lora_alpha: int = typer.Option(128, "--lora-alpha"),
         lr: float = typer.Option(2e-4, "--lr"),
         epochs: float = typer.Option(2.0, "--epochs"),
-        max_steps: int = typer.Option(-1, "--max-steps", help="stop after this many optimizer steps (-1: epochs)"),
-        batch: int = typer.Option(8, "--batch", help="effective batch (per-device batch × grad accumulation)"),
+        max_steps: int = typer.Option(
+            -1, "--max-steps", help="stop after this many optimizer steps (-1: epochs)"
+        ),
+        batch: int = typer.Option(
+            8, "--batch", help="effective batch (per-device batch × grad accumulation)"
+        ),
         per_device_batch: int = typer.Option(1, "--per-device-batch"),
         max_seq_len: int = typer.Option(2048, "--max-seq-len"),
         packing: bool = typer.Option(True, "--packing/--no-packing", help="padding-free packing"),
         chunked_loss: bool = typer.Option(True, "--chunked-loss/--plain-loss"),
-        grad_ckpt: bool | None = typer.Option(None, "--grad-ckpt/--no-grad-ckpt", help="default: on for CUDA"),
+        grad_ckpt: bool | None = typer.Option(
+            None, "--grad-ckpt/--no-grad-ckpt", help="default: on for CUDA"
+        ),
         compile_: bool = typer.Option(False, "--compile", help="torch.compile the model"),
         bf16: bool | None = typer.Option(None, "--bf16/--fp32", help="default: auto"),
         student_prompt: str = typer.Option("student", "--student-prompt"),
         export_gguf: bool = typer.Option(False, "--export-gguf", help="also write a GGUF for llama.cpp"),
         gguf_quant: str = typer.Option("q8_0", "--gguf-quant"),
         seed: int = typer.Option(42, "--seed"),
-        accelerate: str | None = typer.Option(None, "--accelerate", help="ddp | fsdp | zero3: launch multi-GPU"),
+        accelerate: str | None = typer.Option(
+            None, "--accelerate", help="ddp | fsdp | zero3: launch multi-GPU"
+        ),
         num_processes: int | None = typer.Option(None, "--num-processes", help="GPUs for --accelerate"),
-        print_launch: bool = typer.Option(False, "--print-launch", help="with --accelerate: print, don't run"),
+        print_launch: bool = typer.Option(
+            False, "--print-launch", help="with --accelerate: print, don't run"
+        ),
     ) -> None:
         """Fine-tune a student on SFT examples (assistant-only loss); writes adapter, merged model, GGUF."""
         params = dict(locals())
@@ -98,11 +122,27 @@ def register(root: typer.Typer) -> None:
 
         try:
             cfg = TrainConfig(
-                model=model, data=data, out_dir=out, lora=lora, lora_r=lora_r, lora_alpha=lora_alpha,
-                learning_rate=lr, epochs=epochs, max_steps=max_steps, effective_batch=batch,
-                per_device_batch=per_device_batch, max_seq_len=max_seq_len, packing=packing,
-                chunked_loss=chunked_loss, gradient_checkpointing=grad_ckpt, torch_compile=compile_, bf16=bf16,
-                student_prompt=student_prompt, export_gguf=export_gguf, gguf_quant=gguf_quant, seed=seed,
+                model=model,
+                data=data,
+                out_dir=out,
+                lora=lora,
+                lora_r=lora_r,
+                lora_alpha=lora_alpha,
+                learning_rate=lr,
+                epochs=epochs,
+                max_steps=max_steps,
+                effective_batch=batch,
+                per_device_batch=per_device_batch,
+                max_seq_len=max_seq_len,
+                packing=packing,
+                chunked_loss=chunked_loss,
+                gradient_checkpointing=grad_ckpt,
+                torch_compile=compile_,
+                bf16=bf16,
+                student_prompt=student_prompt,
+                export_gguf=export_gguf,
+                gguf_quant=gguf_quant,
+                seed=seed,
                 accelerate=accelerate,
             )
         except ValidationError as exc:
@@ -117,6 +157,10 @@ def register(root: typer.Typer) -> None:
             raise typer.Exit(2) from None
         m = result.metrics
         typer.echo(f"steps {m.get('global_step')}  loss {m.get('first_loss')} → {m.get('last_loss')}")
-        for label, path in (("adapter", result.adapter_dir), ("merged", result.merged_dir), ("gguf", result.gguf_path)):
+        for label, path in (
+            ("adapter", result.adapter_dir),
+            ("merged", result.merged_dir),
+            ("gguf", result.gguf_path),
+        ):
             if path is not None:
                 typer.echo(f"{label}: {path}")

@@ -75,7 +75,9 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj: Any, indent: int | None = 2) -> None:
     """``obj`` as JSON (``default=str``, trailing newline) written atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=False, default=str, ensure_ascii=False) + "\n")
+    atomic_write_text(
+        path, json.dumps(obj, indent=indent, sort_keys=False, default=str, ensure_ascii=False) + "\n"
+    )
 
 
 @contextmanager

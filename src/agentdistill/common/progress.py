@@ -68,8 +68,16 @@ class StageProgress:
     default); ``tty`` forces the mode (default: the stream's ``isatty()``).
     """
 
-    def __init__(self, description: str, total: int | None, done: int = 0, unit: str = "tasks",
-                 stream: TextIO | None = None, tty: bool | None = None, interval: float | None = None):
+    def __init__(
+        self,
+        description: str,
+        total: int | None,
+        done: int = 0,
+        unit: str = "tasks",
+        stream: TextIO | None = None,
+        tty: bool | None = None,
+        interval: float | None = None,
+    ):
         self.description, self.total, self.unit = description, total, unit
         self.completed = done
         self.new = 0
@@ -82,14 +90,20 @@ class StageProgress:
         self._last_line = self.started
         self._bar: Progress | None = None
         if self._tty:
-            columns = [TextColumn("[bold blue]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       _RateColumn(), TimeElapsedColumn()]
+            columns = [
+                TextColumn("[bold blue]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                _RateColumn(),
+                TimeElapsedColumn(),
+            ]
             if total is not None:
                 columns += [TextColumn("eta"), TimeRemainingColumn()]
             self._bar = Progress(*columns, console=Console(file=self._stream), transient=False)
             self._bar.start()
-            self._task = self._bar.add_task(description, total=total, completed=done, new=0, tokens=0, unit=unit,
-                                            extra="")
+            self._task = self._bar.add_task(
+                description, total=total, completed=done, new=0, tokens=0, unit=unit, extra=""
+            )
 
     def line(self) -> str:
         """The plain progress line for the current state."""
@@ -109,7 +123,9 @@ class StageProgress:
 
     def _refresh(self, force: bool = False) -> None:
         if self._bar is not None:
-            self._bar.update(self._task, completed=self.completed, new=self.new, tokens=self.tokens, extra=self.extra)
+            self._bar.update(
+                self._task, completed=self.completed, new=self.new, tokens=self.tokens, extra=self.extra
+            )
             return
         now = time.monotonic()
         if force or now - self._last_line >= self._interval:
@@ -141,16 +157,23 @@ class StageProgress:
             self._refresh(force=True)
 
 
-def announce_resume(description: str, skipped: int, total: int, where: object, stream: TextIO | None = None) -> None:
+def announce_resume(
+    description: str, skipped: int, total: int, where: object, stream: TextIO | None = None
+) -> None:
     """Say what a resumed stage skipped (nothing is printed for a fresh start)."""
     if skipped:
-        print(f"{description}: resuming {where}: {skipped} of {total} already done, skipped; "
-              f"{total - skipped} to do", file=stream or sys.stderr, flush=True)
+        print(
+            f"{description}: resuming {where}: {skipped} of {total} already done, skipped; "
+            f"{total - skipped} to do",
+            file=stream or sys.stderr,
+            flush=True,
+        )
 
 
 @contextmanager
-def stage_progress(description: str, total: int | None, done: int = 0, unit: str = "tasks",
-                   enabled: bool = True, **kw: Any) -> Iterator[StageProgress]:
+def stage_progress(
+    description: str, total: int | None, done: int = 0, unit: str = "tasks", enabled: bool = True, **kw: Any
+) -> Iterator[StageProgress]:
     """A :class:`StageProgress` closed on exit; ``enabled=False`` gives one that never prints."""
     if not enabled:
         kw.update(tty=False, interval=float("inf"))
@@ -165,8 +188,9 @@ def stage_progress(description: str, total: int | None, done: int = 0, unit: str
 
 
 @contextmanager
-def task_progress(description: str, total: int | None, enabled: bool = True,
-                  unit: str = "items") -> Iterator[Callable[[int], None]]:
+def task_progress(
+    description: str, total: int | None, enabled: bool = True, unit: str = "items"
+) -> Iterator[Callable[[int], None]]:
     """Yield ``tick(n=1)`` for loops that only count (index builds); same display rules as the stages."""
     with stage_progress(description, total, unit=unit, enabled=enabled) as p:
         yield lambda advance=1: p.advance(advance)

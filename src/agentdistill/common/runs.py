@@ -38,12 +38,22 @@ class StaleOutputError(RuntimeError):
 def stamp_path(output: Path) -> Path:
     """Where the settings stamp of ``output`` lives: ``<dir>/stamp.json`` or ``<file>.stamp.json``."""
     output = Path(output)
-    return output / "stamp.json" if output.is_dir() or not output.suffix else output.with_name(
-        output.name + ".stamp.json")
+    return (
+        output / "stamp.json"
+        if output.is_dir() or not output.suffix
+        else output.with_name(output.name + ".stamp.json")
+    )
 
 
-def check_stamp(stamp: Path, settings: dict[str, Any], *, has_output: bool, archive: Path | None = None,
-                what: str = "output", adopt_unstamped: bool = False) -> Path | None:
+def check_stamp(
+    stamp: Path,
+    settings: dict[str, Any],
+    *,
+    has_output: bool,
+    archive: Path | None = None,
+    what: str = "output",
+    adopt_unstamped: bool = False,
+) -> Path | None:
     """Write ``settings`` to ``stamp``, or refuse when existing output was made with other settings.
 
     ``has_output`` says whether there is anything to resume (no output: the stamp is simply (re)written).
@@ -69,7 +79,8 @@ def check_stamp(stamp: Path, settings: dict[str, Any], *, has_output: bool, arch
         if archive is None:
             raise StaleOutputError(
                 f"{what} was made with other settings ({detail}); refusing to resume into it. "
-                f"Delete it, move it aside, or choose another output path ({stamp} holds the old settings)")
+                f"Delete it, move it aside, or choose another output path ({stamp} holds the old settings)"
+            )
         moved = move_stale(archive)
         if archive != stamp.parent and stamp.exists():
             move_stale(stamp)
@@ -86,7 +97,9 @@ class BatchResult:
     failed: int = 0
 
 
-def run_ordered(items: Iterable[T], fn: Callable[[T], R], finish: Callable[[R], None], workers: int = 1) -> None:
+def run_ordered(
+    items: Iterable[T], fn: Callable[[T], R], finish: Callable[[R], None], workers: int = 1
+) -> None:
     """``finish(fn(item))`` for each item, in input order; ``workers > 1`` keeps that many calls in flight.
 
     Results are finished in order so a resumed run's file reads the same as an uninterrupted one.
@@ -132,6 +145,7 @@ def run_batch(
         if todo and before_work is not None:
             before_work(len(todo))
         with stage_progress(description, total=len(items), done=result.skipped) as bar:
+
             def finish(rec: R) -> None:
                 with lock:
                     d = to_json(rec)
@@ -148,7 +162,9 @@ def run_batch(
     return result
 
 
-def latest_by_key(records: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> list[dict[str, Any]]:
+def latest_by_key(
+    records: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], str]
+) -> list[dict[str, Any]]:
     """Keep the last record per key (a retried failure replaces the failed attempt), in first-seen order."""
     out: dict[str, dict[str, Any]] = {}
     for r in records:

@@ -5,4 +5,12 @@ from agentdistill.data.errors import DataError
 from agentdistill.data.loader import load_task_specs, load_tasks, parse_task_spec
 from agentdistill.data.task import Task
 
-__all__ = ["DataError", "Task", "TaskSetInfo", "list_task_sets", "load_task_specs", "load_tasks", "parse_task_spec"]
+__all__ = [
+    "DataError",
+    "Task",
+    "TaskSetInfo",
+    "list_task_sets",
+    "load_task_specs",
+    "load_tasks",
+    "parse_task_spec",
+]

@@ -15,7 +15,7 @@ def boxed_contents(text: str) -> list[str]:
     out: list[str] = []
     for m in _BOX_RE.finditer(text):
         if m.group(1) != "{":
-            bare = re.match(r"[^\s$]+", text[m.end():])
+            bare = re.match(r"[^\s$]+", text[m.end() :])
             if bare:
                 out.append(bare.group(0))
             continue
@@ -29,7 +29,7 @@ def boxed_contents(text: str) -> list[str]:
             depth -= ch == "}"
             i += 1
         if depth == 0:
-            out.append(text[m.end(): i - 1].strip())
+            out.append(text[m.end() : i - 1].strip())
     return out
 
 

@@ -32,25 +32,60 @@ SPECS: dict[str, SetSpec] = {
     "olymmath-200": SetSpec("math", "test", _B, "MIT", "OlymMATH, paper's 200 problems"),
     "hotpotqa-train": SetSpec("qa", "train", _B, "CC BY-SA 4.0", "HotpotQA hard, paper train split (1000)"),
     "math-train": SetSpec("math", "train", _B, "MIT", "MATH train, level>=3, paper train split"),
-    "math-medium-train": SetSpec("math", "train", _B, "MIT", "MATH train medium, paper split (null answers dropped)"),
+    "math-medium-train": SetSpec(
+        "math", "train", _B, "MIT", "MATH train medium, paper split (null answers dropped)"
+    ),
     # public sources
     "gsm8k-train": SetSpec("math", "train", "openai/grade-school-math", "MIT", "GSM8K train (7473)"),
     "gsm8k-test": SetSpec("math", "test", "openai/grade-school-math", "MIT", "GSM8K test (1319)"),
-    "gsm-hard": SetSpec("math", "test", "reasoning-machines/pal gsmhardv2", "Apache-2.0", "GSM-hard, full (1319), float targets"),
-    "math-pool-train": SetSpec("math", "train", "microsoft/ToRA MATH test", "MIT", "MATH test (5000) minus every MATH-500 problem"),
+    "gsm-hard": SetSpec(
+        "math",
+        "test",
+        "reasoning-machines/pal gsmhardv2",
+        "Apache-2.0",
+        "GSM-hard, full (1319), float targets",
+    ),
+    "math-pool-train": SetSpec(
+        "math", "train", "microsoft/ToRA MATH test", "MIT", "MATH test (5000) minus every MATH-500 problem"
+    ),
     "aime24": SetSpec("math", "test", "QwenLM/Qwen2.5-Math", "public (AoPS/MAA)", "AIME 2024 (30)"),
     "amc23": SetSpec("math", "test", "QwenLM/Qwen2.5-Math", "public (AoPS/MAA)", "AMC 2023 (40)"),
     # closed-corpus multi-hop benchmark (retrieval/bundled/CARD.md)
-    "multihop-train": SetSpec("qa", "train", "closed corpus build", "CC BY-SA 4.0 / Apache-2.0 / CC BY 4.0",
-                              "HotpotQA+2Wiki+MuSiQue questions answerable in the bundled corpus, not in any test set"),
-    "hotpotqa-paper-closed": SetSpec("qa", "test", "closed corpus build", "CC BY-SA 4.0",
-                                     "paper's HotpotQA test questions answerable in the bundled corpus"),
-    "2wiki-paper-closed": SetSpec("qa", "test", "closed corpus build", "Apache-2.0",
-                                  "paper's 2Wiki test questions answerable in the bundled corpus"),
-    "2wiki-closed-test": SetSpec("qa", "test", "closed corpus build", "Apache-2.0",
-                                 "2Wiki dev questions answerable in the bundled corpus"),
-    "musique-closed-test": SetSpec("qa", "test", "closed corpus build", "CC BY 4.0",
-                                   "MuSiQue questions answerable in the bundled corpus (hash-split half)"),
+    "multihop-train": SetSpec(
+        "qa",
+        "train",
+        "closed corpus build",
+        "CC BY-SA 4.0 / Apache-2.0 / CC BY 4.0",
+        "HotpotQA+2Wiki+MuSiQue questions answerable in the bundled corpus, not in any test set",
+    ),
+    "hotpotqa-paper-closed": SetSpec(
+        "qa",
+        "test",
+        "closed corpus build",
+        "CC BY-SA 4.0",
+        "paper's HotpotQA test questions answerable in the bundled corpus",
+    ),
+    "2wiki-paper-closed": SetSpec(
+        "qa",
+        "test",
+        "closed corpus build",
+        "Apache-2.0",
+        "paper's 2Wiki test questions answerable in the bundled corpus",
+    ),
+    "2wiki-closed-test": SetSpec(
+        "qa",
+        "test",
+        "closed corpus build",
+        "Apache-2.0",
+        "2Wiki dev questions answerable in the bundled corpus",
+    ),
+    "musique-closed-test": SetSpec(
+        "qa",
+        "test",
+        "closed corpus build",
+        "CC BY 4.0",
+        "MuSiQue questions answerable in the bundled corpus (hash-split half)",
+    ),
 }
 
 
@@ -80,11 +115,16 @@ def write_index(sets_dir: Path = SETS_DIR) -> None:
         if p.exists():
             with gzip.open(p, "rb") as fh:
                 counts[name] = sum(1 for line in fh if line.strip())
-    (sets_dir / "index.json").write_text(json.dumps(counts, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (sets_dir / "index.json").write_text(
+        json.dumps(counts, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
 
 
 def list_task_sets() -> list[TaskSetInfo]:
     """Every bundled set that is present, with its count (from the generated index)."""
     counts = json.loads(INDEX_PATH.read_text(encoding="utf-8")) if INDEX_PATH.exists() else {}
-    return [TaskSetInfo(name=n, count=counts[n], path=set_path(n), **asdict(SPECS[n]))
-            for n in SPECS if n in counts and set_path(n).exists()]
+    return [
+        TaskSetInfo(name=n, count=counts[n], path=set_path(n), **asdict(SPECS[n]))
+        for n in SPECS
+        if n in counts and set_path(n).exists()
+    ]

@@ -8,8 +8,14 @@ from pathlib import Path
 class DataError(ValueError):
     """Bad task data or an unknown set name; message reads `file:line: field: problem`."""
 
-    def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
         self.file = str(file) if file is not None else None
         self.line = line
         self.field = field

@@ -40,16 +40,22 @@ def iter_raw_records(path: Path) -> Iterator[tuple[int | None, dict[str, Any]]]:
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise DataError(f"invalid JSON ({exc.msg} at column {exc.colno})", file=path, line=lineno) from None
+                    raise DataError(
+                        f"invalid JSON ({exc.msg} at column {exc.colno})", file=path, line=lineno
+                    ) from None
                 if not isinstance(rec, dict):
-                    raise DataError(f"expected a JSON object, got {type(rec).__name__}", file=path, line=lineno)
+                    raise DataError(
+                        f"expected a JSON object, got {type(rec).__name__}", file=path, line=lineno
+                    )
                 yield lineno, rec
         elif kind == ".json":
             text = fh.read()
             try:
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON ({exc.msg} at column {exc.colno})", file=path, line=exc.lineno) from None
+                raise DataError(
+                    f"invalid JSON ({exc.msg} at column {exc.colno})", file=path, line=exc.lineno
+                ) from None
             if isinstance(data, dict):
                 for key in ("examples", "data", "tasks", "questions"):
                     if isinstance(data.get(key), list):
@@ -68,12 +74,22 @@ def iter_raw_records(path: Path) -> Iterator[tuple[int | None, dict[str, Any]]]:
             for rec in reader:
                 yield reader.line_num, dict(rec)
         else:
-            raise DataError(f"unsupported file type {kind or '(none)'}; use .json, .jsonl, .csv or .tsv (optionally .gz)",
-                            file=path)
+            raise DataError(
+                f"unsupported file type {kind or '(none)'}; use .json, .jsonl, .csv or .tsv (optionally .gz)",
+                file=path,
+            )
 
 
-def record_to_task(rec: dict[str, Any], *, index: int, path: Path, line: int | None, dataset: str,
-                   kind: str | None = None, field_map: dict[str, str] | None = None) -> Task:
+def record_to_task(
+    rec: dict[str, Any],
+    *,
+    index: int,
+    path: Path,
+    line: int | None,
+    dataset: str,
+    kind: str | None = None,
+    field_map: dict[str, str] | None = None,
+) -> Task:
     """Map a raw record to a Task; `field_map` maps Task field -> source column (e.g. {"question": "Q"})."""
     fmap = dict(field_map or {})
     where = {"file": path, "line": line if line is not None else None}
@@ -91,9 +107,14 @@ def record_to_task(rec: dict[str, Any], *, index: int, path: Path, line: int | N
         val = get(field)
         if val is None or (isinstance(val, str) and not val.strip()):
             rec_where = "" if line is not None else f" (record {index})"
-            raise DataError(f"missing or empty{rec_where}; columns present: {sorted(rec)}",
-                            field=fmap.get(field, field), **where)
-        out[field] = val if isinstance(val, str) else json.dumps(val) if isinstance(val, list | dict) else str(val)
+            raise DataError(
+                f"missing or empty{rec_where}; columns present: {sorted(rec)}",
+                field=fmap.get(field, field),
+                **where,
+            )
+        out[field] = (
+            val if isinstance(val, str) else json.dumps(val) if isinstance(val, list | dict) else str(val)
+        )
     out["id"] = str(get("id")) if get("id") not in (None, "") else str(index)
     out["dataset"] = str(get("dataset") or dataset)
     k = get("kind") or kind or "qa"
@@ -103,9 +124,15 @@ def record_to_task(rec: dict[str, Any], *, index: int, path: Path, line: int | N
     aliases = get("aliases")
     if isinstance(aliases, str):
         try:
-            aliases = json.loads(aliases) if aliases.strip().startswith("[") else [a for a in aliases.split("|") if a]
+            aliases = (
+                json.loads(aliases)
+                if aliases.strip().startswith("[")
+                else [a for a in aliases.split("|") if a]
+            )
         except json.JSONDecodeError:
-            raise DataError("aliases must be a JSON list or '|'-separated", field="aliases", **where) from None
+            raise DataError(
+                "aliases must be a JSON list or '|'-separated", field="aliases", **where
+            ) from None
     out["aliases"] = [str(a) for a in aliases or []]
     meta = get("meta") if isinstance(get("meta"), dict) else {}
     used = {fmap.get(f, f) for f in _TASK_FIELDS} | {"problem"}
@@ -118,14 +145,18 @@ def record_to_task(rec: dict[str, Any], *, index: int, path: Path, line: int | N
         raise DataError(err["msg"], field=".".join(map(str, err["loc"])), **where) from None
 
 
-def read_tasks_file(path: str | Path, *, field_map: dict[str, str] | None = None, kind: str | None = None) -> list[Task]:
+def read_tasks_file(
+    path: str | Path, *, field_map: dict[str, str] | None = None, kind: str | None = None
+) -> list[Task]:
     """Read a user file into Tasks; a bundled set file (Task records) goes through the same path."""
     p = Path(path)
     if not p.exists():
         raise DataError("file not found", file=p)
     dataset = p.name.split(".")[0]
-    return [record_to_task(rec, index=i, path=p, line=line, dataset=dataset, kind=kind, field_map=field_map)
-            for i, (line, rec) in enumerate(iter_raw_records(p))]
+    return [
+        record_to_task(rec, index=i, path=p, line=line, dataset=dataset, kind=kind, field_map=field_map)
+        for i, (line, rec) in enumerate(iter_raw_records(p))
+    ]
 
 
 def write_jsonl_gz(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
@@ -133,7 +164,10 @@ def write_jsonl_gz(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    with p.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
+    with (
+        p.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz,
+    ):
         for rec in records:
             gz.write((json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
             n += 1

@@ -13,8 +13,9 @@ from agentdistill.data.task import Task
 _PATH_HINTS = (".json", ".jsonl", ".csv", ".tsv", ".gz", ".ndjson")
 
 
-def load_tasks(name_or_path: str | Path, limit: int | None = None, field_map: dict | None = None,
-               kind: str | None = None) -> list[Task]:
+def load_tasks(
+    name_or_path: str | Path, limit: int | None = None, field_map: dict | None = None, kind: str | None = None
+) -> list[Task]:
     """Load tasks; `limit` keeps the first n (sets are stored in a fixed order, so this is reproducible)."""
     if limit is not None and limit < 0:
         raise DataError(f"limit must be >= 0, got {limit}")

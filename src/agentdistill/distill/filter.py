@@ -36,8 +36,13 @@ class FilterReport:
     judge: Counter = field(default_factory=Counter)  # rescued (EM no, judge yes), rejected, unparsed, agree
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"total": self.total, "kept": self.kept, "tasks": self.tasks, "tasks_kept": self.tasks_kept,
-               "dropped": dict(self.dropped)}
+        out = {
+            "total": self.total,
+            "kept": self.kept,
+            "tasks": self.tasks,
+            "tasks_kept": self.tasks_kept,
+            "dropped": dict(self.dropped),
+        }
         if self.judge:
             out["judge"] = dict(self.judge)
         return out
@@ -113,8 +118,13 @@ def rejudge(task: Any, prediction: Any, em_correct: bool, judge: Any, report: Fi
 
 
 def filter_trajectories(
-    src: Path, dst: Path, max_per_task: int = 1, keep_exec_errors: bool = True, require_correct: bool = True,
-    require_parsed: bool = True, judge: Any = None,
+    src: Path,
+    dst: Path,
+    max_per_task: int = 1,
+    keep_exec_errors: bool = True,
+    require_correct: bool = True,
+    require_parsed: bool = True,
+    judge: Any = None,
 ) -> FilterReport:
     """Write the kept agent trajectories of ``src`` to ``dst`` (rewritten whole: filtering is cheap).
     ``judge``: an ``LLMJudge`` that re-grades QA answers (see the module docstring)."""
@@ -133,8 +143,9 @@ def filter_trajectories(
     return sel.finish()
 
 
-def filter_cot(src: Path, dst: Path, max_per_task: int = 1, judge: Any = None,
-               require_correct: bool = True) -> FilterReport:
+def filter_cot(
+    src: Path, dst: Path, max_per_task: int = 1, judge: Any = None, require_correct: bool = True
+) -> FilterReport:
     """The CoT-distillation counterpart: keep correct, distinct CoT answers (QA re-graded by ``judge``).
     ``require_correct=False`` (smoke tests) keeps every answered attempt; failed attempts are never kept."""
     from agentdistill.data.task import Task
@@ -146,8 +157,13 @@ def filter_cot(src: Path, dst: Path, max_per_task: int = 1, judge: Any = None,
     with JsonlAppender(tmp) as out:
         for _, rec in iter_jsonl(src):
             if judge is not None and rec.get("answer") is not None and not rec.get("error"):
-                rec["correct"] = rejudge(Task.model_validate(rec["task"]), rec["answer"], bool(rec.get("correct")),
-                                         judge, sel.report)
+                rec["correct"] = rejudge(
+                    Task.model_validate(rec["task"]),
+                    rec["answer"],
+                    bool(rec.get("correct")),
+                    judge,
+                    sel.report,
+                )
             if rec.get("error"):
                 reason: str | None = "error"
             elif rec.get("correct") or (not require_correct and rec.get("text")):
@@ -160,8 +176,9 @@ def filter_cot(src: Path, dst: Path, max_per_task: int = 1, judge: Any = None,
     return sel.finish()
 
 
-def run_filter(src: Path, dst: Path, mode: str = "agent", max_per_task: int = 1, judge: Any = None,
-               **agent_options: bool) -> FilterReport:
+def run_filter(
+    src: Path, dst: Path, mode: str = "agent", max_per_task: int = 1, judge: Any = None, **agent_options: bool
+) -> FilterReport:
     """Filter ``src`` by its mode: agent trajectories (``agent_options``: keep_exec_errors, require_correct,
     require_parsed) or CoT records (no options); ``judge`` re-grades QA answers in both."""
     if mode == "agent":

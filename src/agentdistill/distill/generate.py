@@ -80,7 +80,9 @@ def attempt_seed(base: int, task_id: str, sample: int) -> int:
 
 
 def _gen_config(s: GenerateSettings, seed: int) -> GenerationConfig:
-    return GenerationConfig(max_tokens=s.max_tokens, temperature=s.attempt_temperature, top_p=s.top_p, seed=seed)
+    return GenerationConfig(
+        max_tokens=s.max_tokens, temperature=s.attempt_temperature, top_p=s.top_p, seed=seed
+    )
 
 
 def _agent_attempt(
@@ -93,21 +95,40 @@ def _agent_attempt(
     if s.ftp:
         # Only the CoT's first paragraph is used: stop at the first blank line instead of paying for the rest.
         try:
-            cot = run_cot(task, llm, GenerationConfig(max_tokens=s.max_tokens, temperature=gen.temperature,
-                                                      top_p=gen.top_p, seed=seed, stop=("\n\n",)))
+            cot = run_cot(
+                task,
+                llm,
+                GenerationConfig(
+                    max_tokens=s.max_tokens,
+                    temperature=gen.temperature,
+                    top_p=gen.top_p,
+                    seed=seed,
+                    stop=("\n\n",),
+                ),
+            )
         except Exception:  # backend down: the episode below records the failure (status "error")
             cot = None
         cot_text = cot.text if cot is not None else None
         prefix = (first_thought_prefix(cot.text) or None) if cot is not None else None
     traj = run_episode(
-        task, llm, retriever=retriever, prompt=s.prompt, max_steps=s.max_steps, gen=gen,
-        sag_n=s.sag_n, sag_temperature=gen.temperature, sag_top_p=gen.top_p, prefix=prefix,
+        task,
+        llm,
+        retriever=retriever,
+        prompt=s.prompt,
+        max_steps=s.max_steps,
+        gen=gen,
+        sag_n=s.sag_n,
+        sag_temperature=gen.temperature,
+        sag_top_p=gen.top_p,
+        prefix=prefix,
         force_final_answer=s.force_final_answer,
     )
     g = grade(task, traj.final_answer) if traj.status == "answered" else None
     traj.correct = bool(g and g.correct)
     traj.grade = g.model_dump() if g else None
-    traj.settings = traj.settings.model_copy(update={"sample": sample, "seed": seed, "ftp": s.ftp, "ftp_cot": cot_text})
+    traj.settings = traj.settings.model_copy(
+        update={"sample": sample, "seed": seed, "ftp": s.ftp, "ftp_cot": cot_text}
+    )
     return traj
 
 
@@ -117,20 +138,36 @@ def _cot_attempt(task: Task, sample: int, llm: LLM, s: GenerateSettings) -> CotR
     try:
         cot = run_cot(task, llm, _gen_config(s, seed))
     except Exception as exc:  # backend failure: record it, retry on the next run
-        return CotRecord(task=task, model=llm.name, sample=sample, seed=seed, text="",
-                         error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - start)
+        return CotRecord(
+            task=task,
+            model=llm.name,
+            sample=sample,
+            seed=seed,
+            text="",
+            error=f"{type(exc).__name__}: {exc}",
+            seconds=time.perf_counter() - start,
+        )
     g = grade(task, cot.answer) if cot.answer is not None else None
     return CotRecord(
-        task=task, model=llm.name, sample=sample, seed=seed, text=cot.text, answer=cot.answer,
-        correct=bool(g and g.correct), grade=g.model_dump() if g else None,
-        completion_tokens=cot.usage.completion_tokens, seconds=time.perf_counter() - start,
+        task=task,
+        model=llm.name,
+        sample=sample,
+        seed=seed,
+        text=cot.text,
+        answer=cot.answer,
+        correct=bool(g and g.correct),
+        grade=g.model_dump() if g else None,
+        completion_tokens=cot.usage.completion_tokens,
+        seconds=time.perf_counter() - start,
         settings={"temperature": _gen_config(s, seed).temperature, "max_tokens": s.max_tokens},
     )
 
 
 def _key_of(mode: str) -> Callable[[dict[str, Any]], str]:
     if mode == "agent":
-        return lambda r: record_key(r["task"]["dataset"], r["task"]["id"], (r.get("settings") or {}).get("sample", 0))
+        return lambda r: record_key(
+            r["task"]["dataset"], r["task"]["id"], (r.get("settings") or {}).get("sample", 0)
+        )
     return lambda r: record_key(r["task"]["dataset"], r["task"]["id"], r.get("sample", 0))
 
 
@@ -141,7 +178,9 @@ def _failed(mode: str) -> Callable[[dict[str, Any]], bool]:
     return lambda r: r.get("error") is not None
 
 
-def stamp_settings(settings: GenerateSettings, model: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def stamp_settings(
+    settings: GenerateSettings, model: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """What an output file's records depend on (concurrency excluded: it does not change records)."""
     d = settings.model_dump(exclude={"concurrency"})
     return {"stage": "generate", "model": model, **d, **(extra or {})}
@@ -165,8 +204,13 @@ def generate(
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    check_stamp(stamp_path(out), stamp_settings(settings, llm.name, stamp_extra),
-                has_output=out.exists() and out.stat().st_size > 0, what=str(out), adopt_unstamped=adopt_unstamped)
+    check_stamp(
+        stamp_path(out),
+        stamp_settings(settings, llm.name, stamp_extra),
+        has_output=out.exists() and out.stat().st_size > 0,
+        what=str(out),
+        adopt_unstamped=adopt_unstamped,
+    )
     # llama.cpp in-process is one model in one process: tasks run one after another; HTTP backends
     # declare ``thread_safe`` and get ``concurrency`` tasks in flight.
     workers = settings.concurrency if getattr(llm, "thread_safe", False) else 1
@@ -183,10 +227,17 @@ def generate(
     start = time.perf_counter()
     items = [(t, k) for t in tasks for k in range(settings.samples)]
     batch = run_batch(
-        items, lambda it: record_key(it[0].dataset, it[0].id, it[1]), one, out,
-        record_key_of=_key_of(settings.mode), to_json=lambda rec: rec.model_dump(mode="json"),
-        failed=_failed(settings.mode), tokens=tokens, workers=workers,
-        description=f"generate ({settings.mode})", on_record=on_record,
+        items,
+        lambda it: record_key(it[0].dataset, it[0].id, it[1]),
+        one,
+        out,
+        record_key_of=_key_of(settings.mode),
+        to_json=lambda rec: rec.model_dump(mode="json"),
+        failed=_failed(settings.mode),
+        tokens=tokens,
+        workers=workers,
+        description=f"generate ({settings.mode})",
+        on_record=on_record,
     )
     summary = GenerateSummary(skipped_resumed=batch.skipped)
     summarize_file(out, settings.mode, tasks, summary)
@@ -216,7 +267,9 @@ def summarize_file(out: Path, mode: str, tasks: list[Task], summary: GenerateSum
             correct = bool(t.correct)
         else:
             rec = CotRecord.model_validate(r)
-            status = "error" if rec.error is not None else "answered" if rec.answer is not None else "no_answer"
+            status = (
+                "error" if rec.error is not None else "answered" if rec.answer is not None else "no_answer"
+            )
             summary.by_status[status] = summary.by_status.get(status, 0) + 1
             summary.tokens += rec.completion_tokens
             summary.answered += rec.answer is not None

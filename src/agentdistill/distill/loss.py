@@ -191,9 +191,15 @@ def add_chunked_lm_head(model: Any, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Non
     original_forward = types.MethodType(type(model).forward, model)
 
     @functools.wraps(type(model).forward)
-    def _forward(self, *args, fused_lm_head=False, labels=None, shift_labels=None, num_items_in_batch=None, **kw):
+    def _forward(
+        self, *args, fused_lm_head=False, labels=None, shift_labels=None, num_items_in_batch=None, **kw
+    ):
         if not fused_lm_head:
-            for k, v in (("labels", labels), ("shift_labels", shift_labels), ("num_items_in_batch", num_items_in_batch)):
+            for k, v in (
+                ("labels", labels),
+                ("shift_labels", shift_labels),
+                ("num_items_in_batch", num_items_in_batch),
+            ):
                 if v is not None:
                     kw[k] = v
             return original_forward(*args, **kw)
@@ -207,7 +213,12 @@ def add_chunked_lm_head(model: Any, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Non
         head = self.get_output_embeddings()
         labels = labels.to(head.weight.device)
         logp, entropy, top1 = chunked_linear_logprobs(
-            hidden.to(head.weight.device), head.weight, labels, head.bias, chunk_size=chunk_size, with_stats=True
+            hidden.to(head.weight.device),
+            head.weight,
+            labels,
+            head.bias,
+            chunk_size=chunk_size,
+            with_stats=True,
         )
         mask = labels != IGNORE_INDEX
         denom = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch

@@ -78,7 +78,9 @@ class TrainSettings(_Strict):
     effective_batch: int = 8  # per-device batch × gradient accumulation (× devices)
     per_device_batch: int = 1
     max_seq_len: int = 2048
-    over_length: Literal["drop", "refuse"] = "drop"  # examples longer than max_seq_len (distill/train/length.py)
+    over_length: Literal["drop", "refuse"] = (
+        "drop"  # examples longer than max_seq_len (distill/train/length.py)
+    )
     max_steps: int = -1  # optimizer steps; -1: as many as ``epochs`` take
     warmup_ratio: float = 0.03
     lr_scheduler: str = "cosine"

@@ -44,15 +44,25 @@ def accuracy_figure(table: ResultsTable) -> Figure:
                 ci = row.interval.get(name)
                 lo.append(max(0.0, v - 100 * ci.low) if ci else 0.0)
                 hi.append(max(0.0, 100 * ci.high - v) if ci else 0.0)
-        bars = ax.bar(xs, ys, width * 0.92, label=names[i], color=colors[i % len(colors)], yerr=[lo, hi],
-                      error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#555555"})
+        bars = ax.bar(
+            xs,
+            ys,
+            width * 0.92,
+            label=names[i],
+            color=colors[i % len(colors)],
+            yerr=[lo, hi],
+            error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#555555"},
+        )
         if n_series <= 6 and len(sets) <= 8:
             ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2, color="#333333")
     ns = {name: {ci.n for r in table.rows if (ci := r.interval.get(name)) is not None} for name in sets}
     ax.set_xticks(range(len(sets)), [f"{s}\n(n={ns[s].pop()})" if len(ns[s]) == 1 else s for s in sets])
     ax.set_ylabel("Accuracy (%), 95% Wilson interval")
-    top = max([100 * ci.high for r in table.rows for ci in r.interval.values() if ci is not None]
-              + [v for r in table.rows for v in r.accuracy.values() if v is not None] or [0.0])
+    top = max(
+        [100 * ci.high for r in table.rows for ci in r.interval.values() if ci is not None]
+        + [v for r in table.rows for v in r.accuracy.values() if v is not None]
+        or [0.0]
+    )
     ax.set_ylim(0, min(100.0, max(10.0, top * 1.18 + 2)))
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#e5e5e5", linewidth=0.8)

@@ -223,7 +223,9 @@ def _grouped_md(table: ResultsTable, columns: list[Column], metric: str) -> str:
 def accuracy_markdown(table: ResultsTable) -> str:
     """Accuracy % [95% Wilson interval]; n in the column header when every row has the same n, else per cell."""
     ns = {c.name: column_n(table, c.name) for c in table.columns}
-    header = ["Model", "Method"] + [c.name + (f" (n={ns[c.name]})" if ns[c.name] else "") for c in table.columns]
+    header = ["Model", "Method"] + [
+        c.name + (f" (n={ns[c.name]})" if ns[c.name] else "") for c in table.columns
+    ]
     body = []
     for model, rows in table.groups():
         for i, row in enumerate(rows):
@@ -238,8 +240,18 @@ def f1_markdown(table: ResultsTable) -> str | None:
 
 
 def efficiency_markdown(table: ResultsTable) -> str:
-    header = ["Model", "Method", "Set", "n", "Acc % [95% CI]", "F1 %", "Steps", "Parse err %", "Tokens/task",
-              "s/task"]
+    header = [
+        "Model",
+        "Method",
+        "Set",
+        "n",
+        "Acc % [95% CI]",
+        "F1 %",
+        "Steps",
+        "Parse err %",
+        "Tokens/task",
+        "s/task",
+    ]
     body = [
         [
             e.model,

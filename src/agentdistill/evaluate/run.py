@@ -32,8 +32,9 @@ STAMP_FILE = "stamp.json"
 
 def _gen(s: EvalSettings) -> GenerationConfig:
     if s.mode == "agent" and s.sag_n > 1:
-        return GenerationConfig(max_tokens=s.max_tokens, temperature=s.sag_temperature, top_p=s.sag_top_p,
-                                seed=s.seed)
+        return GenerationConfig(
+            max_tokens=s.max_tokens, temperature=s.sag_temperature, top_p=s.sag_top_p, seed=s.seed
+        )
     return GenerationConfig(max_tokens=s.max_tokens, temperature=s.temperature, seed=s.seed)
 
 
@@ -41,30 +42,61 @@ def evaluate_task(task: Task, llm: LLM, s: EvalSettings, retriever: Retriever | 
     """One graded attempt: an agent episode or a CoT answer."""
     start = time.perf_counter()
     if s.mode == "agent":
-        traj = run_episode(task, llm, retriever=retriever, prompt=s.prompt_name, max_steps=s.max_steps,
-                           gen=_gen(s), sag_n=s.sag_n, sag_temperature=s.sag_temperature, sag_top_p=s.sag_top_p,
-                           force_final_answer=s.force_final_answer)
+        traj = run_episode(
+            task,
+            llm,
+            retriever=retriever,
+            prompt=s.prompt_name,
+            max_steps=s.max_steps,
+            gen=_gen(s),
+            sag_n=s.sag_n,
+            sag_temperature=s.sag_temperature,
+            sag_top_p=s.sag_top_p,
+            force_final_answer=s.force_final_answer,
+        )
         prediction = traj.final_answer if traj.status == "answered" else None
         g = grade(task, prediction if prediction is not None else "")
         traj.correct, traj.grade = g.correct, g.model_dump()
         return ResultRecord(
-            task=task, mode="agent", model=s.model_name or llm.name, sag_n=s.sag_n, prediction=prediction, grade=g,
-            status=traj.status, steps=traj.totals.steps, parse_errors=traj.totals.parse_failures,
-            tokens=traj.totals.completion_tokens, seconds=time.perf_counter() - start,
+            task=task,
+            mode="agent",
+            model=s.model_name or llm.name,
+            sag_n=s.sag_n,
+            prediction=prediction,
+            grade=g,
+            status=traj.status,
+            steps=traj.totals.steps,
+            parse_errors=traj.totals.parse_failures,
+            tokens=traj.totals.completion_tokens,
+            seconds=time.perf_counter() - start,
             trajectory=traj.model_dump(mode="json"),
             failure=(traj.error or "error") if traj.status == "error" else None,
         )
     try:
         cot = run_cot(task, llm, _gen(s), retriever=retriever if s.rag else None)
     except Exception as exc:  # backend failure: recorded, excluded from accuracy, retried next run
-        return ResultRecord(task=task, mode="cot", model=s.model_name or llm.name, grade=grade(task, ""),
-                            status="error", seconds=time.perf_counter() - start,
-                            failure=f"{type(exc).__name__}: {exc}")
+        return ResultRecord(
+            task=task,
+            mode="cot",
+            model=s.model_name or llm.name,
+            grade=grade(task, ""),
+            status="error",
+            seconds=time.perf_counter() - start,
+            failure=f"{type(exc).__name__}: {exc}",
+        )
     g = grade(task, cot.answer if cot.answer is not None else "")
     return ResultRecord(
-        task=task, mode="cot", model=s.model_name or llm.name, prediction=cot.answer, grade=g,
-        status="answered" if cot.answer is not None else "error", steps=1, parse_errors=0,
-        tokens=cot.usage.completion_tokens, seconds=time.perf_counter() - start, cot_text=cot.text,
+        task=task,
+        mode="cot",
+        model=s.model_name or llm.name,
+        prediction=cot.answer,
+        grade=g,
+        status="answered" if cot.answer is not None else "error",
+        steps=1,
+        parse_errors=0,
+        tokens=cot.usage.completion_tokens,
+        seconds=time.perf_counter() - start,
+        cot_text=cot.text,
     )
 
 
@@ -84,8 +116,13 @@ def stamp_settings(settings: EvalSettings, model: str | None, extra: dict | None
 
 
 def evaluate(
-    tasks: list[Task], llm: LLM | Callable[[], LLM], run_dir: Path, settings: EvalSettings,
-    retriever: Retriever | None = None, run_name: str | None = None, stamp_extra: dict | None = None,
+    tasks: list[Task],
+    llm: LLM | Callable[[], LLM],
+    run_dir: Path,
+    settings: EvalSettings,
+    retriever: Retriever | None = None,
+    run_name: str | None = None,
+    stamp_extra: dict | None = None,
     adopt_unstamped: bool = False,
 ) -> RunSummary:
     """Evaluate ``llm`` on ``tasks`` into ``run_dir``; returns the summary over all records on disk.
@@ -99,9 +136,13 @@ def evaluate(
     run_dir.mkdir(parents=True, exist_ok=True)
     results = run_dir / RESULTS_FILE
     model_id = settings.model_name or getattr(llm, "name", None)
-    check_stamp(run_dir / STAMP_FILE, stamp_settings(settings, model_id, stamp_extra),
-                has_output=results.exists() and results.stat().st_size > 0, what=str(run_dir),
-                adopt_unstamped=adopt_unstamped)
+    check_stamp(
+        run_dir / STAMP_FILE,
+        stamp_settings(settings, model_id, stamp_extra),
+        has_output=results.exists() and results.stat().st_size > 0,
+        what=str(run_dir),
+        adopt_unstamped=adopt_unstamped,
+    )
     holder: dict[str, LLM] = {"llm": llm} if hasattr(llm, "generate") else {}
 
     def load(_: int) -> None:
@@ -115,9 +156,16 @@ def evaluate(
         return settings.concurrency if getattr(holder.get("llm"), "thread_safe", False) else 1
 
     run_batch(
-        tasks, lambda t: record_key(t.dataset, t.id), one, results, record_key_of=_key,
-        to_json=lambda r: r.model_dump(mode="json"), failed=is_failure, tokens=lambda r: r.tokens,
-        workers=workers, before_work=load,
+        tasks,
+        lambda t: record_key(t.dataset, t.id),
+        one,
+        results,
+        record_key_of=_key,
+        to_json=lambda r: r.model_dump(mode="json"),
+        failed=is_failure,
+        tokens=lambda r: r.tokens,
+        workers=workers,
+        before_work=load,
         description=f"eval {settings.label or run_dir.name}",
     )
     wanted = {(t.dataset, t.id) for t in tasks}
@@ -125,9 +173,12 @@ def evaluate(
     records = list({(r.task.dataset, r.task.id): r for r in records}.values())  # a retried failure wins
     loaded = holder.get("llm")
     summary = RunSummary(
-        run_name=run_name or run_dir.name, mode=settings.mode, sag_n=settings.sag_n,
+        run_name=run_name or run_dir.name,
+        mode=settings.mode,
+        sag_n=settings.sag_n,
         model=settings.model_name or getattr(loaded, "name", None) or (records[0].model if records else ""),
-        label=settings.label, per_set=summarize_records(records),
+        label=settings.label,
+        per_set=summarize_records(records),
     )
     atomic_write_json(run_dir / SUMMARY_FILE, summary.model_dump(mode="json"))
     return summary

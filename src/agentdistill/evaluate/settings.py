@@ -25,7 +25,9 @@ class EvalMethod(_Strict):
     mode: Literal["agent", "cot"] = "agent"
     sag_n: int = Field(SAG_N, ge=1)
     rag: bool = False  # CoT with the retriever's top-k passages before the question
-    prompt: str | None = None  # None: the teacher prompt for the pipeline's teacher, the student prompt otherwise
+    prompt: str | None = (
+        None  # None: the teacher prompt for the pipeline's teacher, the student prompt otherwise
+    )
 
 
 class EvalSampling(_Strict):

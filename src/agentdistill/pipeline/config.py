@@ -105,9 +105,13 @@ class PipelineConfig(_Strict):
 SEEDED_STAGES = ("generate", "train", "eval")
 BUILTIN = ("demo", "paper", "smoke", "compare", "study")
 # fields renamed when the stage settings became one declaration each: an old config gets a pointed error
-RENAMED = {"sag": "sag_n", "lr": "learning_rate", "batch_size": "per_device_batch",
-           "grad_accum": "effective_batch (per_device_batch × accumulation steps)",
-           "extra": "the training fields themselves, directly under train"}
+RENAMED = {
+    "sag": "sag_n",
+    "lr": "learning_rate",
+    "batch_size": "per_device_batch",
+    "grad_accum": "effective_batch (per_device_batch × accumulation steps)",
+    "extra": "the training fields themselves, directly under train",
+}
 
 
 def builtin_config_path(name: str) -> Path:

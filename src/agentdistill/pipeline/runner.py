@@ -54,8 +54,12 @@ def _timed(result: PipelineResult, stage: Stage, ctx: Context) -> None:
     console.print(f"[green]✓ {stage.name}[/] in {result.stage_seconds[stage.name]:.0f} s")
 
 
-def run_pipeline(cfg: PipelineConfig, stages: tuple[str, ...] | None = None, *,
-                 llm_loader: Callable[..., LLM] | None = None) -> PipelineResult:
+def run_pipeline(
+    cfg: PipelineConfig,
+    stages: tuple[str, ...] | None = None,
+    *,
+    llm_loader: Callable[..., LLM] | None = None,
+) -> PipelineResult:
     """Run (or resume) every stage of ``cfg``; ``stages`` limits which run (others must be complete).
 
     ``llm_loader(spec, **options)`` loads a model (default: ``agentdistill.models.load_llm``).
@@ -66,10 +70,13 @@ def run_pipeline(cfg: PipelineConfig, stages: tuple[str, ...] | None = None, *,
     work.mkdir(parents=True, exist_ok=True)
     (work / "config.json").write_text(cfg.model_dump_json(indent=2))
     result = PipelineResult(workdir=work)
-    pool = ModelPool({
-        cfg.teacher.model: cfg.teacher.load_options(),
-        cfg.student.model: cfg.student.load_options(),
-    }, loader=llm_loader)
+    pool = ModelPool(
+        {
+            cfg.teacher.model: cfg.teacher.load_options(),
+            cfg.student.model: cfg.student.load_options(),
+        },
+        loader=llm_loader,
+    )
     retriever = load_retriever(cfg.retriever) if cfg.retriever else None
     ctx = Context(cfg=cfg, work=work, pool=pool, retriever=retriever, result=result, outputs=result.outputs)
     try:

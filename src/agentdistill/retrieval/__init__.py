@@ -19,6 +19,19 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "CorpusError", "Doc", "HTTPRetriever", "IndexNotFoundError", "Passage", "RetrievalError", "Retriever",
-    "SearchTool", "build_index", "cache_dir", "default_corpus_path", "format_passages", "load_retriever", "open_index", "read_corpus",
+    "CorpusError",
+    "Doc",
+    "HTTPRetriever",
+    "IndexNotFoundError",
+    "Passage",
+    "RetrievalError",
+    "Retriever",
+    "SearchTool",
+    "build_index",
+    "cache_dir",
+    "default_corpus_path",
+    "format_passages",
+    "load_retriever",
+    "open_index",
+    "read_corpus",
 ]

@@ -61,7 +61,9 @@ def build_bm25(docs: Iterable[Doc], out_dir: Path, *, progress: bool = True) -> 
     with DocStoreWriter(out_dir) as store, task_progress("Tokenizing passages", None, progress) as tick:
         for doc in docs:
             store.add(doc)
-            token_ids.append(array("i", [vocab.setdefault(t, len(vocab)) for t in analyzer.terms(passage_text(doc))]))
+            token_ids.append(
+                array("i", [vocab.setdefault(t, len(vocab)) for t in analyzer.terms(passage_text(doc))])
+            )
             tick()
     if not token_ids:
         raise ValueError("cannot build a BM25 index over an empty corpus")

@@ -50,7 +50,9 @@ class HTTPRetriever:
         body = self._post({"queries": list(queries), "topk": k, "return_scores": True})
         result = body.get("result") if isinstance(body, dict) else None
         if not isinstance(result, list) or len(result) != len(queries):
-            raise RetrievalError(f"{self.url}: malformed response (expected 'result' with {len(queries)} lists)")
+            raise RetrievalError(
+                f"{self.url}: malformed response (expected 'result' with {len(queries)} lists)"
+            )
         try:
             return [[_passage(item) for item in hits] for hits in result]
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
@@ -72,7 +74,9 @@ class HTTPRetriever:
                 last = exc
                 continue
             if response.status_code >= 500:
-                last = RetrievalError(f"{self.url}: server error {response.status_code}: {response.text[:200]}")
+                last = RetrievalError(
+                    f"{self.url}: server error {response.status_code}: {response.text[:200]}"
+                )
                 continue
             if response.status_code >= 400:
                 try:

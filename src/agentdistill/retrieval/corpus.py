@@ -105,5 +105,7 @@ def read_corpus(path: Path | str) -> Iterator[Doc]:
             try:
                 obj = json.loads(raw)
             except json.JSONDecodeError as exc:
-                raise CorpusError(path, lineno, None, f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+                raise CorpusError(
+                    path, lineno, None, f"invalid JSON ({exc.msg} at column {exc.colno})"
+                ) from None
             yield parse_record(obj, path, lineno)

@@ -81,13 +81,21 @@ class Encoder:
         self.model = st.SentenceTransformer(resolve_model_path(config.model), device=device or "cpu")
         if config.max_seq_length:
             self.model.max_seq_length = min(self.model.max_seq_length or 512, config.max_seq_length)
-        self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
-                       else self.model.get_sentence_embedding_dimension())
+        self.dim = int(
+            self.model.get_embedding_dimension()
+            if hasattr(self.model, "get_embedding_dimension")
+            else self.model.get_sentence_embedding_dimension()
+        )
 
     def encode(self, texts: list[str], *, query: bool, batch_size: int = 64) -> np.ndarray:
         prefix = self.config.query_prefix if query else self.config.passage_prefix
-        vecs = self.model.encode([prefix + t for t in texts], batch_size=batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False)
+        vecs = self.model.encode(
+            [prefix + t for t in texts],
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
@@ -104,8 +112,15 @@ def _new_faiss_index(faiss: Any, kind: str, dim: int, n: int) -> tuple[Any, int]
     raise ValueError(f"unknown faiss index kind {kind!r}; choose one of {', '.join(FAISS_KINDS)}")
 
 
-def build_dense(store: DocStore, out_dir: Path, config: DenseConfig, *, batch_size: int = 64,
-                progress: bool = True, device: str | None = None) -> DenseConfig:
+def build_dense(
+    store: DocStore,
+    out_dir: Path,
+    config: DenseConfig,
+    *,
+    batch_size: int = 64,
+    progress: bool = True,
+    device: str | None = None,
+) -> DenseConfig:
     """Encode every stored passage in batches and write `dense/index.faiss` + `dense/config.json`."""
     faiss = _require("faiss")
     if not config.query_prefix and not config.passage_prefix:
@@ -119,7 +134,7 @@ def build_dense(store: DocStore, out_dir: Path, config: DenseConfig, *, batch_si
         for start in range(0, n, chunk):
             docs = [store.get(r) for r in range(start, min(n, start + chunk))]
             texts = [f"{d.title}\n{d.text}" if d.title else d.text for d in docs]
-            vectors[start:start + len(docs)] = encoder.encode(texts, query=False, batch_size=batch_size)
+            vectors[start : start + len(docs)] = encoder.encode(texts, query=False, batch_size=batch_size)
             tick(len(docs))
     index, nlist = _new_faiss_index(faiss, config.faiss, encoder.dim, n)
     if config.faiss == "ivf":
@@ -137,8 +152,14 @@ class DenseRetriever:
 
     kind = "dense"
 
-    def __init__(self, index_dir: Path | str, *, store: DocStore | None = None, device: str | None = None,
-                 mmap: bool = True):
+    def __init__(
+        self,
+        index_dir: Path | str,
+        *,
+        store: DocStore | None = None,
+        device: str | None = None,
+        mmap: bool = True,
+    ):
         index_dir = Path(index_dir)
         config_path = index_dir / DENSE_DIR / "config.json"
         if not config_path.is_file():
@@ -160,8 +181,10 @@ class DenseRetriever:
             return []
         vectors = self.encoder.encode(queries, query=True)
         scores, rows = self.index.search(vectors, min(k, self.num_docs))
-        return [[(int(r), float(s)) for r, s in zip(rr, ss, strict=True) if r >= 0]
-                for rr, ss in zip(rows, scores, strict=True)]
+        return [
+            [(int(r), float(s)) for r, s in zip(rr, ss, strict=True) if r >= 0]
+            for rr, ss in zip(rows, scores, strict=True)
+        ]
 
     def search(self, query: str, k: int = 3) -> list[Passage]:
         return self.batch_search([query], k)[0]

@@ -30,9 +30,20 @@ def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def build_index(corpus: Path | str, out: Path | str, kind: str = "bm25", *, model: str | None = None,
-                faiss: str = "flat", query_prefix: str = "", passage_prefix: str = "", batch_size: int = 64,
-                progress: bool = True, overwrite: bool = False, device: str | None = None) -> dict[str, Any]:
+def build_index(
+    corpus: Path | str,
+    out: Path | str,
+    kind: str = "bm25",
+    *,
+    model: str | None = None,
+    faiss: str = "flat",
+    query_prefix: str = "",
+    passage_prefix: str = "",
+    batch_size: int = 64,
+    progress: bool = True,
+    overwrite: bool = False,
+    device: str | None = None,
+) -> dict[str, Any]:
     """Build an index dir from a JSONL(.gz) corpus and return its metadata (also saved as meta.json)."""
     if kind not in INDEX_KINDS:
         raise ValueError(f"unknown index kind {kind!r}; choose one of {', '.join(INDEX_KINDS)}")
@@ -43,15 +54,36 @@ def build_index(corpus: Path | str, out: Path | str, kind: str = "bm25", *, mode
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        return _build(corpus, out, kind, model=model, faiss=faiss, query_prefix=query_prefix,
-                      passage_prefix=passage_prefix, batch_size=batch_size, progress=progress, device=device)
+        return _build(
+            corpus,
+            out,
+            kind,
+            model=model,
+            faiss=faiss,
+            query_prefix=query_prefix,
+            passage_prefix=passage_prefix,
+            batch_size=batch_size,
+            progress=progress,
+            device=device,
+        )
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)  # no half-built index left behind
         raise
 
 
-def _build(corpus: Path, out: Path, kind: str, *, model: str | None, faiss: str, query_prefix: str,
-           passage_prefix: str, batch_size: int, progress: bool, device: str | None) -> dict[str, Any]:
+def _build(
+    corpus: Path,
+    out: Path,
+    kind: str,
+    *,
+    model: str | None,
+    faiss: str,
+    query_prefix: str,
+    passage_prefix: str,
+    batch_size: int,
+    progress: bool,
+    device: str | None,
+) -> dict[str, Any]:
     started = time.perf_counter()
     docs = read_corpus(corpus)
     meta: dict[str, Any] = {"format": FORMAT, "kind": kind, "corpus": str(corpus.resolve())}
@@ -67,11 +99,22 @@ def _build(corpus: Path, out: Path, kind: str, *, model: str | None, faiss: str,
         from agentdistill.retrieval.dense import DEFAULT_DENSE_MODEL, DenseConfig, build_dense
 
         dense_started = time.perf_counter()
-        config = DenseConfig(model=model or DEFAULT_DENSE_MODEL, faiss=faiss, query_prefix=query_prefix,
-                             passage_prefix=passage_prefix)
-        config = build_dense(DocStore(out), out, config, batch_size=batch_size, progress=progress, device=device)
-        meta["dense"] = {"model": config.model, "faiss": config.faiss, "dim": config.dim,
-                         "query_prefix": config.query_prefix, "passage_prefix": config.passage_prefix}
+        config = DenseConfig(
+            model=model or DEFAULT_DENSE_MODEL,
+            faiss=faiss,
+            query_prefix=query_prefix,
+            passage_prefix=passage_prefix,
+        )
+        config = build_dense(
+            DocStore(out), out, config, batch_size=batch_size, progress=progress, device=device
+        )
+        meta["dense"] = {
+            "model": config.model,
+            "faiss": config.faiss,
+            "dim": config.dim,
+            "query_prefix": config.query_prefix,
+            "passage_prefix": config.passage_prefix,
+        }
         meta["dense_seconds"] = round(time.perf_counter() - dense_started, 3)
     meta["num_docs"] = num_docs
     meta["build_seconds"] = round(time.perf_counter() - started, 3)
@@ -100,8 +143,9 @@ def read_meta(index_dir: Path | str) -> dict[str, Any]:
     return meta
 
 
-def open_index(index_dir: Path | str, *, kind: str | None = None, mmap: bool = True,
-               device: str | None = None) -> Retriever:
+def open_index(
+    index_dir: Path | str, *, kind: str | None = None, mmap: bool = True, device: str | None = None
+) -> Retriever:
     """Open an index dir as a Retriever; `kind` picks one side of a hybrid index ('bm25' or 'dense')."""
     index_dir = Path(index_dir)
     meta = read_meta(index_dir)

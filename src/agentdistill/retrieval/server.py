@@ -88,7 +88,7 @@ class MicroBatcher:
             start = 0
             for qs, k_i, future in batch:
                 if not future.done():
-                    future.set_result([hits[:k_i] for hits in results[start:start + len(qs)]])
+                    future.set_result([hits[:k_i] for hits in results[start : start + len(qs)]])
                 start += len(qs)
 
 
@@ -97,8 +97,11 @@ def _validation_message(exc: RequestValidationError) -> str:
     for err in exc.errors():
         loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
         parts.append(f"{loc}: {err.get('msg', 'invalid')}")
-    return "invalid request: " + "; ".join(parts) + \
-        ' (expected JSON {"queries": [str, ...], "topk": int, "return_scores": bool})'
+    return (
+        "invalid request: "
+        + "; ".join(parts)
+        + ' (expected JSON {"queries": [str, ...], "topk": int, "return_scores": bool})'
+    )
 
 
 class TooLarge(ValueError):
@@ -150,14 +153,28 @@ class BodyLimit:
 
     async def _refuse(self, send: Any, size: int) -> None:
         payload = f'{{"error": "request body too large: {size} bytes > limit {self.max_bytes}"}}'.encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
 
-def create_app(retriever: Retriever, *, max_topk: int = 100, max_queries: int = 1024,
-               max_batch: int = 128, max_body_bytes: int = 1 << 20, max_query_chars: int = 4096) -> FastAPI:
+def create_app(
+    retriever: Retriever,
+    *,
+    max_topk: int = 100,
+    max_queries: int = 1024,
+    max_batch: int = 128,
+    max_body_bytes: int = 1 << 20,
+    max_query_chars: int = 4096,
+) -> FastAPI:
     """The FastAPI app; see the module docstring for the limits (413 / 400 beyond them)."""
     batcher = MicroBatcher(retriever, max_batch=max_batch)
 
@@ -185,9 +202,13 @@ def create_app(retriever: Retriever, *, max_topk: int = 100, max_queries: int = 
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "kind": getattr(retriever, "kind", type(retriever).__name__),
-                "num_docs": getattr(retriever, "num_docs", None), "batches": batcher.batches,
-                "queries": batcher.queries}
+        return {
+            "status": "ok",
+            "kind": getattr(retriever, "kind", type(retriever).__name__),
+            "num_docs": getattr(retriever, "num_docs", None),
+            "batches": batcher.batches,
+            "queries": batcher.queries,
+        }
 
     @app.post("/retrieve")
     async def retrieve(request: RetrieveRequest) -> dict[str, Any]:
@@ -195,7 +216,9 @@ def create_app(retriever: Retriever, *, max_topk: int = 100, max_queries: int = 
         if not 1 <= k <= max_topk:
             raise BadRequest(f"invalid request: topk must be between 1 and {max_topk}, got {k}")
         if len(request.queries) > max_queries:
-            raise BadRequest(f"invalid request: at most {max_queries} queries per request, got {len(request.queries)}")
+            raise BadRequest(
+                f"invalid request: at most {max_queries} queries per request, got {len(request.queries)}"
+            )
         longest = max((len(q) for q in request.queries), default=0)
         if longest > max_query_chars:
             raise TooLarge(f"query too long: {longest} characters > limit {max_query_chars}")
@@ -212,8 +235,9 @@ def create_app(retriever: Retriever, *, max_topk: int = 100, max_queries: int = 
     return app
 
 
-def serve(spec: str, host: str = "127.0.0.1", port: int = 8000, *, max_batch: int = 128,
-          log_level: str = "warning") -> None:
+def serve(
+    spec: str, host: str = "127.0.0.1", port: int = 8000, *, max_batch: int = 128, log_level: str = "warning"
+) -> None:
     """Open the index first (a missing one fails here, clearly), then serve until interrupted."""
     import uvicorn
 

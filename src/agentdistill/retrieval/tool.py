@@ -63,7 +63,9 @@ class SearchTool:
         if not query:
             return "Search failed: the query is empty."
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K):
-            return f"Search failed: k must be a whole number from 1 to {MAX_K}, got {k!r}. Call search(query)."
+            return (
+                f"Search failed: k must be a whole number from 1 to {MAX_K}, got {k!r}. Call search(query)."
+            )
         try:
             passages = self.retriever.search(query, k or self.k)
         except Exception as exc:  # the tool must not crash the agent: report the failure as text

@@ -46,7 +46,9 @@ def enter_family(uid: int, gid: int) -> None:
     A network namespace per family too: abstract unix sockets are per network namespace, so episodes cannot talk
     to each other either."""
     _check(
-        _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET),
+        _libc.unshare(
+            CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET
+        ),
         "unshare(user, mount, pid, ipc, uts, net namespaces)",
     )
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):

@@ -53,7 +53,9 @@ def resolve_student(spec: str) -> str:
         out.parent.mkdir(parents=True, exist_ok=True)
         return str(_convert_gguf(Path(ensure_model(name)), out))
     if Path(name).suffix == ".gguf":
-        raise ValueError(f"model '{spec}': pass the GGUF through an embedded name or convert it to an HF dir first")
+        raise ValueError(
+            f"model '{spec}': pass the GGUF through an embedded name or convert it to an HF dir first"
+        )
     if name.count("/") != 1:
         raise ValueError(
             f"model '{spec}' is not a local dir, an embedded model ({', '.join(MODELS)}) nor a hub id (org/name)"

@@ -47,7 +47,9 @@ def training_chat_template(tokenizer: Any) -> str | None:
     )
 
 
-def assistant_mask(tokenizer: Any, messages: list[dict[str, str]], chat_template: str | None = None) -> tuple[list[int], list[int]]:
+def assistant_mask(
+    tokenizer: Any, messages: list[dict[str, str]], chat_template: str | None = None
+) -> tuple[list[int], list[int]]:
     """Token ids and the 0/1 assistant mask the trainer will use for ``messages`` (for tests and inspection)."""
     out = tokenizer.apply_chat_template(
         messages,

@@ -115,7 +115,9 @@ def last_checkpoint(ckpt_dir: Path) -> str | None:
     return str(max(found)[1]) if found else None
 
 
-def build_trainer(cfg: TrainConfig, examples: list[list[dict[str, str]]], *, callbacks: list | None = None) -> Any:
+def build_trainer(
+    cfg: TrainConfig, examples: list[list[dict[str, str]]], *, callbacks: list | None = None
+) -> Any:
     """An SFTTrainer set up from ``cfg`` (exposed for tests and benchmarks: one place decides every knob)."""
     import torch
     from datasets import Dataset
@@ -213,8 +215,17 @@ def _retire_stale_checkpoints(out: Path, cfg: TrainConfig) -> None:
     if not (saved.exists() and ckpts.is_dir()):
         return
     # changes that continue the same run (more steps or epochs, other outputs) keep the checkpoints
-    ignore = {"resume", "progress", "logging_steps", "save_steps", "max_steps", "epochs", "merge", "export_gguf",
-              "gguf_quant"}
+    ignore = {
+        "resume",
+        "progress",
+        "logging_steps",
+        "save_steps",
+        "max_steps",
+        "epochs",
+        "merge",
+        "export_gguf",
+        "gguf_quant",
+    }
     before = {k: v for k, v in json.loads(saved.read_text()).items() if k not in ignore}
     now = {k: v for k, v in json.loads(cfg.model_dump_json()).items() if k not in ignore}
     if before != now:

@@ -10,4 +10,15 @@ from agentdistill.pipeline.stages.train import TRAIN, TrainedModel
 
 STAGES: tuple[Stage, ...] = (GENERATE, FILTER, TRAIN, COT, EVAL, REPORT)
 
-__all__ = ["COT", "EVAL", "FILTER", "GENERATE", "REPORT", "STAGES", "TRAIN", "Context", "Stage", "TrainedModel"]
+__all__ = [
+    "COT",
+    "EVAL",
+    "FILTER",
+    "GENERATE",
+    "REPORT",
+    "STAGES",
+    "TRAIN",
+    "Context",
+    "Stage",
+    "TrainedModel",
+]

@@ -97,8 +97,10 @@ def check_settings(stage_dir: Path, settings: dict[str, Any], archive_stale: boo
             changed = sorted(k for k in set(before) | set(current) if before.get(k) != current.get(k))
             if archive_stale:
                 moved = move_stale(stage_dir)
-                console.print(f"[yellow]{stage_dir}: settings changed ({', '.join(changed)}); old results moved "
-                              f"to {moved.name}[/]")
+                console.print(
+                    f"[yellow]{stage_dir}: settings changed ({', '.join(changed)}); old results moved "
+                    f"to {moved.name}[/]"
+                )
                 stage_dir.mkdir(parents=True)
                 path.write_text(json.dumps(current, indent=2, sort_keys=True))
                 return

@@ -58,19 +58,33 @@ class EvalStage(Stage):
             spec = specs.get(run.model, run.model)
             run_dir = ctx.folder(self) / slug(run.label)
             stamp: dict[str, Any] = {
-                "model": spec, "trained": (trained.run_id if run.model == "distilled" and trained else
-                                           cot.run_id if run.model == "distilled-cot" and cot else None),
-                "run": run.model_dump(), "retriever": cfg.retriever,
+                "model": spec,
+                "trained": (
+                    trained.run_id
+                    if run.model == "distilled" and trained
+                    else cot.run_id
+                    if run.model == "distilled-cot" and cot
+                    else None
+                ),
+                "run": run.model_dump(),
+                "retriever": cfg.retriever,
                 **e.model_dump(exclude={"sets", "runs", "concurrency"}),
             }
             check_settings(run_dir, stamp, archive_stale=True)
-            evaluate(tasks, lambda spec=spec: ctx.pool.get(spec), run_dir, run_settings(cfg, run, spec),
-                     ctx.retriever, run_name=slug(run.label), adopt_unstamped=True)  # checked just above
+            evaluate(
+                tasks,
+                lambda spec=spec: ctx.pool.get(spec),
+                run_dir,
+                run_settings(cfg, run, spec),
+                ctx.retriever,
+                run_name=slug(run.label),
+                adopt_unstamped=True,
+            )  # checked just above
             judge = stage_judge(ctx)
             if judge is not None:  # QA verdicts beside EM/F1: judge.jsonl, judge_summary.json in the run dir
                 judge_results_file(run_dir / "results.jsonl", judge)
             run_dirs.append(run_dir)
-            ctx.pool.release(keep={specs.get(r.model, r.model) for r in e.runs[i + 1:]} | {judge_spec(ctx)})
+            ctx.pool.release(keep={specs.get(r.model, r.model) for r in e.runs[i + 1 :]} | {judge_spec(ctx)})
         ctx.result.run_dirs = run_dirs
         return run_dirs
 

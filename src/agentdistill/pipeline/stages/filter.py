@@ -29,9 +29,13 @@ class FilterStage(Stage):
         if cfg.generate.mode == "agent":
             rep = filter_trajectories(src, kept, **f.model_dump(), judge=judge)
         else:
-            rep = filter_cot(src, kept, max_per_task=f.max_per_task, judge=judge, require_correct=f.require_correct)
+            rep = filter_cot(
+                src, kept, max_per_task=f.max_per_task, judge=judge, require_correct=f.require_correct
+            )
         atomic_write_json(ctx.folder(self) / "report.json", rep.as_dict())
-        console.print(f"kept {rep.kept} of {rep.total} ({rep.tasks_kept} tasks); dropped: {dict(rep.dropped) or 'none'}")
+        console.print(
+            f"kept {rep.kept} of {rep.total} ({rep.tasks_kept} tasks); dropped: {dict(rep.dropped) or 'none'}"
+        )
         if rep.kept == 0:
             raise RuntimeError(f"no trajectory survived filtering ({src}); nothing to train on")
         return kept

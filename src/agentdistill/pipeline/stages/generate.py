@@ -20,19 +20,30 @@ class GenerateStage(Stage):
         return work / self.name / ("trajectories.jsonl" if cfg.generate.mode == "agent" else "cot.jsonl")
 
     def settings(self, cfg: PipelineConfig) -> GenerateSettings:
-        return GenerateSettings.model_validate(cfg.generate.model_dump(include=set(GenerateSettings.model_fields)))
+        return GenerateSettings.model_validate(
+            cfg.generate.model_dump(include=set(GenerateSettings.model_fields))
+        )
 
     def stamp(self, ctx: Context) -> dict[str, Any]:
         cfg = ctx.cfg
-        return {"teacher": cfg.teacher.model, "retriever": cfg.retriever,
-                **cfg.generate.model_dump(exclude={"tasks", "concurrency"})}
+        return {
+            "teacher": cfg.teacher.model,
+            "retriever": cfg.retriever,
+            **cfg.generate.model_dump(exclude={"tasks", "concurrency"}),
+        }
 
     def run(self, ctx: Context) -> Path:
         cfg, out = ctx.cfg, self.records(ctx.cfg, ctx.work)
         # the stage's own stamp (settings.json) was checked: records made before generate() stamped its output
         # are adopted rather than refused
-        summary = generate(load_slices(cfg.generate.tasks), ctx.pool.get(cfg.teacher.model), out,
-                           self.settings(cfg), ctx.retriever, adopt_unstamped=True)
+        summary = generate(
+            load_slices(cfg.generate.tasks),
+            ctx.pool.get(cfg.teacher.model),
+            out,
+            self.settings(cfg),
+            ctx.retriever,
+            adopt_unstamped=True,
+        )
         atomic_write_json(ctx.folder(self) / "summary.json", summary.as_dict())
         console.print(
             f"teacher yield: {summary.correct} correct of {summary.attempts} attempts on "

@@ -47,7 +47,12 @@ class TrainStage(Stage):
         kept = FILTER.kept(cfg, ctx.work)
         ctx.pool.release()  # free the teacher's memory for training
         t = cfg.train
-        settings = {"student": cfg.student.model, "train": t.model_dump(), "data": _file_sha(kept), "seed": t.seed}
+        settings = {
+            "student": cfg.student.model,
+            "train": t.model_dump(),
+            "data": _file_sha(kept),
+            "seed": t.seed,
+        }
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
         stamp = train_dir / STAMP
         if stamp.exists():
@@ -55,8 +60,12 @@ class TrainStage(Stage):
             if done.get("hash") == digest:
                 return TrainedModel(spec=done["model_spec"], run_id=done["run_id"])
         train_dir.mkdir(parents=True, exist_ok=True)
-        tc = TrainConfig(**t.model_dump(), model=cfg.student.model, out_dir=train_dir / "student",
-                         data=_sft_data(kept, train_dir, cfg.generate.mode))
+        tc = TrainConfig(
+            **t.model_dump(),
+            model=cfg.student.model,
+            out_dir=train_dir / "student",
+            data=_sft_data(kept, train_dir, cfg.generate.mode),
+        )
         out = train(tc)
         if out.gguf_path:
             spec = f"llamacpp:{Path(out.gguf_path).resolve()}"
@@ -65,8 +74,14 @@ class TrainStage(Stage):
         else:
             raise RuntimeError(f"training wrote neither a merged model nor a GGUF under {train_dir}")
         model = TrainedModel(spec=spec, run_id=uuid.uuid4().hex)
-        atomic_write_text(stamp, json.dumps({"hash": digest, "run_id": model.run_id, "model_spec": spec,
-                                             "metrics": out.metrics}, indent=2, default=str))
+        atomic_write_text(
+            stamp,
+            json.dumps(
+                {"hash": digest, "run_id": model.run_id, "model_spec": spec, "metrics": out.metrics},
+                indent=2,
+                default=str,
+            ),
+        )
         return model
 
 
