@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from agentdistill.evaluate.records import load_run
+from local_servers import start_llama_server
 
 from .helpers import (
     assert_one_line_error,
     cli_command,
     run_cli,
     run_subprocess,
-    start_llama_server,
     write_tasks,
 )
 
@@ -91,43 +91,24 @@ def servers(tiny_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             proc.wait(timeout=20)
 
 
+def _eval_cot(url: str, tasks: Path, run: Path):  # noqa: ANN202 - the CLI's result
+    return run_subprocess("eval", "--model", f"openai:tiny@{url}", "-s", tasks, "--out", run, "--mode", "cot",
+                          "--max-tokens", "24")  # fmt: skip
+
+
 def test_eval_with_openai_backend_down_then_up(servers: list, tmp_path: Path) -> None:
     """n_ctx is not forced on the openai: backend; an unreachable endpoint is a failure, not a wrong answer."""
     _, (_, url) = servers  # server B: the failover test kills A
     tasks, run = write_tasks(tmp_path / "t.jsonl", 2), tmp_path / "run"
     dead = "http://127.0.0.1:9/v1"  # discard port: connection refused
-    down = run_subprocess(
-        "eval",
-        "--model",
-        f"openai:tiny@{dead}",
-        "-s",
-        tasks,
-        "--out",
-        run,
-        "--mode",
-        "cot",
-        "--max-tokens",
-        "24",
-    )
+    down = _eval_cot(dead, tasks, run)
     assert down.code == 1 and "2 question(s) failed" in down.stderr, down.stderr[-2000:]
     recs = _records(run)
     assert len(recs) == 2 and all(r["failure"] for r in recs)
     summary = json.loads((run / "summary.json").read_text())["per_set"]["t"]
     assert summary["n"] == 0 and summary["failed"] == 2 and summary["accuracy"] == 0.0
     assert any("2 question(s) failed" in w for w in load_run(run).warnings)  # the report counts them
-    up = run_subprocess(
-        "eval",
-        "--model",
-        f"openai:tiny@{url}",
-        "-s",
-        tasks,
-        "--out",
-        run,
-        "--mode",
-        "cot",
-        "--max-tokens",
-        "24",
-    )
+    up = _eval_cot(url, tasks, run)
     assert up.code == 0, up.stderr[-2000:]
     recs = _records(run)
     assert len(recs) == 4 and not any(r["failure"] for r in recs[2:])  # retried, appended

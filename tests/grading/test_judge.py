@@ -161,26 +161,28 @@ def test_real_model_gives_a_clear_parsed_verdict_on_an_obvious_pair(coder_judge,
 
 
 def test_judge_results_file_judges_a_retried_question_once_and_skips_failures(tmp_path):
-    task = Task(id="1", dataset="hq", kind="qa", question="Capital of France?", answer="Paris")
-    other = Task(id="2", dataset="hq", kind="qa", question="Capital of Italy?", answer="Rome")
-    rows = [  # as evaluate/run.py appends them: a backend failure, later retried; a failure never retried
-        {
-            "task": task.model_dump(),
-            "prediction": None,
-            "grade": {"correct": False},
-            "failure": "ConnectError: x",
-        },
-        {
-            "task": other.model_dump(),
-            "prediction": None,
-            "grade": {"correct": False},
-            "failure": "ConnectError: x",
-        },
-        {"task": task.model_dump(), "prediction": "Paris", "grade": {"correct": True}, "failure": None},
+    """Records from the real eval runner: both questions fail (unreachable endpoint), a resumed run answers the first
+    and fails the second again; the judge sees the first question's last record only."""
+    from agentdistill.agent.replay import ReplayLLM
+    from agentdistill.evaluate.run import EvalSettings, evaluate
+    from agentdistill.llm.openai_http import OpenAIHTTPLLM
+    from local_servers import free_port
+
+    tasks = [
+        Task(id="1", dataset="hq", kind="qa", question="Capital of France?", answer="Paris"),
+        Task(id="2", dataset="hq", kind="qa", question="Capital of Italy?", answer="Rome"),
     ]
-    results = tmp_path / "results.jsonl"
-    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    s = EvalSettings(label="cot", mode="cot", max_tokens=16)
+    dead = OpenAIHTTPLLM("m", [f"http://127.0.0.1:{free_port()}/v1"], retries=1, backoff=0.01, timeout=2)
+    evaluate(tasks, dead, tmp_path, s)  # an unreachable endpoint: every call is a backend failure
+    evaluate(
+        tasks, ReplayLLM(["The answer is Paris."], name="m"), tmp_path, s
+    )  # retries both: one answer, one failure
+    rows = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [(r["task"]["id"], r["failure"] is None) for r in rows] == [
+        ("1", False), ("2", False), ("1", True), ("2", False)
+    ]  # fmt: skip
     api = RecordedJudge(['{"explanation": "same", "score": 1}'])
-    summary = judge_results_file(results, LLMJudge(api))
+    summary = judge_results_file(tmp_path / "results.jsonl", LLMJudge(api))
     assert len(api.calls) == 1
     assert summary["per_set"]["hq"]["n"] == 1 and summary["per_set"]["hq"]["judge_correct"] == 1

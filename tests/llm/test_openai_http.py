@@ -2,56 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import llama_cpp.server.app  # noqa: F401 - pinned ([server] extra): a failed import fails the suite
 import pytest
 
 from agentdistill.llm import GenerationConfig, GenerationError
 from agentdistill.llm.openai_http import OpenAIHTTPLLM
 from agentdistill.models import load_llm
+from local_servers import free_port, start_llama_server
 
 Q = [{"role": "user", "content": "What is the capital of France? Answer in one short sentence."}]
 OPEN = [{"role": "user", "content": "Write a short poem about the sea."}]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_server(gguf: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"]  # fmt: skip
-    with open(log, "wb") as fh:  # the child keeps its own handle
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ})
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url + "/models", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"llama_cpp.server did not come up on {url}")
-
-
 @pytest.fixture(scope="module")
 def servers(tiny_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     logs = tmp_path_factory.mktemp("servers")
-    started = [_start_server(tiny_gguf, logs / f"server{i}.log") for i in range(2)]
+    started = [start_llama_server(tiny_gguf, logs / f"server{i}.log") for i in range(2)]
     yield [url for _, url in started]
     for proc, _ in started:
         proc.terminate()
@@ -91,7 +60,7 @@ def test_load_balanced_over_two_servers(servers: list[str]) -> None:
 
 
 def test_closed_port_gives_clear_error_after_retries() -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     llm = OpenAIHTTPLLM("m", [url], retries=2, backoff=0.01, timeout=2)
     with pytest.raises(GenerationError, match=f"no answer from {url}.*3 attempts.*ConnectError"):
         llm.generate(Q, GenerationConfig(max_tokens=4))
@@ -99,7 +68,7 @@ def test_closed_port_gives_clear_error_after_retries() -> None:
 
 
 def test_dead_endpoint_is_skipped(servers: list[str]) -> None:
-    dead = f"http://127.0.0.1:{_free_port()}/v1"
+    dead = f"http://127.0.0.1:{free_port()}/v1"
     with OpenAIHTTPLLM("m", [dead, servers[1]], retries=2, backoff=0.01) as llm:
         for _ in range(3):
             assert llm.generate(Q, GenerationConfig(max_tokens=4)).completions

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from agentdistill.cli.main import app as cli_app
@@ -21,31 +17,13 @@ from agentdistill.retrieval.index import open_index
 from agentdistill.retrieval.loader import load_retriever
 from agentdistill.retrieval.server import create_app
 from agentdistill.retrieval.tool import SearchTool
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from local_servers import free_port, serve_in_thread
 
 
 @pytest.fixture(scope="module")
 def server_url(bm25_index: Path) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(open_index(bm25_index), max_topk=20), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(create_app(open_index(bm25_index), max_topk=20)) as url:
+        yield url
 
 
 def test_health(server_url: str) -> None:

@@ -6,7 +6,6 @@ request is answered with the right passage while the abusive client keeps sendin
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,16 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from agentdistill.retrieval.index import open_index
 from agentdistill.retrieval.server import create_app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from local_servers import serve_in_thread
 
 
 class CountingIndex:
@@ -44,18 +37,9 @@ class CountingIndex:
 @pytest.fixture(scope="module")
 def limited(bm25_index: Path) -> Iterator[tuple[str, CountingIndex]]:
     index = CountingIndex(open_index(bm25_index))
-    port = free_port()
     app = create_app(index, max_body_bytes=64 * 1024, max_query_chars=2000)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", index
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app) as url:
+        yield url, index
 
 
 def test_oversized_body_is_refused_with_413(limited: tuple[str, CountingIndex]) -> None:
