@@ -1,5 +1,6 @@
 """Generation with the real 135M model: records, resume after a kill, no duplicates, no lost records."""
 
+import json
 import os
 import signal
 import subprocess
@@ -7,8 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from agentdistill.agent.records import read_trajectories
-from agentdistill.common.runs import record_key
+from agentdistill.agent.replay import ReplayLLM
+from agentdistill.common.runs import StaleOutputError, record_key
 from agentdistill.data import load_tasks
 from agentdistill.distill.generate import GenerateSettings, attempt_seed, generate
 from agentdistill.models.loading import load_llm
@@ -90,3 +94,36 @@ def test_killed_run_resumes_without_loss_or_duplicates(tiny_gguf: Path, tmp_path
     ids = [t.task.id for t in trajs]
     assert len(ids) == 4 and len(set(ids)) == 4  # none lost, none duplicated
     assert [t.model_dump_json() for t in trajs[: len(first)]] == [t.model_dump_json() for t in first]
+
+
+def test_stop_after_correct_runs_attempts_in_rounds(tmp_path: Path) -> None:
+    """Rejection sampling with early stop: a solved task gets no more attempts; a resumed run does nothing."""
+    t0, t1, t2 = load_tasks("gsm8k-train", limit=3)
+
+    def cot(answer: str) -> str:
+        return f"Working it out.\n\nAnswer: \\boxed{{{answer}}}"
+
+    wrong = cot("-12345")
+    # calls in order: round 0 = t0, t1, t2; round 1 = the unsolved t1, t2; round 2 = t2 only
+    script = [cot(t0.answer), wrong, wrong, cot(t1.answer), wrong, wrong]
+    llm = ReplayLLM(script)
+    out = tmp_path / "cot.jsonl"
+    s = GenerateSettings(mode="cot", samples=3, stop_after_correct=1, max_tokens=64)
+    summary = generate([t0, t1, t2], llm, out, s)
+    assert len(llm.calls) == 6 and summary.attempts == 6
+    assert summary.correct == 2 and summary.tasks_solved == 2
+    per_task: dict[str, list[tuple[int, bool]]] = {}
+    for line in out.read_text().splitlines():
+        rec = json.loads(line)
+        per_task.setdefault(rec["task"]["id"], []).append((rec["sample"], rec["correct"]))
+    assert per_task == {
+        t0.id: [(0, True)],
+        t1.id: [(0, False), (1, True)],
+        t2.id: [(0, False), (1, False), (2, False)],
+    }
+    idle = ReplayLLM([wrong])
+    again = generate([t0, t1, t2], idle, out, s)  # all rounds done: no call at all
+    assert again.attempts == 6 and again.skipped_resumed == 6 and idle.calls == []
+    # without early stop every attempt runs: other settings, so the old output is refused
+    with pytest.raises(StaleOutputError, match="stop_after_correct"):
+        generate([t0, t1, t2], idle, out, GenerateSettings(mode="cot", samples=3, max_tokens=64))

@@ -34,6 +34,10 @@ def generate_cmd(
     mode: Annotated[str, typer.Option(help="agent | cot")] = "agent",
     ftp: Annotated[bool, typer.Option("--ftp/--no-ftp", help="first-thought prefix")] = True,
     samples: Annotated[int, typer.Option(help="independent attempts per task")] = 1,
+    stop_after_correct: Annotated[
+        int | None,
+        typer.Option(help="stop a task's attempts once this many are correct (attempts run in rounds)"),
+    ] = None,
     sag_n: Annotated[int, typer.Option("--sag-n", "--sag", help="teacher-side SAG candidates per step")] = 1,
     temperature: Annotated[
         float, typer.Option(help="temperature of a single attempt (--samples 1, --sag-n 1)")
@@ -59,6 +63,7 @@ def generate_cmd(
         mode=mode,
         ftp=ftp,
         samples=samples,
+        stop_after_correct=stop_after_correct,
         sag_n=sag_n,
         temperature=temperature,
         max_steps=max_steps,

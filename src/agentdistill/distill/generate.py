@@ -163,12 +163,13 @@ def _cot_attempt(task: Task, sample: int, llm: LLM, s: GenerateSettings) -> CotR
     )
 
 
+def _sample_of(mode: str, r: dict[str, Any]) -> int:
+    """The attempt number of a record (agent trajectories keep it in ``settings``)."""
+    return int((r.get("settings") or {}).get("sample", 0) if mode == "agent" else r.get("sample", 0) or 0)
+
+
 def _key_of(mode: str) -> Callable[[dict[str, Any]], str]:
-    if mode == "agent":
-        return lambda r: record_key(
-            r["task"]["dataset"], r["task"]["id"], (r.get("settings") or {}).get("sample", 0)
-        )
-    return lambda r: record_key(r["task"]["dataset"], r["task"]["id"], r.get("sample", 0))
+    return lambda r: record_key(r["task"]["dataset"], r["task"]["id"], _sample_of(mode, r))
 
 
 def _failed(mode: str) -> Callable[[dict[str, Any]], bool]:
@@ -181,8 +182,11 @@ def _failed(mode: str) -> Callable[[dict[str, Any]], bool]:
 def stamp_settings(
     settings: GenerateSettings, model: str, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """What an output file's records depend on (concurrency excluded: it does not change records)."""
+    """What an output file's records depend on (concurrency excluded: it does not change records; an unset
+    ``stop_after_correct`` is left out, so output stamped before that field existed still resumes)."""
     d = settings.model_dump(exclude={"concurrency"})
+    if d.get("stop_after_correct") is None:
+        d.pop("stop_after_correct", None)
     return {"stage": "generate", "model": model, **d, **(extra or {})}
 
 
@@ -224,25 +228,50 @@ def generate(
     def tokens(rec: Any) -> int:
         return rec.totals.completion_tokens if settings.mode == "agent" else rec.completion_tokens
 
+    def batch(items: list[tuple[Task, int]], description: str) -> int:
+        return run_batch(
+            items,
+            lambda it: record_key(it[0].dataset, it[0].id, it[1]),
+            one,
+            out,
+            record_key_of=_key_of(settings.mode),
+            to_json=lambda rec: rec.model_dump(mode="json"),
+            failed=_failed(settings.mode),
+            tokens=tokens,
+            workers=workers,
+            description=description,
+            on_record=on_record,
+        ).skipped
+
     start = time.perf_counter()
-    items = [(t, k) for t in tasks for k in range(settings.samples)]
-    batch = run_batch(
-        items,
-        lambda it: record_key(it[0].dataset, it[0].id, it[1]),
-        one,
-        out,
-        record_key_of=_key_of(settings.mode),
-        to_json=lambda rec: rec.model_dump(mode="json"),
-        failed=_failed(settings.mode),
-        tokens=tokens,
-        workers=workers,
-        description=f"generate ({settings.mode})",
-        on_record=on_record,
-    )
-    summary = GenerateSummary(skipped_resumed=batch.skipped)
+    label = f"generate ({settings.mode})"
+    if settings.stop_after_correct is None:
+        skipped = batch([(t, k) for t in tasks for k in range(settings.samples)], label)
+    else:  # rounds: attempt k only for tasks still short of stop_after_correct correct attempts
+        skipped = 0
+        for k in range(settings.samples):
+            wins = correct_per_task(out, settings.mode, before=k) if k else {}
+            todo = [(t, k) for t in tasks if wins.get((t.dataset, t.id), 0) < settings.stop_after_correct]
+            if todo:
+                skipped += batch(todo, f"{label} attempt {k + 1}/{settings.samples}")
+    summary = GenerateSummary(skipped_resumed=skipped)
     summarize_file(out, settings.mode, tasks, summary)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def correct_per_task(out: Path, mode: str, before: int | None = None) -> dict[tuple[str, str], int]:
+    """Correct attempts per (set, task id) in ``out`` among samples ``< before`` (all when None); the last
+    record per (set, task, sample) counts."""
+    wins: dict[tuple[str, str], int] = {}
+    if not Path(out).exists():
+        return wins
+    for r in latest_by_key((r for _, r in iter_jsonl(out)), _key_of(mode)):
+        if before is not None and _sample_of(mode, r) >= before:
+            continue
+        key = (r["task"]["dataset"], r["task"]["id"])
+        wins[key] = wins.get(key, 0) + bool(r.get("correct"))
+    return wins
 
 
 def summarize_file(out: Path, mode: str, tasks: list[Task], summary: GenerateSummary) -> GenerateSummary:

@@ -30,6 +30,10 @@ class GenerateSettings(_Strict):
     mode: Literal["agent", "cot"] = "agent"
     ftp: bool = True  # first-thought prefix from the teacher's own CoT
     samples: int = Field(1, ge=1)  # independent attempts per task
+    # rejection sampling with early stop: attempt k of a task runs only while fewer than this many of its
+    # attempts 0..k-1 are correct (None: every attempt runs). Attempts run in rounds (all tasks' attempt 0,
+    # then attempt 1 of the unsolved ones, ...), so which attempts run depends only on earlier records.
+    stop_after_correct: int | None = Field(None, ge=1)
     sag_n: int = Field(SAG_N, ge=1)  # teacher-side SAG candidates per step
     temperature: float = Field(0.0, ge=0.0)
     sample_temperature: float = Field(0.7, ge=0.0)

@@ -95,6 +95,18 @@ def _load_http(target: str, options: dict[str, Any]) -> LLM:
     return OpenAIHTTPLLM(model, endpoints, **_check("openai", options, _HTTP_OPTS))
 
 
+def served_spec(spec: str) -> str | None:
+    """``server:<target>`` for a spec that names a local GGUF (embedded name, ``llamacpp:``/``gguf:`` path, bare
+    ``*.gguf``), so it can be decoded in shared batches by a managed llama-server; None for any other spec
+    (``hf:``, ``openai:``, already ``server:``). Does not check that the file exists (`load_llm` does)."""
+    scheme, sep, rest = spec.strip().partition(":")
+    if sep and scheme in {"llamacpp", "gguf"}:
+        return f"server:{rest}"
+    if not sep and (spec in _embedded_names() or spec.endswith(".gguf")):
+        return f"server:{spec}"
+    return None
+
+
 def load_llm(spec: str, **options: Any) -> LLM:
     """Build the LLM a spec names. Options a backend does not take raise GenerationError."""
     if not isinstance(spec, str) or not spec.strip():

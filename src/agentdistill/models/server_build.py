@@ -100,7 +100,8 @@ def _extract_vendor(sdist: Path, dest: Path) -> Path:
 def ensure_server_binaries(*, jobs: int | None = None) -> ServerBinaries:
     """Return the cached llama-server / llama-batched-bench, building them once per machine if missing.
 
-    Needs ``cmake`` and a C++ compiler on PATH (ninja is used when present). Raises ServerError naming the
+    Needs ``cmake`` (the pinned PyPI ``cmake`` beside this interpreter, else the one on PATH) and a C++ compiler
+    (ninja is used when present). Raises ServerError naming the
     build log (``<build_dir>/build.log``) on failure.
     """
     version = llama_cpp_python_version()
@@ -113,7 +114,7 @@ def ensure_server_binaries(*, jobs: int | None = None) -> ServerBinaries:
     with _lock(out / ".lock"):
         if marker.exists() and bins.server.exists() and bins.batched_bench.exists():
             return bins
-        cmake = shutil.which("cmake")
+        cmake = shutil.which("cmake", path=str(Path(sys.executable).parent)) or shutil.which("cmake")
         if cmake is None:
             raise ServerError(
                 "building llama-server needs cmake on PATH (apt-get install cmake, or pip install cmake)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -89,16 +89,28 @@ class PipelineConfig(_Strict):
     # writes its verdicts beside EM/F1 (judge.jsonl, judge_summary.json). None: exact match only.
     judge: ModelRef | None = None
     report_title: str = "agentdistill results"
+    # how local GGUF models (embedded, trained students, judge) run (issue 16). "in-process": llama.cpp in this
+    # process, one episode at a time. "llama-server": a managed llama-server per model (models/server.py) with
+    # `concurrency` slots, driven over loopback HTTP — continuous batching, and at concurrency 1 still faster
+    # than in-process on the CPU (its sampling is native; benchmarks/results/throughput.json).
+    backend: Literal["in-process", "llama-server"] = "in-process"
+    # episodes in flight in generate and eval (unless a stage sets its own); HTTP models (llama-server,
+    # openai:) decode them in shared batches, in-process ones run them one at a time. Not part of any stamp:
+    # records made at another concurrency resume. Batched decoding is not bit-identical to one sequence at a
+    # time (throughput.json, `determinism`).
+    concurrency: int = Field(1, ge=1)
 
     @model_validator(mode="before")
     @classmethod
     def _one_seed(cls, raw: Any) -> Any:
-        """The top-level ``seed`` is every stage's seed unless a stage sets its own."""
+        """The top-level ``seed`` (and ``concurrency``) is every stage's unless a stage sets its own."""
         if isinstance(raw, dict):
             for stage in SEEDED_STAGES:
                 section = raw.setdefault(stage, {}) if stage == "train" else raw.get(stage)
                 if isinstance(section, dict):
                     section.setdefault("seed", raw.get("seed", 0))
+                    if stage != "train" and "concurrency" in raw:
+                        section.setdefault("concurrency", raw["concurrency"])
         return raw
 
 

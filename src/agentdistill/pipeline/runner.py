@@ -76,6 +76,8 @@ def run_pipeline(
             cfg.student.model: cfg.student.load_options(),
         },
         loader=llm_loader,
+        serve=cfg.backend == "llama-server",
+        parallel=cfg.concurrency,
     )
     retriever = load_retriever(cfg.retriever) if cfg.retriever else None
     ctx = Context(cfg=cfg, work=work, pool=pool, retriever=retriever, result=result, outputs=result.outputs)

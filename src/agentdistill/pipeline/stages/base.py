@@ -52,22 +52,45 @@ def load_slices(slices: list[TaskSlice]) -> list[Task]:
     return tasks
 
 
-class ModelPool:
-    """Loads each model spec once (with its options, through ``loader``) and shares it between stages."""
+# options an in-process llama.cpp model takes that a managed llama-server takes too (models/server.py)
+SERVED_OPTIONS = {"n_ctx", "n_threads", "n_batch", "lora_path", "name", "chat_template"}
 
-    def __init__(self, options: dict[str, dict[str, Any]], loader: Callable[..., LLM] | None = None):
+
+class ModelPool:
+    """Loads each model spec once (with its options, through ``loader``) and shares it between stages.
+
+    ``serve``: every spec naming a local GGUF (embedded models, trained students) is served by a managed
+    llama-server with ``parallel`` slots (``server:`` specs, `agentdistill.models.server`), so that many
+    episodes are decoded in shared batches; the LLM keeps the in-process name, so stage stamps do not change.
+    """
+
+    def __init__(
+        self,
+        options: dict[str, dict[str, Any]],
+        loader: Callable[..., LLM] | None = None,
+        serve: bool = False,
+        parallel: int = 1,
+    ):
         self._options = options
         self._loader = loader
+        self.serve, self.parallel = serve, parallel
         self._llms: dict[str, LLM] = {}
 
     def get(self, spec: str) -> LLM:
         if spec not in self._llms:
-            console.print(f"[dim]loading model {spec}[/]")
-            if self._loader is None:
-                from agentdistill.models.loading import load_llm
+            from agentdistill.models.loading import load_llm, served_spec
 
+            if self._loader is None:
                 self._loader = load_llm
-            self._llms[spec] = self._loader(spec, **self._options.get(spec, {}))
+            load, options = spec, dict(self._options.get(spec, {}))
+            served = served_spec(spec) if self.serve else None
+            if served is not None:
+                target = served.removeprefix("server:")
+                name = target if not target.endswith(".gguf") else Path(target).stem
+                options = {k: v for k, v in options.items() if k in SERVED_OPTIONS}
+                load, options = served, {"name": name, **options, "parallel": self.parallel}
+            console.print(f"[dim]loading model {load}[/]")
+            self._llms[spec] = self._loader(load, **options)
         return self._llms[spec]
 
     def release(self, keep: set[str] | None = None) -> None:
