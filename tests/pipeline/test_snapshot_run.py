@@ -1,0 +1,43 @@
+"""scripts/snapshot_run.py: a workdir's records travel in one archive and a resumed run on the other side
+skips the finished work; weights stay behind."""
+
+import importlib.util
+from pathlib import Path
+
+from agentdistill.agent.replay import ReplayLLM
+from agentdistill.data import load_tasks
+from agentdistill.distill.generate import GenerateSettings, generate
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "snapshot_run.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("snapshot_run", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_pack_unpack_resumes_without_work_and_leaves_weights(tmp_path: Path) -> None:
+    snap = _script()
+    tasks = load_tasks("gsm8k-train", limit=2)
+    work = tmp_path / "runs" / "study"
+    out = work / "cot" / "generate" / "cot.jsonl"
+    s = GenerateSettings(mode="cot", samples=2, max_tokens=32)
+    generate(tasks, ReplayLLM(["No idea.\n\nAnswer: \\boxed{0}"], cycle=True), out, s)
+    (work / "train").mkdir()
+    (work / "train" / "model-q8_0.gguf").write_bytes(b"GGUF" + bytes(64))  # weights: rebuilt, not carried
+    (work / "train" / "checkpoints" / "c1").mkdir(parents=True)
+    (work / "train" / "checkpoints" / "c1" / "trainer_state.json").write_text("{}")
+
+    archive = tmp_path / "snap.tar.gz"
+    assert snap.pack(work, archive) == 2  # the records and their stamp
+    again = tmp_path / "elsewhere"
+    assert snap.unpack(archive, again) == 2
+    moved = again / "cot" / "generate" / "cot.jsonl"
+    assert moved.read_bytes() == out.read_bytes()
+    assert not (again / "train" / "model-q8_0.gguf").exists()
+    assert not (again / "train" / "checkpoints").exists()
+    idle = ReplayLLM(["unused"])
+    summary = generate(tasks, idle, moved, s)  # stamp travelled too: resumes, nothing to do
+    assert idle.calls == [] and summary.skipped_resumed == 4
