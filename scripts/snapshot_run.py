@@ -11,6 +11,8 @@ weights, GGUF exports and checkpoints (the train stage rebuilds them from the ke
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import sys
 import tarfile
 from pathlib import Path
@@ -43,6 +45,15 @@ def pack(workdir: Path, archive: Path) -> int:
             with open(p, "rb") as fh:
                 tar.addfile(info, fh)
     tmp.replace(archive)  # atomic: a killed pack never leaves a torn archive
+    manifest = {
+        "packed": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "workdir": str(workdir),
+        "records": {  # JSONL files and their line counts: what a resumed run will skip
+            str(p.relative_to(workdir)): sum(1 for _ in open(p, "rb")) for p in files if p.suffix == ".jsonl"
+        },
+    }
+    manifest_path = archive.with_name(archive.name.removesuffix(".tar.gz") + ".manifest.json")
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     return len(files)
 
 

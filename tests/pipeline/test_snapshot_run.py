@@ -2,6 +2,7 @@
 skips the finished work; weights stay behind."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 from agentdistill.agent.replay import ReplayLLM
@@ -32,6 +33,8 @@ def test_pack_unpack_resumes_without_work_and_leaves_weights(tmp_path: Path) -> 
 
     archive = tmp_path / "snap.tar.gz"
     assert snap.pack(work, archive) == 2  # the records and their stamp
+    manifest = json.loads((tmp_path / "snap.manifest.json").read_text())
+    assert manifest["records"] == {"cot/generate/cot.jsonl": 4}
     again = tmp_path / "elsewhere"
     assert snap.unpack(archive, again) == 2
     moved = again / "cot" / "generate" / "cot.jsonl"
