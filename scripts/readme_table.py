@@ -5,7 +5,7 @@
 Reads ``DEMO/eval_*.json`` (one eval ``summary.json`` per run: n and accuracy per set), writes
 ``DEMO/table.md``, and with ``--readme`` replaces the README's table between the ``demo-table`` markers with
 the same text, so the README's figures always come from the results files. Paired tests need per-question
-records (``results.jsonl``), which the demo does not commit: ``agentdistill report`` shows them for runs that
+records (``results.jsonl``; the demo packs them in ``demo-outputs.tar.gz``): ``agentdistill report`` shows them for runs that
 have them.
 """
 
