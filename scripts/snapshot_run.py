@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -46,7 +47,9 @@ def pack(workdir: Path, archive: Path) -> int:
                 tar.addfile(info, fh)
     tmp.replace(archive)  # atomic: a killed pack never leaves a torn archive
     manifest = {
+        "command": " ".join(["python", *sys.argv]) if sys.argv and sys.argv[0] else "snapshot_run.pack",
         "packed": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "load": [round(x, 2) for x in os.getloadavg()],
         "workdir": str(workdir),
         "records": {  # JSONL files and their line counts: what a resumed run will skip
             str(p.relative_to(workdir)): p.read_bytes().count(b"\n") for p in files if p.suffix == ".jsonl"
