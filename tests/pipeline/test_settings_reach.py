@@ -19,6 +19,7 @@ import pytest
 from agentdistill.agent.prompts import load_prompt
 from agentdistill.agent.records import read_trajectories
 from agentdistill.agent.replay import ReplayLLM
+from agentdistill.data import load_tasks
 from agentdistill.distill.generate import attempt_seed
 from agentdistill.distill.settings import FilterSettings, GenerateSettings, TrainSettings
 from agentdistill.evaluate.records import load_run
@@ -111,6 +112,11 @@ GENERATE_CASES: dict[str, tuple[dict[str, Any], Any]] = {
             and system_prompts(llm) == {load_prompt("cot").render(kind="math")}
         ),
     ),
+    # the first attempt is correct (SCRIPTS), so attempts 2 and 3 never run; without the setting all three do
+    "stop_after_correct": (
+        {"mode": "cot", "samples": 3, "stop_after_correct": 1},
+        lambda llm, w: len(llm.calls) == 1 and (w / "generate" / "cot.jsonl").read_text().count("\n") == 1,
+    ),
 }
 # concurrency only matters for thread-safe (HTTP) backends; its wiring is tested with them (tests/distill)
 GENERATE_UNTESTED = {"concurrency"}
@@ -125,6 +131,7 @@ SCRIPTS = {
     "force_final_answer": [LOOK, "42"],
     "ftp": ["I think it is 42.\n\nMore.", ANSWER],
     "mode": ["So the answer is \\boxed{42}."],
+    "stop_after_correct": [f"So the answer is \\boxed{{{load_tasks('gsm8k-train', limit=1)[0].answer}}}."],
 }
 
 
