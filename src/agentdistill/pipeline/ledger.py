@@ -1,0 +1,137 @@
+"""What each stage of a pipeline workdir produced and what it cost, read from the records themselves.
+
+A long run (the study, issue 17) is resumed across sessions and machines, so one invocation's
+``stage_seconds.json`` says little; every record carries its own seconds, and this module adds them up:
+
+- ``generate`` (agent arm ``<work>/generate``, CoT arm ``<work>/cot/generate``): attempts, correct attempts,
+  tasks attempted and solved, the yield — correct records per 100 tasks — overall and per task kind (qa, math),
+  and the hours of the episodes (each record's wall time; at concurrency 1 that is the CPU time of the run).
+- ``filter``: records kept for training.
+- ``train``: the trainer's own runtime (``DONE.json`` metrics).
+- ``eval/<run>``: questions graded and the hours of their episodes.
+
+Hours are wall time of the work itself: model loading and a killed invocation's lost partial episode are not
+counted. Raises nothing on a missing stage (it is simply absent); a bad line raises ``JsonlError`` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentdistill.common.jsonl import iter_jsonl
+from agentdistill.common.runs import latest_by_key, record_key
+
+
+@dataclass
+class LedgerRow:
+    arm: str  # "agent" (the workdir itself) or "cot" (the CoT-distillation arm under <work>/cot)
+    stage: str  # "generate", "filter", "train" or "eval/<run>"
+    records: int
+    seconds: float  # wall time of the work itself (hours in the Markdown)
+    correct: int | None = None
+    tasks: int | None = None
+    tasks_solved: int | None = None
+    yield_per_100: dict[str, float] = field(
+        default_factory=dict
+    )  # task kind (and "all") -> correct per 100 tasks
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [r for _, r in iter_jsonl(path, on_torn_tail=lambda _msg: None)] if path.is_file() else []
+
+
+def _sample(r: dict[str, Any]) -> int:
+    return int((r.get("settings") or {}).get("sample", r.get("sample", 0)) or 0)
+
+
+def generate_row(path: Path, arm: str) -> LedgerRow | None:
+    """The yield and hours of one generate output (agent trajectories or CoT records); None if absent."""
+    records = latest_by_key(
+        _lines(path), lambda r: record_key(r["task"]["dataset"], r["task"]["id"], _sample(r))
+    )
+    if not records:
+        return None
+    tasks: dict[tuple[str, str], str] = {}
+    solved: set[tuple[str, str]] = set()
+    correct_by_kind: dict[str, int] = {}
+    seconds = 0.0
+    for r in records:
+        key = (r["task"]["dataset"], r["task"]["id"])
+        kind = str(r["task"].get("kind") or "other")
+        tasks[key] = kind
+        seconds += float((r.get("totals") or {}).get("seconds", r.get("seconds", 0.0)) or 0.0)
+        if r.get("correct"):
+            solved.add(key)
+            correct_by_kind[kind] = correct_by_kind.get(kind, 0) + 1
+    kinds = sorted(set(tasks.values()))
+    per_kind = {k: sum(1 for v in tasks.values() if v == k) for k in kinds}
+    correct = sum(correct_by_kind.values())
+    yields = {k: round(100 * correct_by_kind.get(k, 0) / per_kind[k], 1) for k in kinds}
+    yields["all"] = round(100 * correct / len(tasks), 1)
+    return LedgerRow(
+        arm, "generate", len(records), round(seconds, 1), correct, len(tasks), len(solved), yields
+    )
+
+
+def _arm_rows(work: Path, arm: str) -> list[LedgerRow]:
+    rows: list[LedgerRow] = []
+    for name in ("trajectories.jsonl", "cot.jsonl"):
+        row = generate_row(work / "generate" / name, arm)
+        if row is not None:
+            rows.append(row)
+    kept = work / "filter" / "kept.jsonl"
+    if kept.is_file():
+        rows.append(LedgerRow(arm, "filter", len(_lines(kept)), 0.0))
+    done = work / "train" / "DONE.json"
+    if done.is_file():
+        metrics = json.loads(done.read_text()).get("metrics") or {}
+        runtime = float(metrics.get("train_runtime") or 0.0)
+        rows.append(LedgerRow(arm, "train", int(metrics.get("examples") or 0), round(runtime, 1)))
+    return rows
+
+
+def ledger(work: Path) -> list[LedgerRow]:
+    """Every stage's row for the workdir ``work`` and its CoT arm, in pipeline order."""
+    work = Path(work)
+    rows = _arm_rows(work, "agent") + _arm_rows(work / "cot", "cot")
+    eval_dir = work / "eval"
+    for run in sorted(eval_dir.iterdir()) if eval_dir.is_dir() else []:
+        if ".stale-" in run.name:
+            continue
+        records = _lines(run / "results.jsonl")
+        if records:
+            seconds = sum(float(r.get("seconds") or 0.0) for r in records)
+            correct = sum(bool((r.get("grade") or {}).get("correct")) for r in records)
+            rows.append(LedgerRow("eval", f"eval/{run.name}", len(records), round(seconds, 1), correct))
+    return rows
+
+
+def ledger_markdown(rows: list[LedgerRow]) -> str:
+    """The ledger as a Markdown table (yield per 100 tasks per kind; hours of the work itself)."""
+    lines = [
+        "| arm | stage | records | correct | tasks (solved) | yield per 100 tasks | hours |",
+        "|---|---|---:|---:|---:|---|---:|",
+    ]
+    for r in rows:
+        solved = f"{r.tasks} ({r.tasks_solved})" if r.tasks is not None else ""
+        yields = ", ".join(f"{k} {v:.1f}" for k, v in r.yield_per_100.items())
+        correct = "" if r.correct is None else str(r.correct)
+        lines.append(
+            f"| {r.arm} | {r.stage} | {r.records} | {correct} | {solved} | {yields} | {r.seconds / 3600:.2f} |"
+        )
+    total = sum(r.seconds for r in rows) / 3600
+    lines.append(f"| all | | | | | | {total:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_ledger(work: Path, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``ledger.json`` and ``ledger.md`` for ``work`` into ``out_dir``; returns their paths."""
+    rows = ledger(work)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    js, md = out_dir / "ledger.json", out_dir / "ledger.md"
+    js.write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
+    md.write_text(ledger_markdown(rows))
+    return js, md

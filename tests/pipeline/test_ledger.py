@@ -1,0 +1,60 @@
+"""pipeline/ledger.py: yield per 100 tasks (per kind) and hours per stage, summed from a workdir's own records
+(built here with the real generate and eval runners on scripted model outputs)."""
+
+import json
+from pathlib import Path
+
+from agentdistill.agent.replay import ReplayLLM
+from agentdistill.data import load_tasks
+from agentdistill.distill.generate import GenerateSettings, generate
+from agentdistill.evaluate.run import evaluate
+from agentdistill.evaluate.settings import EvalSettings
+from agentdistill.pipeline.ledger import ledger, ledger_markdown, write_ledger
+
+
+def _agent_answer(answer: str) -> str:
+    return f"Thought: done.\nCode:\n```py\nfinal_answer({answer!r})\n```<end_code>"
+
+
+def test_ledger_adds_up_yield_and_hours_from_records(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    math = load_tasks("gsm8k-train", limit=2)
+    qa = load_tasks("multihop-train", limit=2)
+    # agent arm: math task 0 right on attempt 0, math task 1 wrong twice, QA task 0 right on attempt 1, QA 1 wrong
+    script = [
+        _agent_answer(math[0].answer),
+        _agent_answer("-1"),
+        _agent_answer("nobody"),
+        _agent_answer("nobody"),
+        _agent_answer("-1"),
+        _agent_answer(qa[0].answer),
+        _agent_answer("nobody"),
+    ]
+    s = GenerateSettings(samples=2, stop_after_correct=1, ftp=False, max_steps=1, max_tokens=64)
+    summary = generate(math + qa, ReplayLLM(script), work / "generate" / "trajectories.jsonl", s)
+    assert summary.correct == 2
+    # CoT arm: one record per task, the first math task right
+    cot = ["x\n\nAnswer: \\boxed{" + math[0].answer + "}", "x\n\nAnswer: \\boxed{-1}", "x", "x"]
+    generate(math + qa, ReplayLLM(cot), work / "cot" / "generate" / "cot.jsonl", GenerateSettings(mode="cot"))
+    evaluate(math, ReplayLLM(cot[:2]), work / "eval" / "student-cot", EvalSettings(mode="cot"))
+
+    rows = {(r.arm, r.stage): r for r in ledger(work)}
+    agent = rows[("agent", "generate")]
+    assert (agent.records, agent.correct, agent.tasks, agent.tasks_solved) == (7, 2, 4, 2)
+    assert agent.yield_per_100 == {"math": 50.0, "qa": 50.0, "all": 50.0}
+    trajs = [json.loads(x) for x in (work / "generate" / "trajectories.jsonl").read_text().splitlines()]
+    assert abs(agent.seconds - sum(t["totals"]["seconds"] for t in trajs)) <= 0.05
+    cot_row = rows[("cot", "generate")]
+    assert (cot_row.records, cot_row.correct, cot_row.yield_per_100["all"]) == (4, 1, 25.0)
+    ev = rows[("eval", "eval/student-cot")]
+    assert (ev.records, ev.correct) == (2, 1)
+    js, md = write_ledger(work, tmp_path / "report")
+    assert json.loads(js.read_text())[0]["yield_per_100"]["all"] == 50.0
+    assert (
+        md.read_text() == ledger_markdown(ledger(work))
+        and "| agent | generate | 7 | 2 | 4 (2) |" in md.read_text()
+    )
+
+
+def test_missing_stages_are_absent_not_errors(tmp_path: Path) -> None:
+    assert ledger(tmp_path / "nothing-yet") == []
