@@ -175,3 +175,20 @@ def test_eval_fails_over_when_an_endpoint_dies_mid_run(servers: list, tmp_path: 
     assert proc.returncode == 0, err[-2000:]
     recs = _records(run)
     assert len(recs) == 6 and not any(r["failure"] for r in recs), [r["failure"] for r in recs]
+
+
+def test_eval_concurrency_on_an_embedded_model_serves_it_and_resumes_in_process(
+    tiny_gguf: Path, tmp_path: Path
+) -> None:
+    """--concurrency N on a local GGUF: a managed llama-server with N slots, same model name, same stamp."""
+    tasks, run = write_tasks(tmp_path / "t.jsonl", 3), tmp_path / "run"
+    batched = run_subprocess(
+        "eval", "--model", "smollm2-135m", "-s", tasks, "--out", run, "--concurrency", "2", *FAST
+    )
+    assert batched.code == 0, batched.stderr[-2000:]
+    assert "--concurrency 2: serving smollm2-135m with llama-server" in batched.stderr
+    records = _records(run)
+    assert len(records) == 3 and {r["model"] for r in records} == {"smollm2-135m"}
+    again = run_subprocess("eval", "--model", "smollm2-135m", "-s", tasks, "--out", run, *FAST)
+    assert again.code == 0 and "3 of 3 already done, skipped" in again.stderr  # concurrency is in no stamp
+    assert "llama-server" not in again.stderr

@@ -104,13 +104,21 @@ def model_and_retriever(
     spec: str, n_ctx: int | None, settings: Any, retriever: str | None
 ) -> Iterator[tuple]:
     """``(llm, index, retriever_spec)`` for a batch command: the retriever only when ``settings.needs_retriever``
-    (else ``None`` twice), the model loaded last (so a bad retriever fails first) and closed on exit."""
-    from agentdistill.models.loading import load_llm
+    (else ``None`` twice), the model loaded last (so a bad retriever fails first) and closed on exit.
+
+    ``settings.concurrency > 1`` on a local GGUF model (in-process llama.cpp runs one episode at a time) serves
+    it with a managed llama-server of that many slots, under the same name (docs/scale-out.md §4)."""
+    from agentdistill.models.loading import as_served, load_llm
     from agentdistill.retrieval import load_retriever
 
     use = retriever if settings.needs_retriever and retriever else None
     index = load_retriever(use) if use else None
-    llm = load_llm(spec, **model_options(n_ctx))
+    load, options = spec, model_options(n_ctx)
+    served = as_served(spec, options, settings.concurrency) if settings.concurrency > 1 else None
+    if served is not None:
+        load, options = served
+        typer.echo(f"--concurrency {settings.concurrency}: serving {spec} with llama-server", err=True)
+    llm = load_llm(load, **options)
     try:
         yield llm, index, use
     finally:

@@ -12,6 +12,7 @@ Grammar (docs/CONTRACTS.md):
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from agentdistill.llm.types import LLM, GenerationError
@@ -105,6 +106,23 @@ def served_spec(spec: str) -> str | None:
     if not sep and (spec in _embedded_names() or spec.endswith(".gguf")):
         return f"server:{spec}"
     return None
+
+
+# options of an in-process llama.cpp model that a managed llama-server takes too (models/server.py)
+SERVED_OPTIONS = {"n_ctx", "n_threads", "n_batch", "lora_path", "name", "chat_template"}
+
+
+def as_served(spec: str, options: dict[str, Any], parallel: int) -> tuple[str, dict[str, Any]] | None:
+    """``(server spec, options)`` that load a local GGUF spec on a managed llama-server with ``parallel`` slots
+    under the name the in-process backend gives it (so records and stamps do not change); None for a spec that
+    is not a local GGUF. In-process-only options (``max_parallel``, ``n_gpu_layers``, ``verbose``) are dropped."""
+    served = served_spec(spec)
+    if served is None:
+        return None
+    target = served.removeprefix("server:")
+    name = target if target in _embedded_names() else Path(target).stem
+    kept = {k: v for k, v in options.items() if k in SERVED_OPTIONS}
+    return served, {"name": name, **kept, "parallel": parallel}
 
 
 def load_llm(spec: str, **options: Any) -> LLM:

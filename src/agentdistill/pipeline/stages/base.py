@@ -52,10 +52,6 @@ def load_slices(slices: list[TaskSlice]) -> list[Task]:
     return tasks
 
 
-# options an in-process llama.cpp model takes that a managed llama-server takes too (models/server.py)
-SERVED_OPTIONS = {"n_ctx", "n_threads", "n_batch", "lora_path", "name", "chat_template"}
-
-
 class ModelPool:
     """Loads each model spec once (with its options, through ``loader``) and shares it between stages.
 
@@ -78,17 +74,14 @@ class ModelPool:
 
     def get(self, spec: str) -> LLM:
         if spec not in self._llms:
-            from agentdistill.models.loading import load_llm, served_spec
+            from agentdistill.models.loading import as_served, load_llm
 
             if self._loader is None:
                 self._loader = load_llm
             load, options = spec, dict(self._options.get(spec, {}))
-            served = served_spec(spec) if self.serve else None
+            served = as_served(spec, options, self.parallel) if self.serve else None
             if served is not None:
-                target = served.removeprefix("server:")
-                name = target if not target.endswith(".gguf") else Path(target).stem
-                options = {k: v for k, v in options.items() if k in SERVED_OPTIONS}
-                load, options = served, {"name": name, **options, "parallel": self.parallel}
+                load, options = served
             console.print(f"[dim]loading model {load}[/]")
             self._llms[spec] = self._loader(load, **options)
         return self._llms[spec]
