@@ -16,6 +16,8 @@ from typing import Any
 import jinja2
 
 from agentdistill.evaluate.compare import PairedRow, paired_markdown, paired_rows
+from agentdistill.evaluate.failures import MARKDOWN_FILE as FAILURES_FILE
+from agentdistill.evaluate.failures import RunFailures, overview_markdown, read_runs, write_failures
 from agentdistill.evaluate.records import RunResult, load_run
 from agentdistill.evaluate.report_grading import (
     FORCED_NOTE,
@@ -137,8 +139,10 @@ def render_markdown(
     title: str,
     chart_name: str | None,
     judge: JudgeSummaries | None = None,
+    failures: list[RunFailures] | None = None,
 ) -> str:
-    """The Markdown report. ``judge``: each run's judge summary (``judge_summaries``); None: none judged."""
+    """The Markdown report. ``judge``: each run's judge summary (``judge_summaries``); None: none judged.
+    ``failures``: the agent runs' failure readings (``evaluate.failures``), shown as counts per category."""
     parts = [f"# {title}", "", f"Generated {datetime.now():%Y-%m-%d %H:%M} · {len(runs)} runs", ""]
     judged, forced, warnings = _grading(runs, table, judge)
     if warnings:
@@ -163,6 +167,9 @@ def render_markdown(
     if chart_name:
         parts += [f"![Accuracy per test set]({chart_name})", ""]
     parts += ["## Behaviour and cost per run", "", efficiency_markdown(table), ""]
+    if failures and any(f.readings for f in failures):
+        parts += ["## Why agent answers were wrong", "", overview_markdown(failures), ""]
+        parts += [f"Wrong answers per primary category; the rules and examples are in `{FAILURES_FILE}`.", ""]
     parts += ["## Runs", ""]
     for run in runs:
         s = run.summary
@@ -243,7 +250,8 @@ def write_report(
     max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
     chart: bool = True,
 ) -> ReportPaths:
-    """Write report.md, report.html and accuracy.png (referenced by the Markdown) into out_dir.
+    """Write report.md, report.html, accuracy.png (referenced by the Markdown) and, for agent runs,
+    failures.md/json (why answers were wrong, `evaluate.failures`) into out_dir.
 
     A run folder with a ``judge_summary.json`` gets its QA judge verdicts beside EM and F1; agent runs get
     their accuracy with and without forced final answers. Raises ``ValueError`` without runs, or naming a
@@ -265,8 +273,11 @@ def write_report(
         chart_uri = data_uri(png)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     judge = judge_summaries(runs)
+    failures = read_runs(runs)
+    write_failures(failures, out_dir)
     md_path.write_text(
-        render_markdown(runs, table, title, CHART_FILE if chart_path else None, judge), encoding="utf-8"
+        render_markdown(runs, table, title, CHART_FILE if chart_path else None, judge, failures),
+        encoding="utf-8",
     )
     html_path.write_text(
         render_html(runs, table, title, chart_uri, max_trajectories, judge), encoding="utf-8"

@@ -1,0 +1,132 @@
+"""The failure reading (evaluate/failures.py) over runs made by the real eval runner: real agent loop, real
+sandbox, a real BM25 index over a small corpus, scripted model outputs (ReplayLLM). Each wrong answer is built
+to fail one way; its category is asserted exactly, and so are the report's counts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentdistill.agent.replay import ReplayLLM
+from agentdistill.data.task import Task
+from agentdistill.evaluate.failures import CATEGORIES, read_run, read_runs, write_failures
+from agentdistill.evaluate.records import load_run
+from agentdistill.evaluate.report import write_report
+from agentdistill.evaluate.run import evaluate
+from agentdistill.evaluate.settings import EvalSettings
+
+F = "```"
+CORPUS = [
+    ("d1", "Kiss and Tell (1945 film)", "Kiss and Tell is a 1945 comedy film starring Shirley Temple."),
+    ("d2", "Shirley Temple", "Shirley Temple was an American actress and later a diplomat."),
+    ("d3", "Lyon", "Lyon is a city in France on the Rhone."),
+    ("d4", "Paris", "Paris is the capital city of France."),
+    ("d5", "Marseille", "Marseille is a port city in France."),
+    ("d6", "Rhone", "The Rhone is a river that flows through France to the Mediterranean."),
+]
+
+
+def step(code: str) -> str:
+    return f"Thought: go.\nCode:\n{F}py\n{code}\n{F}<end_code>"
+
+
+def qa(i: str, answer: str = "Shirley Temple") -> Task:
+    return Task(
+        id=i, dataset="hotpotqa", kind="qa", question=f"Who starred in Kiss and Tell? ({i})", answer=answer
+    )
+
+
+def math(i: str, question: str, answer: str) -> Task:
+    return Task(id=i, dataset="gsm8k", kind="math", question=question, answer=answer)
+
+
+# (task, its scripted steps, the expected primary category or None when correct); max_steps=2
+CASES: list[tuple[Task, list[str], str | None]] = [
+    (qa("right"), [step("final_answer('Shirley Temple')")], None),
+    # the search surfaced the gold answer, the agent answered something else
+    (
+        qa("read"),
+        [step("print(search('Kiss and Tell 1945 film'))"), step("final_answer('Kiss and Tell')")],
+        "reading_miss",
+    ),
+    # its search never surfaced the gold answer
+    (qa("miss"), [step("print(search('Lyon city France'))"), step("final_answer('Lyon')")], "retrieval_miss"),
+    # the same query twice, then out of steps; the forced turn answers
+    (
+        qa("loop"),
+        [step("print(search('Kiss and Tell'))"), step("print(search('kiss and tell'))"), "Lyon"],
+        "search_loop",
+    ),
+    # no parsable step, then a forced answer
+    (qa("parse"), ["I think it is Lyon.", "No code here either.", "Lyon"], "parse_errors"),
+    # both steps raise
+    (qa("raise"), [step("1 / 0"), step("undefined_name + 1"), "Lyon"], "code_errors"),
+    # the number was never printed: arithmetic by hand
+    (math("hand", "What is 17 * 23?", "391"), [step("final_answer(381)")], "hand_arithmetic"),
+    # printed by code, then passed on: the code computed the wrong quantity
+    (
+        math("setup", "What is 17 * 23?", "391"),
+        [step("print(17 + 23)"), step("final_answer(40)")],
+        "wrong_setup",
+    ),
+    (math("setup2", "What is 6 * 7?", "42"), [step("x = 6 + 7\nfinal_answer(x)")], "wrong_setup"),
+]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from agentdistill.retrieval import load_retriever
+    from agentdistill.retrieval.index import build_index
+
+    tmp = tmp_path_factory.mktemp("failures")
+    corpus = tmp / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"id": i, "title": t, "text": x}) + "\n" for i, t, x in CORPUS))
+    build_index(corpus, tmp / "index", "bm25", progress=False)
+    script = [out for _, outs, _ in CASES for out in outs]
+    out = tmp / "agent"
+    settings = EvalSettings(label="Student agent", max_steps=2)
+    evaluate(
+        [t for t, _, _ in CASES],
+        ReplayLLM(script),
+        out,
+        settings,
+        retriever=load_retriever(str(tmp / "index")),
+    )
+    return out
+
+
+def test_each_wrong_answer_is_read_as_built(run_dir: Path) -> None:
+    run = load_run(run_dir)
+    readings = read_run(run)
+    assert readings is not None and readings.n == len(CASES)
+    got = {r.task_id: r.primary for r in readings.readings}
+    assert got == {t.id: cat for t, _, cat in CASES if cat is not None}
+    by_id = {r.task_id: r for r in readings.readings}
+    assert "forced" in by_id["loop"].tags and "forced" not in by_id["read"].tags
+    assert by_id["loop"].prediction == "Lyon" and by_id["loop"].gold == "Shirley Temple"
+    # a forced answer after a search loop that did surface the gold answer is also a reading miss
+    assert set(by_id["loop"].tags) == {"search_loop", "reading_miss", "forced"}
+
+
+def test_report_counts_and_files(run_dir: Path, tmp_path: Path) -> None:
+    write_report([load_run(run_dir)], tmp_path, chart=False)
+    data = json.loads((tmp_path / "failures.json").read_text())
+    assert len(data) == 1 and (data[0]["n"], data[0]["wrong"]) == (len(CASES), len(CASES) - 1)
+    assert data[0]["primary"] == {c: sum(cat == c for _, _, cat in CASES) for c in CATEGORIES}
+    md = (tmp_path / "failures.md").read_text()
+    assert "8 wrong of 9 scored questions." in md
+    assert "| wrong_setup | 2 (25% [7, 59]) | 2 |" in md  # share of the 8 wrong, 95% Wilson interval
+    report = (tmp_path / "report.md").read_text()
+    assert "## Why agent answers were wrong" in report
+    assert "| Student agent | 9 | 8 | 1 | 1 | 1 | 1 | 1 | 1 | 2 | 3 |" in report
+
+
+def test_cot_runs_and_correct_runs_are_not_read(run_dir: Path, tmp_path: Path) -> None:
+    cot_dir = tmp_path / "cot"
+    tasks = [math("c1", "What is 6 * 7?", "42")]
+    evaluate(tasks, ReplayLLM(["6 * 7 = 42. The answer is \\boxed{41}."]), cot_dir, EvalSettings(mode="cot"))
+    assert read_run(load_run(cot_dir)) is None
+    assert write_failures(read_runs([load_run(cot_dir)]), tmp_path / "out") is None
+    assert not (tmp_path / "out").exists()
