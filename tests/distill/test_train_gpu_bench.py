@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import peft  # noqa: F401 - pinned: a failed import fails the suite
 import pytest
 import torch  # noqa: F401
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "train_gpu.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("train_gpu", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from repo_scripts import load_script
 
 
 def test_dry_run_writes_results_with_equal_losses(tmp_path):
     out = tmp_path / "bench.json"
-    assert _load().main(["--dry-run", "--out", str(out)]) == 0
+    assert load_script("benchmarks/train_gpu.py").main(["--dry-run", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["dry_run"] and len(res["cases"]) == 2 and res["generation"][0]["ratio_n8_over_n1"] > 0
     for case in res["cases"]:
@@ -32,7 +23,7 @@ def test_dry_run_writes_results_with_equal_losses(tmp_path):
 
 
 def test_mfu_formula_counts_attention_quadratically():
-    mod = _load()
+    mod = load_script("benchmarks/train_gpu.py")
     cfg = mod.make_config(mod.TINY["tiny"], "sdpa")
     a = mod.useful_flops(cfg, [(range(100), None)])
     b = mod.useful_flops(cfg, [(range(200), None)])

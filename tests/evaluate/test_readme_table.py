@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+from repo_scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("readme_table", ROOT / "scripts" / "readme_table.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_readme_table_comes_from_results_files() -> None:
-    mod = _script()
+    mod = load_script("scripts/readme_table.py")
     block = mod.table_text(ROOT / "results" / "demo")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"{mod.START}\n{block}{mod.END}" in readme
@@ -30,7 +23,7 @@ def test_readme_table_comes_from_results_files() -> None:
 def test_script_rewrites_between_markers_and_refuses_bad_readme(tmp_path: Path) -> None:
     import shutil
 
-    mod = _script()
+    mod = load_script("scripts/readme_table.py")
     demo = tmp_path / "demo"
     demo.mkdir()
     for path in (ROOT / "results" / "demo").glob("eval_*.json"):

@@ -1,26 +1,17 @@
 """scripts/snapshot_run.py: a workdir's records travel in one archive and a resumed run on the other side
 skips the finished work; weights stay behind."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 from agentdistill.agent.replay import ReplayLLM
 from agentdistill.data import load_tasks
 from agentdistill.distill.generate import GenerateSettings, generate
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "snapshot_run.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("snapshot_run", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from repo_scripts import load_script
 
 
 def test_pack_unpack_resumes_without_work_and_leaves_weights(tmp_path: Path) -> None:
-    snap = _script()
+    snap = load_script("scripts/snapshot_run.py")
     tasks = load_tasks("gsm8k-train", limit=2)
     work = tmp_path / "runs" / "study"
     out = work / "cot" / "generate" / "cot.jsonl"
