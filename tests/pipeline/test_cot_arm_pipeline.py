@@ -41,10 +41,10 @@ def test_cot_arm_trains_a_cot_distilled_student_that_eval_uses(tiny_gguf: Path, 
     saved = json.loads((work / "cot" / "train" / "student" / "train_config.json").read_text())
     assert saved["max_seq_len"] == 768  # the arm's own length (the agent arm's is 1024)
     stamp = json.loads((work / "cot" / "train" / "DONE.json").read_text())
-    assert stamp["model_spec"].startswith("llamacpp:") and Path(stamp["model_spec"][9:]).is_file()
+    assert stamp["model_kind"] == "llamacpp" and (work / "cot" / "train" / stamp["model_path"]).is_file()
     runs = [load_run(d) for d in result.run_dirs]
     assert [r.summary.mode for r in runs] == ["cot", "cot"]
     assert all(r.records and r.records[0].model.endswith("(distilled-cot)") for r in runs)
     assert all(rec.cot_text is not None for r in runs for rec in r.records)
     settings = json.loads((result.run_dirs[0] / "settings.json").read_text())
-    assert settings["model"] == stamp["model_spec"] and settings["trained"] == stamp["run_id"]
+    assert settings["model"] == "distilled-cot" and settings["trained"] == stamp["run_id"]

@@ -296,4 +296,40 @@ def test_every_train_setting_reaches_the_trainer(tmp_path: Path, monkeypatch: py
     again = run_pipeline(cfg, ("train",))
     assert len(seen) == 1 and json.loads((cfg.workdir / "train" / "DONE.json").read_text()) == done
     trained = again.outputs["train"]  # what eval is handed: the model and the run id, not a file path
-    assert (trained.spec, trained.run_id) == (done["model_spec"], done["run_id"])
+    gguf = (cfg.workdir / "train" / done["model_path"]).resolve()
+    assert (trained.spec, trained.run_id) == (f"llamacpp:{gguf}", done["run_id"])
+
+
+def test_train_rebuilds_missing_weights_and_keeps_the_run_only_when_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Weights are not committed: with the stamp but no weights the stage trains again; the run id (which eval
+    rows are keyed by) survives only a bit-identical rebuild."""
+    import agentdistill.distill.train as train_pkg
+    from agentdistill.distill.train import TrainOutput
+
+    weights = [b"GGUF-a", b"GGUF-a", b"GGUF-b"]  # what each training call writes
+
+    def fake_train(tc: Any) -> TrainOutput:
+        gguf = Path(tc.out_dir) / "model.gguf"
+        gguf.parent.mkdir(parents=True, exist_ok=True)
+        gguf.write_bytes(weights.pop(0))
+        return TrainOutput(adapter_dir=None, merged_dir=None, gguf_path=gguf)
+
+    monkeypatch.setattr(train_pkg, "train", fake_train)
+    cfg = make_cfg(tmp_path)
+    kept = cfg.workdir / "filter" / "kept.jsonl"
+    kept.parent.mkdir(parents=True)
+    kept.write_text('{"task": {}}\n')
+    first = run_pipeline(cfg, ("train",)).outputs["train"]
+    gguf = cfg.workdir / "train" / "student" / "model.gguf"
+    gguf.unlink()
+    same = run_pipeline(cfg, ("train",)).outputs["train"]
+    assert same.run_id == first.run_id and gguf.read_bytes() == b"GGUF-a"
+    gguf.unlink()
+    other = run_pipeline(cfg, ("train",)).outputs["train"]
+    assert other.run_id != first.run_id and gguf.read_bytes() == b"GGUF-b" and not weights
+    done = json.loads((cfg.workdir / "train" / "DONE.json").read_text())
+    assert [r["identical"] for r in done["rebuilds"]] == [True, False]
+    assert done["model_path"] == "student/model.gguf" and str(tmp_path) not in json.dumps(done)
+    assert run_pipeline(cfg, ("train",)).outputs["train"] == other  # weights present: nothing trained

@@ -7,6 +7,7 @@ from agentdistill.agent.records import read_trajectories
 from agentdistill.evaluate.records import load_run
 from agentdistill.pipeline.config import load_config
 from agentdistill.pipeline.runner import run_pipeline
+from repo_scripts import load_script
 
 
 def test_smoke_pipeline_runs_and_resumes(tiny_gguf: Path, tmp_path: Path) -> None:
@@ -17,7 +18,7 @@ def test_smoke_pipeline_runs_and_resumes(tiny_gguf: Path, tmp_path: Path) -> Non
     trajs = read_trajectories(work / "generate" / "trajectories.jsonl")
     assert len(trajs) == 2 and all(t.prefix for t in trajs)
     stamp = json.loads((work / "train" / "DONE.json").read_text())
-    assert stamp["model_spec"].startswith("llamacpp:") and Path(stamp["model_spec"][9:]).is_file()
+    assert stamp["model_kind"] == "llamacpp" and (work / "train" / stamp["model_path"]).is_file()
     runs = [load_run(d) for d in result.run_dirs]
     assert [r.label for r in runs] == [r.label for r in cfg.eval.runs]
     assert all(sum(m.n for m in r.summary.per_set.values()) == 2 for r in runs)
@@ -28,3 +29,20 @@ def test_smoke_pipeline_runs_and_resumes(tiny_gguf: Path, tmp_path: Path) -> Non
     assert len(read_trajectories(work / "generate" / "trajectories.jsonl")) == 2
     assert json.loads((work / "train" / "DONE.json").read_text()) == stamp
     assert [len(load_run(d).records) for d in again.run_dirs] == [2, 2]
+    # Another machine: the committed snapshot (records and stamps, no weights) unpacked into another workdir.
+    # Train finds its stamp but no weights and trains again from the same kept records and seed; a
+    # bit-identical rebuild is the same training run, so no eval row is redone.
+    snap = load_script("scripts/snapshot_run.py")
+    archive = tmp_path / "snapshot.tar.gz"
+    snap.pack(work, archive)
+    elsewhere = tmp_path / "elsewhere" / "smoke"
+    snap.unpack(archive, elsewhere)
+    assert not list(elsewhere.rglob("*.gguf"))
+    moved = run_pipeline(load_config("smoke", {"workdir": str(elsewhere)}))
+    done = json.loads((elsewhere / "train" / "DONE.json").read_text())
+    assert [r["identical"] for r in done["rebuilds"]] == [True]
+    assert done["run_id"] == stamp["run_id"] and done["weights_sha256"] == stamp["weights_sha256"]
+    assert (elsewhere / "train" / done["model_path"]).is_file()
+    for here, there in zip(again.run_dirs, moved.run_dirs, strict=True):
+        assert (there / "results.jsonl").read_bytes() == (here / "results.jsonl").read_bytes()  # not redone
+        assert not list(there.parent.glob(f"{there.name}.stale-*"))

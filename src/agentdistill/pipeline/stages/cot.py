@@ -14,7 +14,7 @@ from pathlib import Path
 
 from agentdistill.pipeline.config import ConfigError, PipelineConfig
 from agentdistill.pipeline.stages.base import Context, Stage, console
-from agentdistill.pipeline.stages.train import TrainedModel
+from agentdistill.pipeline.stages.train import TrainedModel, read_done, trained_model
 
 COT_MODEL = "distilled-cot"
 
@@ -60,8 +60,12 @@ class CotArmStage(Stage):
         ctx.pool.release()  # the arm loads the teacher, then trains, in its own run
         console.print(f"CoT-distillation arm under {sub.workdir}")
         run_pipeline(sub, stages=("generate", "filter", "train"))
-        done = json.loads((Path(sub.workdir) / "train" / "DONE.json").read_text())
-        return TrainedModel(spec=done["model_spec"], run_id=done["run_id"])
+        train_dir = Path(sub.workdir) / "train"
+        done = read_done(train_dir)
+        model = trained_model(train_dir, done) if done is not None else None
+        if model is None:
+            raise RuntimeError(f"the CoT arm's train stage left no model under {train_dir}")
+        return model
 
 
 COT = CotArmStage()

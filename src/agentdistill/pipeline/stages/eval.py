@@ -58,7 +58,9 @@ class EvalStage(Stage):
             spec = specs.get(run.model, run.model)
             run_dir = ctx.folder(self) / slug(run.label)
             stamp: dict[str, Any] = {
-                "model": spec,
+                # a trained student is named by its row's model and training run id, not by its path: the
+                # stamp travels with committed records to machines where the workdir lies elsewhere
+                "model": run.model if run.model in self.TRAINED_BY else spec,
                 "trained": (
                     trained.run_id
                     if run.model == "distilled" and trained

@@ -1,8 +1,13 @@
 """Stage ``train``: SFT data from the kept records, then training — skipped when inputs and settings match.
 
 It hands the next stages a :class:`TrainedModel`: the model spec to load and the run id that names this
-training run (eval results of an earlier model are retired when it changes). ``DONE.json`` keeps both, with the
-hash of the inputs, so an unchanged re-run returns them without training.
+training run (eval results of an earlier model are retired when it changes). ``DONE.json`` keeps the run id,
+the model's path relative to the stage folder (no machine path: the file travels in committed snapshots), the
+sha256 of its weights and the hash of the inputs, so an unchanged re-run returns them without training.
+
+Weights are not committed. On a fresh machine the stamp matches but the weights are gone: the stage trains
+again from the same kept records, settings and seed. A bit-identical rebuild (same weights sha256) keeps the run
+id, so eval rows already scored stay; a rebuild that differs gets a new run id, and eval redoes that model's rows.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentdistill.common.files import atomic_write_text, sha256_file
-from agentdistill.pipeline.stages.base import Context, Stage
+from agentdistill.pipeline.stages.base import Context, Stage, console
 from agentdistill.pipeline.stages.filter import FILTER
 
 STAMP = "DONE.json"
@@ -27,6 +32,36 @@ class TrainedModel:
 
 
 _file_sha = sha256_file  # one file-hash helper for the project (common/files.py)
+
+
+def weights_sha256(path: Path) -> str:
+    """sha256 of a model's weights: the file's bytes (GGUF), or of a folder's files by relative name."""
+    if path.is_file():
+        return _file_sha(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f"{f.relative_to(path).as_posix()}\0{_file_sha(f)}\n".encode())
+    return h.hexdigest()
+
+
+def read_done(train_dir: Path) -> dict | None:
+    """The stage's ``DONE.json`` as a dict; None when there is none."""
+    stamp = Path(train_dir) / STAMP
+    return json.loads(stamp.read_text(encoding="utf-8")) if stamp.is_file() else None
+
+
+def trained_model(train_dir: Path, done: dict) -> TrainedModel | None:
+    """The model a ``DONE.json`` names, its path resolved under ``train_dir``; None when its weights are gone.
+
+    Stamps written before the relative path existed carry an absolute ``model_spec`` instead."""
+    if "model_path" in done:
+        kind, path = done["model_kind"], Path(train_dir) / done["model_path"]
+    else:
+        kind, _, raw = str(done["model_spec"]).partition(":")
+        path = Path(raw)
+    if not path.exists():
+        return None
+    return TrainedModel(spec=f"{kind}:{path.resolve()}", run_id=done["run_id"])
 
 
 def _sft_data(kept: Path, train_dir: Path, mode: str) -> Path:
@@ -54,11 +89,17 @@ class TrainStage(Stage):
             "seed": t.seed,
         }
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-        stamp = train_dir / STAMP
-        if stamp.exists():
-            done = json.loads(stamp.read_text())
-            if done.get("hash") == digest:
-                return TrainedModel(spec=done["model_spec"], run_id=done["run_id"])
+        done = read_done(train_dir)
+        same = done is not None and done.get("hash") == digest
+        if same:
+            assert done is not None
+            model = trained_model(train_dir, done)
+            if model is not None:
+                return model
+            console.print(
+                f"training run {done['run_id'][:8]}: its weights are not here (weights are not committed); "
+                "training again from the same kept records, settings and seed"
+            )
         train_dir.mkdir(parents=True, exist_ok=True)
         tc = TrainConfig(
             **t.model_dump(),
@@ -68,20 +109,38 @@ class TrainStage(Stage):
         )
         out = train(tc)
         if out.gguf_path:
-            spec = f"llamacpp:{Path(out.gguf_path).resolve()}"
+            kind, path = "llamacpp", Path(out.gguf_path)
         elif out.merged_dir:
-            spec = f"hf:{Path(out.merged_dir).resolve()}"
+            kind, path = "hf", Path(out.merged_dir)
         else:
             raise RuntimeError(f"training wrote neither a merged model nor a GGUF under {train_dir}")
-        model = TrainedModel(spec=spec, run_id=uuid.uuid4().hex)
-        atomic_write_text(
-            stamp,
-            json.dumps(
-                {"hash": digest, "run_id": model.run_id, "model_spec": spec, "metrics": out.metrics},
-                indent=2,
-                default=str,
-            ),
-        )
+        sha = weights_sha256(path)
+        record = {
+            "hash": digest,
+            "run_id": uuid.uuid4().hex,
+            "model_kind": kind,
+            "model_path": path.resolve().relative_to(train_dir.resolve()).as_posix(),
+            "weights_sha256": sha,
+            "metrics": out.metrics,
+        }
+        if same:  # a rebuild: the same run only when the weights came out bit-identical
+            assert done is not None
+            identical = done.get("weights_sha256") == sha
+            record = {
+                **{k: v for k, v in done.items() if k != "model_spec"},  # old stamps: an absolute path
+                **{k: record[k] for k in ("model_kind", "model_path")},
+                "run_id": done["run_id"] if identical else record["run_id"],
+                "weights_sha256": sha,
+                "rebuilds": [*done.get("rebuilds", []), {"identical": identical, "metrics": out.metrics}],
+            }
+            console.print(
+                "rebuilt bit-identically: same training run, eval rows kept"
+                if identical
+                else "rebuilt weights differ: a new training run, eval redoes its rows"
+            )
+        atomic_write_text(train_dir / STAMP, json.dumps(record, indent=2, default=str))
+        model = trained_model(train_dir, record)
+        assert model is not None
         return model
 
 
