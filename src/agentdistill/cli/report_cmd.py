@@ -55,9 +55,22 @@ def report(
         help="LLM judge model spec: judge each run's QA answers "
         "(judge.jsonl / judge_summary.json in the run dir, cached) and show them beside EM.",
     ),
+    compare: list[str] = typer.Option(
+        None,
+        "--compare",
+        help="'LABEL A vs LABEL B': lead the report with the paired test of A − B, pooled per domain and "
+        "overall (repeatable).",
+    ),
 ) -> None:
     """Write a Markdown and a self-contained HTML report (results table, charts, trajectory viewer)."""
+    from agentdistill.evaluate.compare import parse_pair
     from agentdistill.evaluate.report import write_report
+
+    try:
+        pairs = [parse_pair(c) for c in compare or []]
+    except ValueError as e:
+        err_console.print(f"[red]error:[/red] --compare {e}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None
 
     try:
         runs = [load_run(d) for d in discover_run_dirs(run_dirs)]
@@ -67,6 +80,13 @@ def report(
     for run in runs:
         for w in run.warnings:
             err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    missing = sorted({x for pair in pairs for x in pair} - {r.label for r in runs})
+    if missing:  # before any judging: a typo in a label costs nothing
+        labels = ", ".join(repr(r.label) for r in runs)
+        err_console.print(
+            f"[red]error:[/red] --compare names no run {missing} (runs: {labels})", highlight=False
+        )
+        raise typer.Exit(code=2)
     judged = []
     if judge:  # before the report is written, so it can show the verdicts beside EM
         from agentdistill.cli.eval_cmd import run_judge
@@ -76,7 +96,7 @@ def report(
             for run in runs
             if run.run_dir is not None and (run.run_dir / "results.jsonl").exists()
         ]
-    paths = write_report(runs, out, title, max_trajectories=max_trajectories)
+    paths = write_report(runs, out, title, max_trajectories=max_trajectories, comparisons=pairs)
     table = rich_results_table(results_table(runs))
     if not console.is_terminal:  # piped / CI log: print the table whole rather than wrapped to 80 columns
         console.width = max(

@@ -76,3 +76,45 @@ def paired_markdown(rows: list[PairedRow]) -> str | None:
         ]
         lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
     return "\n".join(lines)
+
+
+def parse_pair(text: str) -> tuple[str, str]:
+    """``"A vs B"`` → ``(A, B)``: a comparison of two run labels, as the CLI and configs write it.
+
+    Raises ``ValueError`` when ``text`` is not two non-empty labels around `` vs ``."""
+    a, sep, b = text.partition(" vs ")
+    if not sep or not a.strip() or not b.strip():
+        raise ValueError(f"comparison {text!r}: write it as 'LABEL A vs LABEL B'")
+    return a.strip(), b.strip()
+
+
+def key_comparisons(runs: list[RunResult], pairs: list[tuple[str, str]]) -> list[PairedRow]:
+    """The comparisons a study is about, by run label (A − B), pooled over each domain's questions and over all.
+
+    Pooling pairs every question of the domain's sets (keyed by set and id), so the interval is over all of them
+    (a domain's sets weigh by their n, unlike the table's unweighted set average). Raises ``ValueError`` naming
+    a label no run has."""
+    by_label = {r.label: r for r in runs}
+    for label in {x for pair in pairs for x in pair}:
+        if label not in by_label:
+            raise ValueError(f"comparison names run {label!r}; the runs are: {', '.join(by_label)}")
+    kinds: dict[str, set[str]] = {}
+    for run in runs:
+        for rec in run.records:
+            kinds.setdefault(rec.task.kind, set()).add(rec.task.dataset)
+    scopes = [
+        (f"{'QA' if k == 'qa' else 'Math'} (pooled)", sorted(s))
+        for k, s in sorted(kinds.items(), reverse=True)
+    ]
+    scopes.append(("All (pooled)", sorted(set().union(*kinds.values()))))
+    rows: list[PairedRow] = []
+    for a_label, b_label in pairs:
+        for scope, sets in scopes:
+            graded = [
+                {f"{s}/{q}": ok for s in sets for q, ok in correctness(by_label[lab], s).items()}
+                for lab in (a_label, b_label)
+            ]
+            ids, a, b = pair_by_question(*graded)
+            if len(ids) >= MIN_PAIRED:
+                rows.append(PairedRow(scope, a_label, b_label, paired_comparison(a, b)))
+    return rows

@@ -15,7 +15,7 @@ from typing import Any
 
 import jinja2
 
-from agentdistill.evaluate.compare import PairedRow, paired_markdown, paired_rows
+from agentdistill.evaluate.compare import PairedRow, key_comparisons, paired_markdown, paired_rows
 from agentdistill.evaluate.failures import MARKDOWN_FILE as FAILURES_FILE
 from agentdistill.evaluate.failures import RunFailures, overview_markdown, read_runs, write_failures
 from agentdistill.evaluate.records import RunResult, load_run
@@ -131,6 +131,10 @@ PAIRED_NOTE = (
     "The difference A − B has a paired-bootstrap 95% interval (9,999 resamples, fixed seed); p is the exact "
     "McNemar test on the questions only one run got right."
 )
+KEY_NOTE = (
+    "A − B over every question both runs answered, pooled over a domain's sets (each set weighs by its n) and "
+    "over all sets; same bootstrap interval and McNemar test as below."
+)
 
 
 def render_markdown(
@@ -140,9 +144,11 @@ def render_markdown(
     chart_name: str | None,
     judge: JudgeSummaries | None = None,
     failures: list[RunFailures] | None = None,
+    key: list[PairedRow] | None = None,
 ) -> str:
     """The Markdown report. ``judge``: each run's judge summary (``judge_summaries``); None: none judged.
-    ``failures``: the agent runs' failure readings (``evaluate.failures``), shown as counts per category."""
+    ``failures``: the agent runs' failure readings (``evaluate.failures``), shown as counts per category.
+    ``key``: the comparisons the report is about (``compare.key_comparisons``), shown first."""
     parts = [f"# {title}", "", f"Generated {datetime.now():%Y-%m-%d %H:%M} · {len(runs)} runs", ""]
     judged, forced, warnings = _grading(runs, table, judge)
     if warnings:
@@ -153,6 +159,8 @@ def render_markdown(
         "per set. Averages are unweighted means over a domain's sets (interval only when the sets' n are equal).",
         "",
     ]
+    if key:
+        parts += ["## Key comparisons (paired)", "", paired_markdown(key) or "", "", KEY_NOTE, ""]
     paired = paired_markdown(paired_rows(runs, [c.name for c in table.set_columns]))
     if paired:
         parts += ["## Paired comparisons", "", paired, "", PAIRED_NOTE, ""]
@@ -189,8 +197,9 @@ def render_html(
     chart_uri: str | None,
     max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
     judge: JudgeSummaries | None = None,
+    key: list[PairedRow] | None = None,
 ) -> str:
-    """The self-contained HTML report. ``judge`` as in ``render_markdown``."""
+    """The self-contained HTML report. ``judge`` and ``key`` as in ``render_markdown``."""
     template = _environment().get_template("report.html.j2")
     judged, forced, warnings = _grading(runs, table, judge)
     views = build_views(runs, max_trajectories)
@@ -231,7 +240,7 @@ def render_html(
         cell=accuracy_cell,
         wilson=wilson,
         column_n={c.name: column_n(table, c.name) for c in table.columns},
-        paired=_paired_for_html(runs, table),
+        paired=[*(key or []), *_paired_for_html(runs, table)],  # the key comparisons first
         paired_note=PAIRED_NOTE,
         eff_spans=Counter(e.run_index for e in table.efficiency),
         open_sets=sum(len(s.items) for v in views for s in v.sets) <= OPEN_SETS_UP_TO,
@@ -249,13 +258,15 @@ def write_report(
     *,
     max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
     chart: bool = True,
+    comparisons: list[tuple[str, str]] | None = None,
 ) -> ReportPaths:
     """Write report.md, report.html, accuracy.png (referenced by the Markdown) and, for agent runs,
     failures.md/json (why answers were wrong, `evaluate.failures`) into out_dir.
 
     A run folder with a ``judge_summary.json`` gets its QA judge verdicts beside EM and F1; agent runs get
-    their accuracy with and without forced final answers. Raises ``ValueError`` without runs, or naming a
-    ``judge_summary.json`` that is not valid JSON.
+    their accuracy with and without forced final answers. ``comparisons``: (label A, label B) pairs shown first
+    as paired tests pooled per domain and overall (``compare.key_comparisons``). Raises ``ValueError`` without
+    runs, naming a ``judge_summary.json`` that is not valid JSON, or naming a comparison label no run has.
     """
     if not runs:
         raise ValueError("write_report: no runs given")
@@ -274,13 +285,14 @@ def write_report(
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     judge = judge_summaries(runs)
     failures = read_runs(runs)
+    key = key_comparisons(runs, list(comparisons or []))
     write_failures(failures, out_dir)
     md_path.write_text(
-        render_markdown(runs, table, title, CHART_FILE if chart_path else None, judge, failures),
+        render_markdown(runs, table, title, CHART_FILE if chart_path else None, judge, failures, key),
         encoding="utf-8",
     )
     html_path.write_text(
-        render_html(runs, table, title, chart_uri, max_trajectories, judge), encoding="utf-8"
+        render_html(runs, table, title, chart_uri, max_trajectories, judge, key), encoding="utf-8"
     )
     return ReportPaths(markdown=md_path, html=html_path, chart=chart_path)
 

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentdistill.distill.settings import FilterSettings, GenerateSettings, TrainSettings
+from agentdistill.evaluate.compare import parse_pair
 from agentdistill.evaluate.settings import EvalMethod, EvalSampling
 
 
@@ -89,6 +90,9 @@ class PipelineConfig(_Strict):
     # writes its verdicts beside EM/F1 (judge.jsonl, judge_summary.json). None: exact match only.
     judge: ModelRef | None = None
     report_title: str = "agentdistill results"
+    # the comparisons the report leads with, "LABEL A vs LABEL B" over eval row labels: paired tests of A − B
+    # pooled per domain and overall (evaluate/compare.py key_comparisons)
+    compare: list[str] = Field(default_factory=list)
     # how local GGUF models (embedded, trained students, judge) run (issue 16). "in-process": llama.cpp in this
     # process, one episode at a time. "llama-server": a managed llama-server per model (models/server.py) with
     # `concurrency` slots, driven over loopback HTTP — continuous batching, and at concurrency 1 still faster
@@ -99,6 +103,17 @@ class PipelineConfig(_Strict):
     # records made at another concurrency resume. Batched decoding is not bit-identical to one sequence at a
     # time (throughput.json, `determinism`).
     concurrency: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _compare_names_rows(self) -> PipelineConfig:
+        labels = [r.label for r in self.eval.runs]
+        for text in self.compare:
+            for label in parse_pair(text):
+                if label not in labels:
+                    raise ValueError(
+                        f"compare {text!r}: no eval run is labelled {label!r} (labels: {labels})"
+                    )
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -17,9 +17,15 @@ class ReportStage(Stage):
 
         eval_dir = ctx.work / "eval"
         dirs = ctx.outputs.get("eval") or sorted(p for p in eval_dir.iterdir() if ".stale-" not in p.name)
+        from agentdistill.evaluate.compare import parse_pair
         from agentdistill.pipeline.ledger import write_ledger
 
-        paths = write_report([load_run(d) for d in dirs], ctx.folder(self), title=ctx.cfg.report_title)
+        paths = write_report(
+            [load_run(d) for d in dirs],
+            ctx.folder(self),
+            title=ctx.cfg.report_title,
+            comparisons=[parse_pair(c) for c in ctx.cfg.compare],
+        )
         write_ledger(ctx.work, ctx.folder(self))  # yield and hours per stage, summed over every invocation
         ctx.result.report_md, ctx.result.report_html = paths.markdown, paths.html
         return paths
