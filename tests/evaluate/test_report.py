@@ -340,6 +340,9 @@ def test_missing_summary_is_rebuilt_and_stale_summary_flagged(tmp_path: Path) ->
     assert any("'gsm8k' has records but is missing" in w for w in run.warnings)
     assert run.summary.per_set["gsm8k"].accuracy == 1.0
     assert discover_run_dirs([tmp_path]) == [tmp_path / "nosum", tmp_path / "stale"]
+    archived = write_run(tmp_path, "nosum.stale-1", "", recs)  # set aside by the pipeline: not a current run
+    assert discover_run_dirs([tmp_path]) == [tmp_path / "nosum", tmp_path / "stale"]
+    assert discover_run_dirs([archived]) == [archived]  # named, it is read
 
 
 def test_cli_prints_table_and_html_path(run_dirs: list[Path], tmp_path: Path) -> None:

@@ -84,3 +84,35 @@ def test_leak_check_sees_a_training_question_in_the_test_sets():
     cfg = load_config("study", {"eval.sets": [{"set": "multihop-train", "limit": 3}]})
     train, test = load_slices(cfg.generate.tasks), load_slices(cfg.eval.sets)
     assert {_norm(t.question) for t in train} & {_norm(t.question) for t in test}
+
+
+def test_ftp_arm_is_the_study_with_first_thought_prefixes():
+    """`study-ftp` starts from `study` (`base:`): only the prefix, the workdir and its two rows differ."""
+    study, ftp = load_config("study"), load_config("study-ftp")
+    assert ftp.generate.ftp and not study.generate.ftp and ftp.cot is None
+    assert ftp.generate.model_dump(exclude={"ftp"}) == study.generate.model_dump(exclude={"ftp"})
+    assert (ftp.teacher, ftp.student, ftp.train, ftp.judge) == (
+        study.teacher,
+        study.student,
+        study.train,
+        study.judge,
+    )
+    assert ftp.eval.sets == study.eval.sets and str(ftp.workdir) != str(study.workdir)
+    assert [(r.model, r.sag_n) for r in ftp.eval.runs] == [("distilled", 1), ("distilled", 4)]
+
+
+def test_base_merges_mappings_replaces_lists_and_refuses_a_loop(tmp_path):
+    from agentdistill.pipeline.config import ConfigError
+
+    child = tmp_path / "child.yaml"
+    child.write_text(
+        "base: study\nname: child\ngenerate: {samples: 2}\neval: {sets: [{set: gsm-hard-500, limit: 5}]}\n"
+    )
+    cfg = load_config(child)
+    assert cfg.generate.samples == 2 and cfg.generate.stop_after_correct == 1  # merged key by key
+    assert [(s.set, s.limit) for s in cfg.eval.sets] == [("gsm-hard-500", 5)]  # a list replaces
+    assert len(cfg.eval.runs) == len(load_config("study").eval.runs)
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match="'base' loops"):
+        load_config(tmp_path / "a.yaml")

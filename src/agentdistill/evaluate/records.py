@@ -251,14 +251,17 @@ def load_run(run_dir: Path | str) -> RunResult:
 
 
 def discover_run_dirs(paths: list[Path]) -> list[Path]:
-    """Expand each path: a run dir stays; a dir of run dirs gives its children (sorted) that are runs."""
+    """Expand each path: a run dir stays; a dir of run dirs gives its children (sorted) that are runs, except
+    runs the pipeline archived when their settings changed (``<run>.stale-N``; name one to read it)."""
     out: list[Path] = []
     for p in paths:
         if (p / RESULTS_FILE).exists() or (p / SUMMARY_FILE).exists() or not p.is_dir():
             out.append(p)
             continue
         children = sorted(
-            c for c in p.iterdir() if (c / RESULTS_FILE).exists() or (c / SUMMARY_FILE).exists()
+            c
+            for c in p.iterdir()
+            if ((c / RESULTS_FILE).exists() or (c / SUMMARY_FILE).exists()) and ".stale-" not in c.name
         )
         out.extend(children or [p])
     return out

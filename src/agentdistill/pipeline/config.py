@@ -130,7 +130,7 @@ class PipelineConfig(_Strict):
 
 
 SEEDED_STAGES = ("generate", "train", "eval")
-BUILTIN = ("demo", "paper", "smoke", "compare", "study")
+BUILTIN = ("demo", "paper", "smoke", "compare", "study", "study-ftp")
 # fields renamed when the stage settings became one declaration each: an old config gets a pointed error
 RENAMED = {
     "sag": "sag_n",
@@ -149,19 +149,50 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
 
-def load_config(path_or_name: str | Path, overrides: dict[str, Any] | None = None) -> PipelineConfig:
-    """Load a config file (or a built-in name: demo, paper, smoke); errors name the file and field."""
+def _resolve(path_or_name: str | Path) -> Path:
     path = Path(path_or_name)
     if not path.exists() and str(path_or_name) in BUILTIN:
         path = builtin_config_path(str(path_or_name))
     if not path.exists():
         raise ConfigError(f"config not found: {path_or_name} (built-in configs: {', '.join(BUILTIN)})")
+    return path
+
+
+def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """``child`` over ``base``: mappings merge key by key, anything else (lists, null) replaces."""
+    out = dict(base)
+    for key, value in child.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merge(out[key], value) if both else value
+    return out
+
+
+def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The YAML mapping of ``path``, over its ``base`` config's (a built-in name or a path beside it)."""
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: 'base' loops: {' -> '.join(str(p) for p in (*seen, path.resolve()))}")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: invalid YAML: {e}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    near = path.parent / str(base)
+    base_path = near if near.is_file() else _resolve(str(base))
+    return _merge(_read_raw(base_path, (*seen, path.resolve())), raw)
+
+
+def load_config(path_or_name: str | Path, overrides: dict[str, Any] | None = None) -> PipelineConfig:
+    """Load a config file (or a built-in name, ``BUILTIN``); errors name the file and field.
+
+    A config may start from another: ``base: study`` (a built-in name, or a file path relative to this one)
+    takes that config and applies this file's keys over it — mappings merge key by key, lists and ``null``
+    replace (as Hydra and torchtune configs compose)."""
+    path = _resolve(path_or_name)
+    raw = _read_raw(path)
     for key, value in (overrides or {}).items():
         _set_dotted(raw, key, value)
     try:
