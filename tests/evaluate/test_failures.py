@@ -130,3 +130,21 @@ def test_cot_runs_and_correct_runs_are_not_read(run_dir: Path, tmp_path: Path) -
     assert read_run(load_run(cot_dir)) is None
     assert write_failures(read_runs([load_run(cot_dir)]), tmp_path / "out") is None
     assert not (tmp_path / "out").exists()
+
+
+def test_a_record_whose_trajectory_is_not_one_is_left_unread(run_dirs_copy: Path, tmp_path: Path) -> None:
+    lines = (run_dirs_copy / "results.jsonl").read_text().splitlines()
+    bad = json.loads(lines[1])  # task "read": a wrong answer
+    bad["trajectory"] = {"steps": "not a list of steps"}
+    (run_dirs_copy / "results.jsonl").write_text("\n".join([lines[0], json.dumps(bad), *lines[2:]]) + "\n")
+    readings = read_run(load_run(run_dirs_copy))
+    assert readings is not None and "read" not in {r.task_id for r in readings.readings}
+    assert len(readings.readings) == len(CASES) - 2  # the right answer and the unreadable one
+    write_report([load_run(run_dirs_copy)], tmp_path / "report", chart=False)  # the report still renders
+
+
+@pytest.fixture()
+def run_dirs_copy(run_dir: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(run_dir, tmp_path / "copy"))

@@ -93,3 +93,9 @@ def test_report_command_compare(run_dirs: list[Path], tmp_path: Path) -> None:
     ok = cli.invoke(app, ["report", *map(str, run_dirs), "--out", str(tmp_path / "r"), "--compare", "B vs A"])
     assert ok.exit_code == 0, ok.output
     assert "| All (pooled) | B | A | 8 | 37.5 | 50.0 | -12.5" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_a_label_two_runs_share_is_refused(run_dirs: list[Path]) -> None:
+    a, b = (load_run(d) for d in run_dirs)
+    with pytest.raises(ValueError, match="more than one run"):
+        key_comparisons([a, load_run(run_dirs[0]), b], [("A", "B")])

@@ -93,9 +93,11 @@ def key_comparisons(runs: list[RunResult], pairs: list[tuple[str, str]]) -> list
 
     Pooling pairs every question of the domain's sets (keyed by set and id), so the interval is over all of them
     (a domain's sets weigh by their n, unlike the table's unweighted set average). Raises ``ValueError`` naming
-    a label no run has."""
+    a label no run has, or one that more than one run has."""
     by_label = {r.label: r for r in runs}
     for label in {x for pair in pairs for x in pair}:
+        if sum(r.label == label for r in runs) > 1:
+            raise ValueError(f"comparison names run {label!r}, and more than one run has that label")
         if label not in by_label:
             raise ValueError(f"comparison names run {label!r}; the runs are: {', '.join(by_label)}")
     kinds: dict[str, set[str]] = {}

@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from agentdistill.agent.parse import PARSE_ERROR_KINDS
 from agentdistill.agent.records import Step, Trajectory
 from agentdistill.evaluate.records import ResultRecord, RunResult
@@ -147,7 +149,10 @@ def read_failure(rec: ResultRecord) -> FailureReading | None:
     """The reading of one record; None for a correct answer, a backend failure or a CoT-mode record."""
     if rec.grade.correct or rec.failure is not None or rec.mode != "agent" or rec.trajectory is None:
         return None
-    traj = Trajectory.model_validate(rec.trajectory)
+    try:
+        traj = Trajectory.model_validate(rec.trajectory)
+    except ValidationError:  # not a trajectory this code wrote: nothing to read, the report still renders
+        return None
     tags = _tags(rec, traj)
     primary = next(c for c in CATEGORIES if c in tags)
     if traj.forced_final_answer:
