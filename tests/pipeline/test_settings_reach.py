@@ -333,3 +333,9 @@ def test_train_rebuilds_missing_weights_and_keeps_the_run_only_when_identical(
     assert [r["identical"] for r in done["rebuilds"]] == [True, False]
     assert done["model_path"] == "student/model.gguf" and str(tmp_path) not in json.dumps(done)
     assert run_pipeline(cfg, ("train",)).outputs["train"] == other  # weights present: nothing trained
+    # stage times: a partial invocation replaces the times of the stages it ran and keeps the others'
+    seconds = cfg.workdir / "stage_seconds.json"
+    seconds.write_text(json.dumps({"generate": 1156.0, "train": 9999.0}))
+    run_pipeline(cfg, ("train",))
+    times = json.loads(seconds.read_text())
+    assert times["generate"] == 1156.0 and times["train"] < 9999.0

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from agentdistill.common.files import atomic_write_text
 from agentdistill.llm.types import LLM
 from agentdistill.pipeline.config import ConfigError, PipelineConfig
 from agentdistill.pipeline.stages import STAGES, Context, Stage
@@ -54,6 +55,17 @@ def _timed(result: PipelineResult, stage: Stage, ctx: Context) -> None:
     console.print(f"[green]✓ {stage.name}[/] in {result.stage_seconds[stage.name]:.0f} s")
 
 
+def _record_seconds(path: Path, seconds: dict[str, float]) -> None:
+    """Each stage's wall seconds in its most recent invocation: the stages this one ran replace their entries,
+    the others keep theirs (``--stages report`` must not erase the generate time of the run it reports)."""
+    try:
+        before = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        before = {}
+    merged = {**(before if isinstance(before, dict) else {}), **seconds}
+    atomic_write_text(path, json.dumps(merged, indent=2))
+
+
 def run_pipeline(
     cfg: PipelineConfig,
     stages: tuple[str, ...] | None = None,
@@ -87,5 +99,5 @@ def run_pipeline(
                 _timed(result, stage, ctx)
     finally:
         pool.release()
-        (work / "stage_seconds.json").write_text(json.dumps(result.stage_seconds, indent=2))
+        _record_seconds(work / "stage_seconds.json", result.stage_seconds)
     return result
