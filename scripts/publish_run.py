@@ -42,7 +42,8 @@ def _read(path: Path) -> dict:
 def train_summary(done: dict) -> dict:
     """What a train stage's DONE.json says about the run, without machine paths: the model's path under the
     stage folder (``model_path``; older stamps kept an absolute ``model_spec``), weights sha256, metrics."""
-    path = done.get("model_path") or str(done.get("model_spec", "")).split("/train/", 1)[-1]
+    spec = str(done.get("model_spec", ""))
+    path = done.get("model_path") or (spec.rpartition("/train/")[2] if "/train/" in spec else Path(spec).name)
     keep = ("run_id", "model_kind", "weights_sha256", "metrics", "rebuilds")
     return {"model_path": f"train/{path}", **{k: done[k] for k in keep if k in done}}
 

@@ -72,6 +72,46 @@ CASES: list[tuple[Task, list[str], str | None]] = [
         "wrong_setup",
     ),
     (math("setup2", "What is 6 * 7?", "42"), [step("x = 6 + 7\nfinal_answer(x)")], "wrong_setup"),
+    # the forced turn types a number no code printed: worked out by hand
+    (
+        math("forced_hand", "What is 17 * 23?", "391"),
+        [step("print('let me think')"), step("x = 17"), "381"],
+        "hand_arithmetic",
+    ),
+    # the forced turn copies (rounded) what code printed: the code computed the wrong thing
+    (
+        math("forced_copy", "What is 5 + 5?", "10"),
+        [step("print(682531.6944444444)"), step("y = 1"), "682531.69"],
+        "wrong_setup",
+    ),
+    # a sentence typed as the answer; its result was never printed
+    (
+        math("sentence", "How many apples in 30 days at 218983 a day?", "6569490"),
+        [step('final_answer("218983 apples per day * 30 days = 637946 apples")')],
+        "hand_arithmetic",
+    ),
+    # a whole number typed from a printed value rounded up
+    (
+        math("ceil", "How many buses?", "5032"),
+        [step("print(35213 / 0.03)"), step("final_answer(1173767)")],
+        "wrong_setup",
+    ),
+    # one error, then recovered: the answer came out of code, the error is not the reason
+    (
+        math("recovered", "What is 6 * 7?", "42"),
+        [step("undefined_name + 1"), step("x = 6 + 7\nfinal_answer(x)")],
+        "wrong_setup",
+    ),
+    # a math answer with no number in it
+    (math("words", "What is 6 * 7?", "42"), [step("final_answer('I do not know')")], "no_answer"),
+    # QA answered without calling the search tool it was offered
+    (qa("nosearch"), [step("final_answer('Lyon')")], "no_search"),
+    # a yes/no question answered wrong after a search
+    (
+        Task(id="yn", dataset="hotpotqa", kind="qa", question="Is Lyon in France?", answer="yes"),
+        [step("print(search('Lyon'))"), step("final_answer('no')")],
+        "yes_no_miss",
+    ),
 ]
 
 
@@ -113,14 +153,17 @@ def test_each_wrong_answer_is_read_as_built(run_dir: Path) -> None:
 def test_report_counts_and_files(run_dir: Path, tmp_path: Path) -> None:
     write_report([load_run(run_dir)], tmp_path, chart=False)
     data = json.loads((tmp_path / "failures.json").read_text())
-    assert len(data) == 1 and (data[0]["n"], data[0]["wrong"]) == (len(CASES), len(CASES) - 1)
-    assert data[0]["primary"] == {c: sum(cat == c for _, _, cat in CASES) for c in CATEGORIES}
+    wrong = [cat for _, _, cat in CASES if cat is not None]
+    assert len(data) == 1 and (data[0]["n"], data[0]["wrong"]) == (len(CASES), len(wrong))
+    assert data[0]["primary"] == {c: wrong.count(c) for c in CATEGORIES}
     md = (tmp_path / "failures.md").read_text()
-    assert "8 wrong of 9 scored questions." in md
-    assert "| wrong_setup | 2 (25% [7, 59]) | 2 |" in md  # share of the 8 wrong, 95% Wilson interval
+    assert f"{len(wrong)} wrong of {len(CASES)} scored questions." in md
+    assert wrong.count("wrong_setup") == 5 and len(wrong) == 16
+    assert "| wrong_setup | 5 (31% [14, 56]) | 5 |" in md  # share of the 16 wrong, 95% Wilson interval
     report = (tmp_path / "report.md").read_text()
     assert "## Why agent answers were wrong" in report
-    assert "| Student agent | 9 | 8 | 1 | 1 | 1 | 1 | 1 | 1 | 2 | 3 |" in report
+    counts = " | ".join(str(wrong.count(c)) for c in CATEGORIES if c in wrong)
+    assert f"| Student agent | {len(CASES)} | {len(wrong)} | {counts} | 5 |" in report  # 5 forced answers
 
 
 def test_cot_runs_and_correct_runs_are_not_read(run_dir: Path, tmp_path: Path) -> None:
@@ -132,14 +175,17 @@ def test_cot_runs_and_correct_runs_are_not_read(run_dir: Path, tmp_path: Path) -
     assert not (tmp_path / "out").exists()
 
 
-def test_a_record_whose_trajectory_is_not_one_is_left_unread(run_dirs_copy: Path, tmp_path: Path) -> None:
+def test_a_record_whose_trajectory_is_not_one_is_read_as_unreadable(
+    run_dirs_copy: Path, tmp_path: Path
+) -> None:
     lines = (run_dirs_copy / "results.jsonl").read_text().splitlines()
     bad = json.loads(lines[1])  # task "read": a wrong answer
     bad["trajectory"] = {"steps": "not a list of steps"}
     (run_dirs_copy / "results.jsonl").write_text("\n".join([lines[0], json.dumps(bad), *lines[2:]]) + "\n")
     readings = read_run(load_run(run_dirs_copy))
-    assert readings is not None and "read" not in {r.task_id for r in readings.readings}
-    assert len(readings.readings) == len(CASES) - 2  # the right answer and the unreadable one
+    assert readings is not None
+    assert {r.task_id: r.primary for r in readings.readings}["read"] == "unreadable"  # still counted as wrong
+    assert len(readings.readings) == len(CASES) - 1  # all but the right answer
     write_report([load_run(run_dirs_copy)], tmp_path / "report", chart=False)  # the report still renders
 
 

@@ -99,3 +99,24 @@ def test_a_label_two_runs_share_is_refused(run_dirs: list[Path]) -> None:
     a, b = (load_run(d) for d in run_dirs)
     with pytest.raises(ValueError, match="more than one run"):
         key_comparisons([a, load_run(run_dirs[0]), b], [("A", "B")])
+
+
+def test_pipeline_report_part_way_leaves_out_pairs_without_results(
+    run_dirs: list[Path], tmp_path: Path
+) -> None:
+    """`--stages report` before every row has run: the pairs it can make lead the report, the rest wait."""
+    import shutil
+
+    from agentdistill.pipeline.runner import run_pipeline
+
+    rows = [{"label": x, "model": "student"} for x in ("A", "B", "C")]
+    cfg = load_config(
+        "smoke", {"workdir": str(tmp_path / "w"), "eval.runs": rows, "compare": ["A vs B", "A vs C"]}
+    )
+    for d in run_dirs:
+        shutil.copytree(d, tmp_path / "w" / "eval" / d.name)
+    run_pipeline(cfg, ("report",))
+    md = (tmp_path / "w" / "report" / "report.md").read_text()
+    key = md.split("## Key comparisons (paired)", 1)[1].split("## Paired comparisons", 1)[0]
+    assert "| All (pooled) | A | B | 8 |" in key and "| C |" not in key
+    assert "Key comparisons (paired)" in (tmp_path / "w" / "report" / "report.html").read_text()

@@ -338,4 +338,4 @@ def test_train_rebuilds_missing_weights_and_keeps_the_run_only_when_identical(
     seconds.write_text(json.dumps({"generate": 1156.0, "train": 9999.0}))
     run_pipeline(cfg, ("train",))
     times = json.loads(seconds.read_text())
-    assert times["generate"] == 1156.0 and times["train"] < 9999.0
+    assert times["generate"] == 1156.0 and times["train"] >= 9999.0  # stage totals over invocations

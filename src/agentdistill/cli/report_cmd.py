@@ -80,12 +80,13 @@ def report(
     for run in runs:
         for w in run.warnings:
             err_console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
-    missing = sorted({x for pair in pairs for x in pair} - {r.label for r in runs})
-    if missing:  # before any judging: a typo in a label costs nothing
+    named = {x for pair in pairs for x in pair}
+    missing = sorted(named - {r.label for r in runs})
+    shared = sorted(x for x in named if sum(r.label == x for r in runs) > 1)
+    if missing or shared:  # before any judging: a typo in a label costs nothing
         labels = ", ".join(repr(r.label) for r in runs)
-        err_console.print(
-            f"[red]error:[/red] --compare names no run {missing} (runs: {labels})", highlight=False
-        )
+        problem = f"names no run {missing}" if missing else f"names a label more than one run has {shared}"
+        err_console.print(f"[red]error:[/red] --compare {problem} (runs: {labels})", highlight=False)
         raise typer.Exit(code=2)
     judged = []
     if judge:  # before the report is written, so it can show the verdicts beside EM

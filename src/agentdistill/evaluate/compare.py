@@ -79,7 +79,8 @@ def paired_markdown(rows: list[PairedRow]) -> str | None:
 
 
 def parse_pair(text: str) -> tuple[str, str]:
-    """``"A vs B"`` → ``(A, B)``: a comparison of two run labels, as the CLI and configs write it.
+    """``"A vs B"`` → ``(A, B)``: a comparison of two run labels, as the CLI and configs write it (split at
+    the first `` vs ``, so a label that contains one cannot be named here).
 
     Raises ``ValueError`` when ``text`` is not two non-empty labels around `` vs ``."""
     a, sep, b = text.partition(" vs ")

@@ -5,18 +5,15 @@ wrong retrieval, arithmetic. Reading hundreds of trajectories by hand does not r
 report shows examples of each so a reader can check them. Each wrong answer gets every category that applies
 (``tags``) and one ``primary`` category: the first that applies, in the order an episode goes wrong.
 
-Categories, in that order:
+The categories, in that order, are ``CATEGORY_NOTES`` below. What the rules read:
 
-- ``no_answer``: the episode ended without ``final_answer`` (steps ran out, no forced answer, or an error).
-- ``parse_errors``: at least half of the agent's steps could not be parsed (no code block, syntax error, ...).
-- ``search_loop``: the same search query sent twice, or the same code run in two consecutive steps.
-- ``code_errors``: at least half of the agent's steps raised when run.
-- QA ``retrieval_miss``: no observation contains a gold answer (after SQuAD normalisation): search never
-  surfaced it (answer recall, as RAG evaluations count it).
-- QA ``reading_miss``: an observation contained a gold answer, yet the final answer is another.
-- math ``hand_arithmetic``: ``final_answer`` was given a number literal that no observation printed: the model
-  did the arithmetic itself rather than in code.
-- math ``wrong_setup``: the answer came out of code that ran; the code computed the wrong quantity.
+- "printed" is the ``stdout`` of the agent's steps: not error messages, format reminders or the forced turn.
+- QA: a gold answer (or alias) is "in" the printed text when its SQuAD-normalised words appear there as a whole
+  (answer recall, as RAG evaluations count it); yes/no golds are set apart, since no passage holds the word.
+- math: an answer is "typed" when it came from the forced turn or from ``final_answer(<constants>)`` (parsed
+  with ``ast``); its value is the last number in it. A typed value is "printed" when code printed it to the
+  typed precision, or printed a value it rounds (up or down) to when typed without decimals.
+- an error category needs more than half of the agent steps to fail, so one recovered error is not the reason.
 
 ``forced`` is an extra tag (the answer came from the forced final-answer turn after ``max_steps``). CoT-mode
 records, correct answers and backend failures are not read.
@@ -24,7 +21,9 @@ records, correct answers and backend failures are not read.
 
 from __future__ import annotations
 
+import ast
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,18 +39,26 @@ from agentdistill.grading.qa import normalize_answer
 
 # category -> what it means, in the order an episode goes wrong (the first that applies is the primary one)
 CATEGORY_NOTES: dict[str, str] = {
-    "no_answer": "no `final_answer`: steps ran out with no forced answer, or the episode failed",
-    "parse_errors": "at least half of the agent's steps could not be parsed (no code block, syntax error)",
+    "no_answer": "no `final_answer` (steps ran out, no forced answer), or a math answer with no number where "
+    "the gold answer has one",
+    "parse_errors": "more than half of the agent's steps could not be parsed (no code block, syntax error)",
     "search_loop": "the same search query sent twice, or the same code run in two consecutive steps",
-    "code_errors": "at least half of the agent's steps raised when run",
-    "retrieval_miss": "QA: no observation contains a gold answer (search never surfaced it)",
-    "reading_miss": "QA: an observation contained a gold answer, yet the final answer is another",
-    "hand_arithmetic": "math: `final_answer` got a number literal no observation printed (arithmetic by hand)",
-    "wrong_setup": "math: the answer came out of code that ran, which computed the wrong quantity",
+    "code_errors": "more than half of the agent's steps raised when run",
+    "no_search": "QA: the search tool was offered and never called",
+    "yes_no_miss": "QA: a yes/no question answered wrong (the text cannot say whether search found the evidence)",
+    "retrieval_miss": "QA: nothing the agent printed contains a gold answer (search never surfaced it)",
+    "reading_miss": "QA: a gold answer was in what the agent printed, yet the final answer is another",
+    "hand_arithmetic": "math: the answer was typed (a literal, or the forced turn) and no code printed its value: "
+    "worked out by hand",
+    "wrong_setup": "math: the answer came out of code that ran (or was copied from what it printed), and the "
+    "code computed the wrong quantity",
+    "unreadable": "the record's trajectory does not validate (not written by this code): nothing to read",
 }
 CATEGORIES: tuple[str, ...] = tuple(CATEGORY_NOTES)
 MARKDOWN_FILE, JSON_FILE = "failures.md", "failures.json"
-_NUMBER_ARG = re.compile(r"final_answer\(\s*['\"]?\s*(-?[\d][\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?)\s*['\"]?\s*\)")
+# a number as code prints or a model types it: -1,234.5  7  3.2e+05 (not the digits inside a word like x2)
+_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_YES_NO = {"yes", "no"}
 
 
 @dataclass(frozen=True)
@@ -103,8 +110,9 @@ def _repeated(traj: Trajectory) -> bool:
     return any(a and a == b for a, b in zip(codes, codes[1:], strict=False))
 
 
-def _observed(traj: Trajectory) -> str:
-    return " ".join(s.observation for s in traj.steps)
+def _printed(steps: list[Step]) -> str:
+    """What the agent's code printed (stdout), not error messages, reminders or the forced turn."""
+    return "\n".join(s.stdout for s in steps)
 
 
 def _contains(haystack: str, needle: str) -> bool:
@@ -112,36 +120,100 @@ def _contains(haystack: str, needle: str) -> bool:
     return bool(n) and f" {n} " in f" {normalize_answer(haystack)} "
 
 
-def _answer_literal(traj: Trajectory) -> str | None:
-    """The number literal passed to the answering step's ``final_answer``, if it was one."""
+def _numbers(text: str) -> list[tuple[float, int]]:
+    """The numbers in ``text``, each with its count of decimal places."""
+    out = []
+    for m in _NUMBER.finditer(text):
+        raw = m.group().replace(",", "")
+        try:
+            value = float(raw)
+        except ValueError:
+            continue
+        mantissa = raw.lower().split("e")[0]
+        out.append((value, len(mantissa.split(".")[1]) if "." in mantissa else 0))
+    return out
+
+
+def _typed_answer(step: Step) -> str | None:
+    """The text of an answer typed rather than computed: the forced turn's answer, or the source of a
+    ``final_answer`` argument made of constants only (``final_answer(381)``, ``final_answer("43.33%")``).
+    None when the argument uses names or calls (the value came out of code) or the code does not parse."""
+    if step.forced:
+        return str(step.final_answer)
+    try:
+        tree = ast.parse(step.code)
+    except SyntaxError:
+        return None
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "final_answer" and n.args
+    ]
+    if not calls:
+        return None
+    arg = calls[-1].args[0]
+    if any(isinstance(n, ast.Name | ast.Attribute | ast.Call | ast.Subscript) for n in ast.walk(arg)):
+        return None
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value
+    return ast.get_source_segment(step.code, arg)
+
+
+def _printed_value(value: tuple[float, int], printed: str) -> bool:
+    """A typed number is one the code printed: equal to the typed precision, or a printed value rounded to a
+    whole number (up or down) when typed without decimals."""
+    v, decimals = value
+    for p, _ in _numbers(printed):
+        if decimals == 0 and v == int(v) and math.floor(p) <= v <= math.ceil(p):
+            return True
+        if decimals and abs(v - p) <= 0.5 * 10**-decimals + 1e-12:
+            return True
+    return False
+
+
+def _math_tag(rec: ResultRecord, traj: Trajectory) -> str:
     answering = [s for s in traj.steps if s.has_final_answer]
     if not answering:
-        return None
-    m = _NUMBER_ARG.search(answering[-1].code)
-    return m.group(1).replace(",", "").replace(" ", "") if m else None
+        return "wrong_setup"
+    step = answering[-1]
+    typed = _typed_answer(step)
+    if typed is None:
+        return "wrong_setup"
+    values = _numbers(typed)
+    if not values:  # symbolic (\\pi, x^2) typed answers: worked out by hand
+        return "hand_arithmetic"
+    earlier = [s for s in _agent_steps(traj) if s.index < step.index or s is step]
+    return "wrong_setup" if _printed_value(values[-1], _printed(earlier)) else "hand_arithmetic"
+
+
+def _qa_tag(rec: ResultRecord, traj: Trajectory) -> str:
+    golds = [rec.task.answer, *rec.task.aliases]
+    if traj.settings.search and not _search_queries(traj):
+        return "no_search"
+    if any(normalize_answer(str(g)) in _YES_NO for g in golds):
+        return "yes_no_miss"
+    seen = _printed(_agent_steps(traj))
+    return "reading_miss" if any(_contains(seen, str(g)) for g in golds) else "retrieval_miss"
 
 
 def _tags(rec: ResultRecord, traj: Trajectory) -> list[str]:
     steps = _agent_steps(traj)
-    half = max(1, (len(steps) + 1) // 2)
     tags = []
-    if rec.prediction is None:
+    unanswered = rec.prediction is None or (
+        rec.task.kind == "math" and not _numbers(str(rec.prediction)) and bool(_numbers(str(rec.task.answer)))
+    )
+    if unanswered:
         tags.append("no_answer")
-    if sum(s.error_kind in PARSE_ERROR_KINDS for s in steps) >= half:
+    if 2 * sum(s.error_kind in PARSE_ERROR_KINDS for s in steps) > len(steps):
         tags.append("parse_errors")
     if _repeated(traj):
         tags.append("search_loop")
-    if sum(s.error_kind is not None and s.error_kind not in PARSE_ERROR_KINDS for s in steps) >= half:
+    if 2 * sum(s.error_kind is not None and s.error_kind not in PARSE_ERROR_KINDS for s in steps) > len(
+        steps
+    ):
         tags.append("code_errors")
-    if rec.prediction is not None and rec.task.kind == "qa":
-        seen = _observed(traj)
-        golds = [rec.task.answer, *rec.task.aliases]
-        tags.append("reading_miss" if any(_contains(seen, g) for g in golds) else "retrieval_miss")
-    elif rec.prediction is not None:
-        literal = _answer_literal(traj)
-        printed = _observed(traj).replace(",", "")
-        hand = literal is not None and not re.search(rf"(?<![\d.]){re.escape(literal)}(?![\d])", printed)
-        tags.append("hand_arithmetic" if hand else "wrong_setup")
+    if rec.prediction is not None:
+        tags.append(_qa_tag(rec, traj) if rec.task.kind == "qa" else _math_tag(rec, traj))
     return tags
 
 
@@ -151,11 +223,12 @@ def read_failure(rec: ResultRecord) -> FailureReading | None:
         return None
     try:
         traj = Trajectory.model_validate(rec.trajectory)
-    except ValidationError:  # not a trajectory this code wrote: nothing to read, the report still renders
-        return None
-    tags = _tags(rec, traj)
+    except ValidationError:  # not a trajectory this code wrote: counted as wrong, nothing to read
+        tags, forced = ["unreadable"], False
+    else:
+        tags, forced = _tags(rec, traj), traj.forced_final_answer
     primary = next(c for c in CATEGORIES if c in tags)
-    if traj.forced_final_answer:
+    if forced:
         tags.append("forced")
     return FailureReading(
         dataset=rec.task.dataset,

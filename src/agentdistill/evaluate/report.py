@@ -240,7 +240,9 @@ def render_html(
         cell=accuracy_cell,
         wilson=wilson,
         column_n={c.name: column_n(table, c.name) for c in table.columns},
-        paired=[*(key or []), *_paired_for_html(runs, table)],  # the key comparisons first
+        key=key or [],
+        key_note=KEY_NOTE,
+        paired=_paired_for_html(runs, table),
         paired_note=PAIRED_NOTE,
         eff_spans=Counter(e.run_index for e in table.efficiency),
         open_sets=sum(len(s.items) for v in views for s in v.sets) <= OPEN_SETS_UP_TO,

@@ -87,8 +87,10 @@ def _arm_rows(work: Path, arm: str) -> list[LedgerRow]:
         rows.append(LedgerRow(arm, "filter", len(_lines(kept)), 0.0))
     done = work / "train" / "DONE.json"
     if done.is_file():
-        metrics = json.loads(done.read_text()).get("metrics") or {}
-        runtime = float(metrics.get("train_runtime") or 0.0)
+        stamp = json.loads(done.read_text())
+        metrics = stamp.get("metrics") or {}
+        # every build of the run (a rebuild on a machine without the weights too); older stamps: the one build
+        runtime = float(stamp.get("train_seconds") or metrics.get("train_runtime") or 0.0)
         rows.append(LedgerRow(arm, "train", int(metrics.get("examples") or 0), round(runtime, 1)))
     return rows
 

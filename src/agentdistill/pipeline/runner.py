@@ -56,14 +56,17 @@ def _timed(result: PipelineResult, stage: Stage, ctx: Context) -> None:
 
 
 def _record_seconds(path: Path, seconds: dict[str, float]) -> None:
-    """Each stage's wall seconds in its most recent invocation: the stages this one ran replace their entries,
-    the others keep theirs (``--stages report`` must not erase the generate time of the run it reports)."""
+    """Add this invocation's wall seconds per stage to ``stage_seconds.json``: each stage's total over every
+    invocation that ran it, so a run resumed many times (or a ``--stages report`` re-run) keeps its real cost.
+    An invocation killed before it returns adds nothing; the ledger (``pipeline/ledger.py``) sums the records'
+    own seconds instead."""
     try:
         before = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         before = {}
-    merged = {**(before if isinstance(before, dict) else {}), **seconds}
-    atomic_write_text(path, json.dumps(merged, indent=2))
+    before = before if isinstance(before, dict) else {}
+    total = {**before, **{k: round(float(before.get(k) or 0.0) + v, 1) for k, v in seconds.items()}}
+    atomic_write_text(path, json.dumps(total, indent=2))
 
 
 def run_pipeline(

@@ -44,6 +44,10 @@ def weights_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _runtime(metrics: dict | None) -> float:
+    return round(float((metrics or {}).get("train_runtime") or 0.0), 1)
+
+
 def read_done(train_dir: Path) -> dict | None:
     """The stage's ``DONE.json`` as a dict; None when there is none."""
     stamp = Path(train_dir) / STAMP
@@ -121,7 +125,8 @@ class TrainStage(Stage):
             "model_kind": kind,
             "model_path": path.resolve().relative_to(train_dir.resolve()).as_posix(),
             "weights_sha256": sha,
-            "metrics": out.metrics,
+            "metrics": out.metrics,  # of the weights on disk
+            "train_seconds": _runtime(out.metrics),  # every build of this run id, rebuilds included
         }
         if same:  # a rebuild: the same run only when the weights came out bit-identical
             assert done is not None
@@ -131,6 +136,9 @@ class TrainStage(Stage):
                 **{k: record[k] for k in ("model_kind", "model_path")},
                 "run_id": done["run_id"] if identical else record["run_id"],
                 "weights_sha256": sha,
+                "metrics": done.get("metrics") if identical else out.metrics,
+                "train_seconds": float(done.get("train_seconds") or _runtime(done.get("metrics")))
+                + _runtime(out.metrics),
                 "rebuilds": [*done.get("rebuilds", []), {"identical": identical, "metrics": out.metrics}],
             }
             console.print(
