@@ -11,7 +11,8 @@ import pytest
 
 from agentdistill.agent.replay import ReplayLLM
 from agentdistill.data.task import Task
-from agentdistill.evaluate.failures import CATEGORIES, read_run, read_runs, write_failures
+from agentdistill.evaluate.failures import CATEGORIES, read_run, read_runs
+from agentdistill.evaluate.failures_report import write_failures
 from agentdistill.evaluate.records import load_run
 from agentdistill.evaluate.report import write_report
 from agentdistill.evaluate.run import evaluate
@@ -104,6 +105,41 @@ CASES: list[tuple[Task, list[str], str | None]] = [
     ),
     # a math answer with no number in it
     (math("words", "What is 6 * 7?", "42"), [step("final_answer('I do not know')")], "no_answer"),
+    # Python did the arithmetic (an expression of constants), not the model
+    (
+        math("expr", "What is 1390409 * 33?", "45883497"),
+        [step("final_answer(1390409 * 25 + 1390409 * 8 + 1)")],
+        "wrong_setup",
+    ),
+    # a printed value copied with its minus sign dropped
+    (
+        math("sign", "What is 5 - 250?", "-245"),
+        [step("print(-245 * 2)"), step("final_answer(490)")],
+        "wrong_setup",
+    ),
+    # keyword argument, a number never printed; a 400-digit printed integer must not break the reading
+    (
+        math("kw", "What is 17 * 23?", "391"),
+        [step("print(2 ** 1400)"), step("final_answer(answer=381)")],
+        "hand_arithmetic",
+    ),
+    # a LaTeX fraction and a percentage copied from printed fractions
+    (
+        math("frac", "What is 1/3?", "1/3"),
+        [step("print(1 / 2)"), step('final_answer(r"\\frac{1}{2}")')],
+        "wrong_setup",
+    ),
+    (
+        math("pct", "What share is it?", "50"),
+        [step("print(0.4333)"), step('final_answer("43.33%")')],
+        "wrong_setup",
+    ),
+    # searched and answered in one step: the answer came before the passages were read
+    (
+        qa("blind"),
+        [step("print(search('Kiss and Tell 1945 film'))\nfinal_answer('Kiss and Tell')")],
+        "retrieval_miss",
+    ),
     # QA answered without calling the search tool it was offered
     (qa("nosearch"), [step("final_answer('Lyon')")], "no_search"),
     # a yes/no question answered wrong after a search
@@ -148,6 +184,7 @@ def test_each_wrong_answer_is_read_as_built(run_dir: Path) -> None:
     assert by_id["loop"].prediction == "Lyon" and by_id["loop"].gold == "Shirley Temple"
     # a forced answer after a search loop that did surface the gold answer is also a reading miss
     assert set(by_id["loop"].tags) == {"search_loop", "reading_miss", "forced"}
+    assert by_id["words"].tags == ("no_answer",)  # a non-answer gets no reading of its (absent) value
 
 
 def test_report_counts_and_files(run_dir: Path, tmp_path: Path) -> None:
@@ -158,8 +195,8 @@ def test_report_counts_and_files(run_dir: Path, tmp_path: Path) -> None:
     assert data[0]["primary"] == {c: wrong.count(c) for c in CATEGORIES}
     md = (tmp_path / "failures.md").read_text()
     assert f"{len(wrong)} wrong of {len(CASES)} scored questions." in md
-    assert wrong.count("wrong_setup") == 5 and len(wrong) == 16
-    assert "| wrong_setup | 5 (31% [14, 56]) | 5 |" in md  # share of the 16 wrong, 95% Wilson interval
+    assert wrong.count("wrong_setup") == 9 and len(wrong) == 22
+    assert "| wrong_setup | 9 (41% [23, 61]) | 9 |" in md  # share of the 22 wrong, 95% Wilson interval
     report = (tmp_path / "report.md").read_text()
     assert "## Why agent answers were wrong" in report
     counts = " | ".join(str(wrong.count(c)) for c in CATEGORIES if c in wrong)

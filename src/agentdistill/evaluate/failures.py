@@ -7,12 +7,15 @@ report shows examples of each so a reader can check them. Each wrong answer gets
 
 The categories, in that order, are ``CATEGORY_NOTES`` below. What the rules read:
 
-- "printed" is the ``stdout`` of the agent's steps: not error messages, format reminders or the forced turn.
+- "printed" is what the agent's code showed it before the answering step: ``stdout``, and the last
+  statement's value where the turn format shows one — not error messages, format reminders or the forced turn.
 - QA: a gold answer (or alias) is "in" the printed text when its SQuAD-normalised words appear there as a whole
   (answer recall, as RAG evaluations count it); yes/no golds are set apart, since no passage holds the word.
-- math: an answer is "typed" when it came from the forced turn or from ``final_answer(<constants>)`` (parsed
-  with ``ast``); its value is the last number in it. A typed value is "printed" when code printed it to the
-  typed precision, or printed a value it rounds (up or down) to when typed without decimals.
+- math: an answer is "typed" when it came from the forced turn or ``final_answer`` got a constant (parsed with
+  ``ast``; ``final_answer(3 * 4)`` is Python's arithmetic, not the model's). Its value is the whole answer read
+  as a number, fraction, ``\\frac`` or percentage by the graders' own cleaning, else the last number in it.
+  A typed value is "printed" when code printed it (sign aside) to the typed precision, a value it rounds to
+  (up or down) when typed whole, or its fraction when typed as a percentage.
 - an error category needs more than half of the agent steps to fail, so one recovered error is not the reason.
 
 ``forced`` is an extra tag (the answer came from the forced final-answer turn after ``max_steps``). CoT-mode
@@ -22,19 +25,16 @@ records, correct answers and backend failures are not read.
 from __future__ import annotations
 
 import ast
-import json
 import math
 import re
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
 from agentdistill.agent.parse import PARSE_ERROR_KINDS
 from agentdistill.agent.records import Step, Trajectory
 from agentdistill.evaluate.records import ResultRecord, RunResult
-from agentdistill.evaluate.stats import wilson
+from agentdistill.grading.extract import clean_math, extract_math_answer, to_number
 from agentdistill.grading.qa import normalize_answer
 
 # category -> what it means, in the order an episode goes wrong (the first that applies is the primary one)
@@ -55,7 +55,6 @@ CATEGORY_NOTES: dict[str, str] = {
     "unreadable": "the record's trajectory does not validate (not written by this code): nothing to read",
 }
 CATEGORIES: tuple[str, ...] = tuple(CATEGORY_NOTES)
-MARKDOWN_FILE, JSON_FILE = "failures.md", "failures.json"
 # a number as code prints or a model types it: -1,234.5  7  3.2e+05 (not the digits inside a word like x2)
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _YES_NO = {"yes", "no"}
@@ -111,8 +110,9 @@ def _repeated(traj: Trajectory) -> bool:
 
 
 def _printed(steps: list[Step]) -> str:
-    """What the agent's code printed (stdout), not error messages, reminders or the forced turn."""
-    return "\n".join(s.stdout for s in steps)
+    """What the agent's code showed it: printed output, and the last statement's value where the turn format
+    shows it (``Step.last_value``) — not error messages, format reminders or the forced turn."""
+    return "\n".join(s.stdout + ("\n" + s.last_value if s.last_value is not None else "") for s in steps)
 
 
 def _contains(haystack: str, needle: str) -> bool:
@@ -120,70 +120,124 @@ def _contains(haystack: str, needle: str) -> bool:
     return bool(n) and f" {n} " in f" {normalize_answer(haystack)} "
 
 
-def _numbers(text: str) -> list[tuple[float, int]]:
-    """The numbers in ``text``, each with its count of decimal places."""
-    out = []
-    for m in _NUMBER.finditer(text):
-        raw = m.group().replace(",", "")
-        try:
-            value = float(raw)
-        except ValueError:
-            continue
-        mantissa = raw.lower().split("e")[0]
-        out.append((value, len(mantissa.split(".")[1]) if "." in mantissa else 0))
-    return out
+@dataclass(frozen=True)
+class _Value:
+    """A number as written: its value and how far a value it was rounded from may lie."""
+
+    value: float
+    tolerance: float
+    whole: bool  # written without decimals: may be a printed value rounded up or down
+    percent: bool = False  # written with %: may be a printed fraction times 100
+
+
+def _value(raw: str, *, percent: bool = False) -> _Value | None:
+    """``raw`` (a plain or scientific number, commas allowed) as a ``_Value``; None if not finite."""
+    raw = raw.replace(",", "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return None
+    mantissa, _, exp = raw.lower().partition("e")
+    decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    scale = int(exp) if exp.lstrip("+-").isdigit() else 0
+    whole = decimals == 0 and scale == 0
+    return _Value(value, 0.5 * 10.0 ** (scale - decimals) if not whole else 0.0, whole, percent)
+
+
+def _numbers(text: str) -> list[_Value]:
+    """The finite numbers written in ``text``, in order."""
+    return [v for m in _NUMBER.finditer(text) if (v := _value(m.group())) is not None]
+
+
+def _typed_value(text: str) -> _Value | None:
+    """The value of a typed answer: the whole answer as a number, fraction, ``\\frac`` or percentage when it
+    is one (after the graders' own cleaning), else the last number written in it; None if it has none."""
+    cleaned = clean_math(extract_math_answer(text))
+    whole = to_number(cleaned)
+    if whole is not None and math.isfinite(whole):
+        plain = _value(cleaned)
+        if plain is not None:
+            return _Value(plain.value, plain.tolerance, plain.whole, percent=text.rstrip().endswith("%"))
+        return _Value(whole, 1e-3 * max(1.0, abs(whole)), False)  # a fraction: printed to a few places
+    found = _numbers(text)
+    return found[-1] if found else None
+
+
+def _final_answer_arg(code: str) -> ast.expr | None:
+    """The argument of the last ``final_answer(...)`` call in source order (positional or ``answer=``)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+    calls = sorted(
+        (
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "final_answer"
+        ),
+        key=lambda n: (n.lineno, n.col_offset),
+    )
+    for call in reversed(calls):
+        if call.args:
+            return call.args[0]
+        named = [k.value for k in call.keywords if k.arg == "answer"]
+        if named:
+            return named[0]
+    return None
 
 
 def _typed_answer(step: Step) -> str | None:
-    """The text of an answer typed rather than computed: the forced turn's answer, or the source of a
-    ``final_answer`` argument made of constants only (``final_answer(381)``, ``final_answer("43.33%")``).
-    None when the argument uses names or calls (the value came out of code) or the code does not parse."""
+    """The text of an answer typed rather than computed: the forced turn's answer, or a ``final_answer``
+    argument that is a constant (``final_answer(381)``, ``final_answer(-7)``, ``final_answer("43.33%")``).
+    None when Python computed it (names, calls, operators: ``final_answer(x)``, ``final_answer(3 * 4)``) or
+    the code does not parse."""
     if step.forced:
         return str(step.final_answer)
-    try:
-        tree = ast.parse(step.code)
-    except SyntaxError:
+    arg, sign = _final_answer_arg(step.code), ""
+    if isinstance(arg, ast.UnaryOp) and isinstance(arg.op, ast.USub | ast.UAdd):
+        sign, arg = ("-" if isinstance(arg.op, ast.USub) else ""), arg.operand
+    if not isinstance(arg, ast.Constant) or isinstance(arg.value, bool) or arg.value is None:
         return None
-    calls = [
-        n
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "final_answer" and n.args
-    ]
-    if not calls:
-        return None
-    arg = calls[-1].args[0]
-    if any(isinstance(n, ast.Name | ast.Attribute | ast.Call | ast.Subscript) for n in ast.walk(arg)):
-        return None
-    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-        return arg.value
-    return ast.get_source_segment(step.code, arg)
+    return sign + str(arg.value)
 
 
-def _printed_value(value: tuple[float, int], printed: str) -> bool:
-    """A typed number is one the code printed: equal to the typed precision, or a printed value rounded to a
-    whole number (up or down) when typed without decimals."""
-    v, decimals = value
-    for p, _ in _numbers(printed):
-        if decimals == 0 and v == int(v) and math.floor(p) <= v <= math.ceil(p):
-            return True
-        if decimals and abs(v - p) <= 0.5 * 10**-decimals + 1e-12:
-            return True
+def _printed_value(typed: _Value, printed: str) -> bool:
+    """Whether code printed the typed value (sign aside: a dropped minus is still a copy): equal within the
+    typed precision, a printed value it rounds to (up or down) when typed whole, or a printed fraction of it
+    when typed as a percentage."""
+    v = abs(typed.value)
+    for found in _numbers(printed):
+        for p in (abs(found.value), abs(found.value) * 100 if typed.percent else None):
+            if p is None:
+                continue
+            if typed.whole and math.floor(p) <= v <= math.ceil(p):
+                return True
+            if not typed.whole and abs(v - p) <= typed.tolerance + 1e-12:
+                return True
     return False
 
 
-def _math_tag(rec: ResultRecord, traj: Trajectory) -> str:
+def _answering(traj: Trajectory) -> Step | None:
     answering = [s for s in traj.steps if s.has_final_answer]
-    if not answering:
-        return "wrong_setup"
-    step = answering[-1]
-    typed = _typed_answer(step)
+    return answering[-1] if answering else None
+
+
+def _seen_before(traj: Trajectory, step: Step | None) -> str:
+    """What the agent was shown before the step that answered (all its steps when none did)."""
+    return _printed([s for s in _agent_steps(traj) if step is None or s.index < step.index])
+
+
+def _math_tag(rec: ResultRecord, traj: Trajectory) -> str:
+    step = _answering(traj)
+    typed = _typed_answer(step) if step is not None else None
     if typed is None:
         return "wrong_setup"
-    values = _numbers(typed)
-    if not values:  # symbolic (\\pi, x^2) typed answers: worked out by hand
+    value = _typed_value(typed)
+    if value is None:  # symbolic (\\pi, x^2) typed answers: worked out by hand
         return "hand_arithmetic"
-    earlier = [s for s in _agent_steps(traj) if s.index < step.index or s is step]
-    return "wrong_setup" if _printed_value(values[-1], _printed(earlier)) else "hand_arithmetic"
+    return "wrong_setup" if _printed_value(value, _seen_before(traj, step)) else "hand_arithmetic"
 
 
 def _qa_tag(rec: ResultRecord, traj: Trajectory) -> str:
@@ -192,7 +246,7 @@ def _qa_tag(rec: ResultRecord, traj: Trajectory) -> str:
         return "no_search"
     if any(normalize_answer(str(g)) in _YES_NO for g in golds):
         return "yes_no_miss"
-    seen = _printed(_agent_steps(traj))
+    seen = _seen_before(traj, _answering(traj))
     return "reading_miss" if any(_contains(seen, str(g)) for g in golds) else "retrieval_miss"
 
 
@@ -212,7 +266,7 @@ def _tags(rec: ResultRecord, traj: Trajectory) -> list[str]:
         steps
     ):
         tags.append("code_errors")
-    if rec.prediction is not None:
+    if not unanswered:
         tags.append(_qa_tag(rec, traj) if rec.task.kind == "qa" else _math_tag(rec, traj))
     return tags
 
@@ -251,86 +305,6 @@ def read_run(run: RunResult) -> RunFailures | None:
     return RunFailures(label=run.label, n=len(scored), readings=readings)
 
 
-def _share(k: int, n: int) -> str:
-    if not n:
-        return "–"
-    ci = wilson(k, n)
-    return f"{k} ({100 * k / n:.0f}% [{100 * ci.low:.0f}, {100 * ci.high:.0f}])"
-
-
-def _clip(text: str, width: int = 90) -> str:
-    text = " ".join(text.split()).replace("|", "\\|")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def overview_markdown(runs: list[RunFailures]) -> str:
-    """One row per agent run: questions scored, wrong, and the wrong answers per primary category."""
-    cats = [c for c in CATEGORIES if any(r.count(c) for r in runs)]
-    head = ["run", "n", "wrong", *cats, "forced (tag)"]
-    rows = [
-        [r.label, str(r.n), str(len(r.readings)), *(str(r.count(c)) for c in cats)]
-        + [str(r.count("forced", primary=False))]
-        for r in runs
-    ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
-
-
-def failures_markdown(runs: list[RunFailures], examples: int = 2) -> str:
-    """A table per agent run (primary category: count, share of wrong answers with its 95% Wilson interval;
-    and how many wrong answers carry each tag), then ``examples`` wrong answers per primary category."""
-    parts = [
-        "# Why agent answers were wrong",
-        "",
-        "Primary category: the first that applies, in this order.",
-        "",
-    ]
-    parts += [f"- `{c}`: {note}" for c, note in CATEGORY_NOTES.items()]
-    parts += ["- `forced` (tag only): answered by the forced final-answer turn after the last step", ""]
-    for run in runs:
-        wrong = len(run.readings)
-        parts += [f"## {run.label}", "", f"{wrong} wrong of {run.n} scored questions.", ""]
-        if not wrong:
-            continue
-        parts += ["| category | primary (share of wrong, 95% CI) | tagged |", "|---|---|---|"]
-        for cat in (*CATEGORIES, "forced"):
-            k, tagged = run.count(cat), run.count(cat, primary=False)
-            if k or tagged:
-                parts.append(f"| {cat} | {_share(k, wrong) if cat != 'forced' else '–'} | {tagged} |")
-        parts += ["", "| primary | set / id | question | prediction | gold |", "|---|---|---|---|---|"]
-        for cat in CATEGORIES:
-            for r in [r for r in run.readings if r.primary == cat][:examples]:
-                parts.append(
-                    f"| {cat} | {r.dataset} / {r.task_id} | {_clip(r.question)} | {_clip(r.prediction, 40)} "
-                    f"| {_clip(r.gold, 40)} |"
-                )
-        parts.append("")
-    return "\n".join(parts)
-
-
 def read_runs(runs: list[RunResult]) -> list[RunFailures]:
     """The readings of every agent run among ``runs`` (CoT runs are left out)."""
     return [f for f in map(read_run, runs) if f is not None]
-
-
-def write_failures(read: list[RunFailures], out_dir: Path | str) -> Path | None:
-    """Write failures.md and failures.json (every reading) for the agent runs; None when there are none."""
-    if not read:
-        return None
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    data: list[dict[str, Any]] = [
-        {
-            "label": f.label,
-            "n": f.n,
-            "wrong": len(f.readings),
-            "primary": {c: f.count(c) for c in CATEGORIES},
-            "tagged": {c: f.count(c, primary=False) for c in (*CATEGORIES, "forced")},
-            "readings": [asdict(r) for r in f.readings],
-        }
-        for f in read
-    ]
-    (out_dir / JSON_FILE).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    path = out_dir / MARKDOWN_FILE
-    path.write_text(failures_markdown(read), encoding="utf-8")
-    return path

@@ -16,8 +16,9 @@ from typing import Any
 import jinja2
 
 from agentdistill.evaluate.compare import PairedRow, key_comparisons, paired_markdown, paired_rows
-from agentdistill.evaluate.failures import MARKDOWN_FILE as FAILURES_FILE
-from agentdistill.evaluate.failures import RunFailures, overview_markdown, read_runs, write_failures
+from agentdistill.evaluate.failures import RunFailures, read_runs
+from agentdistill.evaluate.failures_report import MARKDOWN_FILE as FAILURES_FILE
+from agentdistill.evaluate.failures_report import overview_markdown, write_failures
 from agentdistill.evaluate.records import RunResult, load_run
 from agentdistill.evaluate.report_grading import (
     FORCED_NOTE,
