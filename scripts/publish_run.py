@@ -80,8 +80,14 @@ def publish(work: Path, out: Path, archive: Path, run: dict) -> list[Path]:
     if (work / "stage_seconds.json").is_file():
         emit(_read(work / "stage_seconds.json"), "stage_seconds.json")
     for name in REPORT_FILES:
-        if (work / "report" / name).is_file():
-            shutil.copyfile(work / "report" / name, out / name)
+        src = work / "report" / name
+        if not src.is_file():
+            continue
+        if name.endswith(".json"):  # the report's JSON companions get the provenance block too
+            obj = _read(src)
+            emit(obj if isinstance(obj, dict) else {"data": obj}, name)
+        else:
+            shutil.copyfile(src, out / name)
             written.append(out / name)
     pack(work, archive)
     return [*written, archive]
