@@ -105,6 +105,49 @@ CASES = [
     ("1.5e300", "3e300", False),
     ("1e-17", "0", True),  # a float residue against an exact zero
     ("1e-6", "0", False),
+    # real model outputs against real golds (a review of public grader bug reports, 2026-11-30)
+    ("(6-5j)", "6 - 5i", True),  # Python complex vs LaTeX i (MATH-500)
+    ("(6-4j)", "6 - 5i", False),
+    ("1 - 12*I", "1 - 12i", True),
+    ("-I", "-i", True),
+    (1j, "i", True),
+    ("1, -2", "-2,1", True),  # an unbracketed gold list is a set of answers (math-verify)
+    ("7, 5, 3", "3, 5, 7", True),
+    ("{1,-2}", "1,-2", True),
+    (r"\{-2, 1\}", "1,-2", True),
+    (r"\pm 2", "2, -2", True),
+    ("1 and -2", "1,-2", True),
+    ("[-2, 1]", "1,-2", True),  # sympy.solve's list
+    ("1, 2", "1,-2", False),
+    ("(1, -2)", "(-2, 1)", False),  # a point keeps its order
+    ("[-2, 7]", r"x \in [-2,7]", True),  # an interval, not a Python list (MATH-500)
+    (r"\left[-2, 7\right]", r"x \in [-2,7]", True),
+    ("[-2, 8]", r"x \in [-2,7]", False),
+    ("π/2", r"\frac{\pi}{2}", True),
+    ("π/3", r"\frac{\pi}{2}", False),
+    ("9435000000.0", "9435680550", False),  # GSM-hard: within 1e-4 relative but off by 680550
+    ("9435680550.0", "9435680550", True),
+    ("14052000", "14053029.666666666", False),
+    ("14053029.6666667", "14053029.666666666", True),
+    ("250.02", "250", False),
+    ("$250.02", "250", False),
+    ("3", "2.9999999", True),
+    ("1.67", "1.6666666666666667", False),
+    ("5 eggs", "5", True),  # a number followed by words is the number (GSM8K flexible extract)
+    ("7 in", "7", True),
+    ("42 is the answer", "42", True),
+    ("6 eggs", "5", False),
+    ("2 x", "2", False),
+    (r"\[5\]", "5", True),
+    ("**5**", "5", True),
+    ("€5", "5", True),
+    ("£5", "5", True),
+    ("1.85", r"1.85\ \text{USD}", True),
+    (r"2007+\frac{\pi}{2}", r"2007 + \frac\pi 2", True),  # fix_fracs (MATH normaliser)
+    ("2007 + pi/2", r"2007 + \frac\pi 2", True),
+    ("2009", r"2007 + \frac\pi 2", False),
+    ("inf", r"\infty", True),
+    ("-inf", r"\infty", False),
 ]
 
 
@@ -176,6 +219,7 @@ def test_extraction(text, want):
 
 def test_grade_dispatch_math_and_tolerance():
     t = Task(id="1", dataset="gsm-hard", kind="math", question="q", answer="1000.5")
-    assert grade(t, "1000.55").correct
-    assert not grade(t, "1000.55", numeric_tolerance=1e-8).correct
+    assert not grade(t, "1000.55").correct  # off by 0.05: the PAL rule's 1e-3 absolute bound
+    assert grade(t, "1000.5001").correct
+    assert not grade(t, "1000.5001", numeric_tolerance=1e-8).correct  # the relative bound still applies
     assert grade(t, r"\boxed{1000.5}").method == "numeric"

@@ -15,8 +15,15 @@ _THOUSANDS_RE = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _UNIT_WORDS = (
     r"dollars?|cents?|cm|centimeters?|meters?|m|km|kilometers?|inch(?:es)?|feet|foot|ft|miles?|"
     r"hours?|minutes?|mins?|seconds?|days?|weeks?|months?|years?|degrees?|units?|square|sq|kg|g|grams?|"
-    r"pounds?|lbs?|liters?|ml|mph|percent|people|students|apples|points?"
+    r"pounds?|lbs?|liters?|ml|mph|percent|people|students|apples|points?|usd|eur|euros?|gbp|yuan|rupees?"
 )
+# "5 eggs", "42 is the answer": a number followed by words only (none a math word) is the number
+_NUMBER_WORDS = re.compile(r"^([-+]?[\d.,/]*\d[\d.,/]*)\s+([A-Za-z][A-Za-z' .]*)$")
+_MATH_WORDS = {"pi", "sqrt", "ln", "log", "sin", "cos", "tan", "exp", "and", "or", "i", "e"}
+# "1 and -2": two numbers are a list of answers
+_NUMBER_PAIR = re.compile(r"^([-+]?[\d.,/]+)\s+(?:and|or)\s+([-+]?[\d.,/]+)$")
+# \frac with an unbraced argument (\frac12, \frac\pi 2), as the MATH normaliser's fix_fracs rewrites it
+_FRAC_ARG = r"(\\[a-zA-Z]+|[0-9a-zA-Z])"
 
 
 def extract_math_answer(prediction: object) -> str:
@@ -65,17 +72,32 @@ def clean_math(s: str, *, strip_var: bool = True) -> str:
     ``strip_var=False``: the math grader compares equations as equations), thousands separators, a trailing
     period; \\dfrac/\\tfrac -> \\frac."""
     s = s.strip().strip("$").strip()
+    s = re.sub(r"^\\[\[(]\s*(.*?)\s*\\[\])]$", r"\1", s, flags=re.DOTALL)  # \[5\], \(5\)
+    bold = re.fullmatch(r"\*\*(.+)\*\*", s)
+    s = bold.group(1).strip() if bold else s  # markdown bold
+    s = s.replace("\\ ", " ")  # a LaTeX space
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\!", "").replace("\\,", "")
     s = s.replace("\\left", "").replace("\\right", "")
     s = re.sub(r"\^\s*\{?\\circ\}?|°|\\degree", "", s)
     s = re.sub(r"\\(?:text|mbox|mathrm)\{\s*(?:" + _UNIT_WORDS + r")?\s*\}(?:\^\{?[23]\}?)?", "", s)
     s = re.sub(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}", r"\1", s)
-    s = re.sub(r"^\\?\$\s*", "", s)  # currency sign
+    s = re.sub(r"^(?:\\?\$|€|£|¥|₹)\s*", "", s)  # currency sign
+    s = re.sub(r"\\frac\s*" + _FRAC_ARG + r"\s*" + _FRAC_ARG, r"\\frac{\1}{\2}", s)
+    s = re.sub(r"\\frac\s*" + _FRAC_ARG + r"\s*\{", r"\\frac{\1}{", s)
+    s = re.sub(r"\\frac(\{[^{}]*\})\s*" + _FRAC_ARG, r"\\frac\1{\2}", s)
     s = (
         re.sub(r"\s+(?:" + _UNIT_WORDS + r")\b.*$", "", s, flags=re.IGNORECASE)
         if re.match(r"^[-+]?[\d.,/]+\s+[a-zA-Z]", s)
         else s
     )
+    words = _NUMBER_WORDS.match(s)
+    if words and not any(
+        w.strip(".'").lower() in _MATH_WORDS or len(w.strip(".'")) == 1 and w.lower() != "a"
+        for w in words.group(2).split()
+    ):
+        s = words.group(1)
+    pair = _NUMBER_PAIR.match(s)
+    s = f"{pair.group(1)}, {pair.group(2)}" if pair else s
     if strip_var:
         s = re.sub(r"^[a-zA-Z]\s*=\s*(?=[-+\d\\(])", "", s)  # "x = 5"
     s = re.sub(r"\\?%$", "", s.rstrip(". ").strip()).strip()  # MATH convention: "25\\%" grades as 25

@@ -8,8 +8,15 @@ Kinds of answer and how each is compared:
 - *Equations* are compared as equations: ``y = -1/2*x + 3/4`` equals ``2x+4y-3=0`` because the differences of
   their sides are proportional. ``x = 5`` against a bare ``5`` compares the value.
 - *Numbers*: when both sides are exact (integers, fractions, surds, π, powers such as ``\\frac{1}{2^{99}}``)
-  they must be exactly equal; only when a side is a decimal (possibly rounded, e.g. GSM-hard floats) is a
-  relative tolerance used, and an absolute one only against zero — so a factor of two is never "equal".
+  they must be exactly equal; only when a side is a decimal (possibly rounded, e.g. GSM-hard floats) may they
+  differ, by less than 10⁻³ (the PAL / GSM-hard rule, ``abs(ans - ref) < 1e-3`` in bigcode-evaluation-harness's
+  ``pal_metric``) *and* by a relative 10⁻⁴ (so tiny values keep their digits), and against zero by 10⁻⁹ only —
+  so ``9435000000.0`` is not ``9435680550`` and a factor of two is never "equal". Infinities equal themselves.
+- *Sets*: a gold written as an unbracketed comma list (``1, -2``) is a set of answers, as math-verify reads it:
+  any order (a Python list or tuple answer too); a bracketed gold (``(1, -2)``, a point) keeps its order.
+- *Intervals*: against a gold interval, ``[-2, 7]`` is read as one (math-verify), not as a Python list.
+- *Complex numbers*: against a side holding the imaginary unit (Python ``6-5j``, sympy ``I``), the symbol
+  ``i`` of a LaTeX answer is the imaginary unit.
 - Everything else (sets, intervals, tuples, expressions with variables): math-verify.
 """
 
@@ -25,8 +32,10 @@ from agentdistill.grading.extract import clean_math, extract_math_answer
 from agentdistill.grading.pyexpr import looks_python, python_to_sympy
 from agentdistill.grading.types import Grade
 
-NUMERIC_TOLERANCE = 1e-4
+NUMERIC_TOLERANCE = 1e-4  # relative
+ABS_TOLERANCE = 1e-3  # absolute: PAL / GSM-hard (bigcode-evaluation-harness pal_metric)
 _ZERO_ABS_TOL = 1e-9
+_ULP = 2.0**-50  # relative float residue always allowed (large floats printed by code)
 _EXACT_DIGITS = 100
 _DECIMAL = re.compile(r"\d*\.\d")
 _PLAIN = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
@@ -42,9 +51,10 @@ def _timeout() -> int | None:  # math-verify's timeout uses SIGALRM, which only 
     return 5 if threading.current_thread() is threading.main_thread() else None
 
 
-def _parse(s: str) -> list[Any]:
-    """math-verify's parse result for ``s`` ([sympy object, text]); Python syntax is read as Python."""
-    if looks_python(s):
+def _parse(s: str, python: bool = True) -> list[Any]:
+    """math-verify's parse result for ``s`` ([sympy object, text]); Python syntax is read as Python
+    (unless ``python=False``)."""
+    if python and looks_python(s):
         value = python_to_sympy(s)
         if value is not None:
             return [value, s]
@@ -70,9 +80,18 @@ def _mv_equal(gold: list[Any], pred: list[Any]) -> bool | None:
         return None
 
 
+def _allowed(scale: Any, tol: float) -> Any:
+    """The largest difference two nonzero numbers of magnitude ``scale`` may have (module docstring)."""
+    return max(min(ABS_TOLERANCE, tol * scale), _ULP * scale)
+
+
 def numeric_equal(a: float, b: float, tol: float = NUMERIC_TOLERANCE) -> bool:
-    """Relative tolerance; an absolute one (1e-9, float residue) only when a side is exactly zero."""
-    return math.isclose(a, b, rel_tol=tol, abs_tol=_ZERO_ABS_TOL if a == 0 or b == 0 else 0.0)
+    """Within 10⁻³ and a relative ``tol`` (10⁻⁹ against an exact zero); see the module docstring."""
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    if a == 0 or b == 0:
+        return abs(a - b) <= _ZERO_ABS_TOL
+    return abs(a - b) <= _allowed(max(abs(a), abs(b)), tol)
 
 
 def _plain_number(s: str) -> tuple[Fraction, bool] | None:
@@ -102,11 +121,13 @@ def _sympy_number(parsed: list[Any], text: str) -> tuple[Any, bool] | None:
 
 def _numbers_equal(a: Any, b: Any, exact: bool, tol: float) -> bool:
     """Exact sides: equal to ``_EXACT_DIGITS`` significant digits (no tolerance; never a symbolic
-    ``simplify``, which would expand ``2**10**10``). A decimal side: relative tolerance ``tol``."""
+    ``simplify``, which would expand ``2**10**10``). A decimal side: ``numeric_equal``'s rule."""
     import sympy
 
     try:
         da, db = sympy.N(a, _EXACT_DIGITS), sympy.N(b, _EXACT_DIGITS)
+        if da.has(sympy.oo, -sympy.oo, sympy.zoo) or db.has(sympy.oo, -sympy.oo, sympy.zoo):
+            return bool(da == db)
         if exact:
             if da == 0 or db == 0:
                 return bool(da == 0 and db == 0)
@@ -116,7 +137,7 @@ def _numbers_equal(a: Any, b: Any, exact: bool, tol: float) -> bool:
             )
         if da == 0 or db == 0:
             return bool(abs(da - db) <= _ZERO_ABS_TOL)
-        return bool(abs(da - db) <= tol * max(abs(da), abs(db)))  # relative, in arbitrary precision
+        return bool(abs(da - db) <= _allowed(max(abs(da), abs(db)), tol))  # in arbitrary precision
     except (TypeError, ValueError, ArithmeticError, AttributeError):
         return False
 
@@ -174,6 +195,58 @@ def _equations_equal(p: tuple[str, str], g: tuple[str, str]) -> bool | None:
     return bool(not ratio.free_symbols and ratio.is_number and ratio != 0 and ratio.is_finite)
 
 
+def _bare_list(text: str) -> bool:
+    """True for an unbracketed comma list (``1, -2``, ``1 - \\sqrt{19}, 1 + \\sqrt{19}``): a set of answers."""
+    depth = 0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            return True
+    return False
+
+
+def _as_set(parsed: list[Any]) -> list[Any]:
+    """A tuple or list answer as the set of its items (for a gold that is a set of answers)."""
+    import sympy
+
+    if parsed and isinstance(parsed[0], sympy.Tuple):
+        return [sympy.FiniteSet(*parsed[0].args), *parsed[1:]]
+    return parsed
+
+
+def _with_imaginary_unit(parsed: list[Any], other: list[Any]) -> list[Any]:
+    """``parsed`` with its symbol ``i`` read as the imaginary unit when ``other`` holds the unit."""
+    import sympy
+
+    value = parsed[0] if parsed else None
+    if not isinstance(value, sympy.Basic) or not any(
+        isinstance(v, sympy.Basic) and v.has(sympy.I) for v in other
+    ):
+        return parsed
+    unit = {s: sympy.I for s in value.free_symbols if getattr(s, "name", "") == "i"}
+    return [value.subs(unit), *parsed[1:]] if unit else parsed
+
+
+def _parse_pair(pred: str, g: str) -> tuple[list[Any], list[Any]]:
+    """Both sides parsed, read alike: sets against a set gold, intervals against an interval, ``i`` as the
+    imaginary unit against a complex number (module docstring)."""
+    import sympy
+
+    gp, pp = _parse(g), _parse(pred)
+    gv = gp[0] if gp and isinstance(gp[0], sympy.Basic) else None
+    bracket = pred.strip()[:1] == "[" or pred.strip()[-1:] == "]"
+    if gv is not None and gv.atoms(sympy.Interval) and pp and isinstance(pp[0], sympy.Tuple) and bracket:
+        latex = _parse(pred, python=False)  # "[-2, 7]" is an interval here, not a Python list
+        if latex and isinstance(latex[0], sympy.Basic) and latex[0].free_symbols <= pp[0].free_symbols:
+            pp = latex
+    if _bare_list(g) or isinstance(gv, sympy.FiniteSet):
+        gp, pp = _as_set(gp), _as_set(pp)
+    return _with_imaginary_unit(gp, pp), _with_imaginary_unit(pp, gp)
+
+
 def _is_symbol(s: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z](?:_\{?\w+\}?)?|\\[a-zA-Z]+", s.strip()))
 
@@ -200,7 +273,7 @@ def _compare(pred: str, g: str, tol: float, detail: str) -> Grade:
         return grade(ok, "numeric")
     if pred.replace(" ", "") == g.replace(" ", ""):
         return grade(True, "string")
-    gp, pp = _parse(g), _parse(pred)
+    gp, pp = _parse_pair(pred, g)
     gs, ps = _sympy_number(gp, g), _sympy_number(pp, pred)
     if gs is not None and ps is not None:  # exact numbers exactly; tolerance only with a decimal side
         return grade(_numbers_equal(gs[0], ps[0], gs[1] and ps[1], tol), "numeric")

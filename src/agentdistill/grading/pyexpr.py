@@ -21,6 +21,7 @@ _LATEX_MARKS = re.compile(r"[\\^$]")
 _MAX_POW = 10_000  # exponents beyond this (and huge factorials) are kept unevaluated, never computed
 _CONSTANTS: dict[str, Any] = {
     "pi": sympy.pi,
+    "π": sympy.pi,
     "e": sympy.E,
     "E": sympy.E,
     "I": sympy.I,
