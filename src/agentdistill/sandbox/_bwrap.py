@@ -32,6 +32,12 @@ WORKER_FILES = (
 LIB, SITE = "/sbx/lib", "/sbx/site"
 SANDBOX_UID = 1000
 TMP_BYTES = 16 * 1024 * 1024
+SHM_BYTES = 1024 * 1024  # /dev/shm: a small tmpfs of its own (POSIX semaphores fit; bulk memory does not)
+# Kernel interfaces under /proc that a process whose uid is host root (bwrap started by root maps the sandbox
+# uid to it) could write without any capability: made read-only, as Docker's default ReadonlyPaths, or hidden
+# (/dev/null over them), as its MaskedPaths. /proc/sys/kernel/core_pattern alone would hand out host root.
+PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
+PROC_MASKED = ("kcore", "keys", "timer_list", "sched_debug", "latency_stats", "acpi", "scsi")
 ENV = {
     "LANG": "C.UTF-8",
     **{k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")},
@@ -110,6 +116,27 @@ def _libdirs() -> list[str]:
     return out
 
 
+def _kernel_interfaces_read_only() -> list[str]:
+    """bwrap arguments that leave /proc's kernel-wide files unwritable and /dev's nodes unchangeable.
+
+    bwrap covers /proc/sys itself only when it finds the directory writable, which it never is; started by
+    root, the sandbox uid is host uid 0 and the kernel lets it write sysctls (``core_pattern``: host root) and
+    chmod the host's device nodes. So: /proc's kernel interfaces are bound read-only (or hidden), /dev/shm gets
+    a small tmpfs of its own and /dev itself is made read-only once set up (``view``). The device nodes stay
+    bwrap's binds of the host's (a read-only remount would add nodev): seccomp refuses chmod and chown."""
+    args: list[str] = []
+    for name in PROC_READ_ONLY:
+        if os.path.exists(f"/proc/{name}"):
+            args += ["--ro-bind", f"/proc/{name}", f"/proc/{name}"]
+    for name in PROC_MASKED:
+        path = f"/proc/{name}"
+        if os.path.isdir(path):
+            args += ["--size", "4096", "--tmpfs", path, "--remount-ro", path]
+        elif os.path.exists(path):
+            args += ["--ro-bind", "/dev/null", path]
+    return [*args, "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+
+
 def view() -> View:
     """Build the bubblewrap argv; :class:`BwrapMissing` if bwrap is not installed."""
     bwrap = shutil.which("bwrap")
@@ -136,22 +163,16 @@ def view() -> View:
     for k, v in ENV.items():
         args += ["--setenv", k, v]
     args += ["--setenv", "HOME", "/scratch", "--setenv", "TMPDIR", "/tmp"]
-    args += [
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--size",
-        str(TMP_BYTES),
-        "--tmpfs",
-        "/tmp",
-    ]  # before the binds
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]  # before binds
+    args += _kernel_interfaces_read_only()
     args += ["--ro-bind", python, python]
+    covers = []
     for d in stdlib:
         args += ["--ro-bind", d, d]
         for site in ("site-packages", "dist-packages"):  # the host's installed packages: hidden
             if os.path.isdir(os.path.join(d, site)):
-                args += ["--tmpfs", os.path.join(d, site)]
+                covers.append(os.path.join(d, site))
+                args += ["--size", "4096", "--tmpfs", covers[-1]]
     for lib in _libpython():
         args += ["--ro-bind", lib, lib]
     for d in _libdirs():
@@ -167,6 +188,8 @@ def view() -> View:
     for f in WORKER_FILES:
         args += ["--ro-bind", str(WORKER_DIR / f), f"{LIB}/{f}"]
     args += ["--dir", "/scratch", "--dir", SITE, "--remount-ro", "/", "--chdir", "/"]
+    for mount in ("/dev", *covers):  # their own tmpfs mounts: --remount-ro / does not reach them
+        args += ["--remount-ro", mount]
     sys_path = [
         p
         for p in sys.path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -60,6 +61,9 @@ class Sandbox:
         self._dir = "w0"
         self.restarts = 0
         self._seq = 0  # step number: a "done" of an earlier step (forged or late) is discarded
+        # the step's token: its number and 16 random hex digits, sent with the code and echoed by the worker's
+        # "done"; messages queued by model code in advance (forged for guessable step numbers) never match
+        self._token = ""
         try:
             self._start()
         except BaseException:
@@ -111,6 +115,7 @@ class Sandbox:
             cfg = self.config
             try:
                 self._seq += 1
+                self._token = f"{self._seq}-{secrets.token_hex(8)}"
                 _wire.send_msg(
                     self._proc.sock,
                     {
@@ -118,7 +123,7 @@ class Sandbox:
                         "code": code,
                         "output_chars": cfg.output_chars,
                         "cpu_seconds": cfg.cpu_seconds,
-                        "seq": self._seq,
+                        "seq": self._token,
                     },
                 )
             except OSError:
@@ -157,6 +162,7 @@ class Sandbox:
                 self._zygote,
             )
             new._lock, new._closed, new.restarts, new._seq = threading.RLock(), False, 0, self._seq
+            new._token = ""
             with self._family.lock:
                 self._family.refs += 1
             new._family, new._dir = self._family, str(hello["dir"])
@@ -256,7 +262,7 @@ class Sandbox:
                         return self._bad_message(t0, step, "final answer over the size limit")
                     step.answer = (value,)
             elif op == "done":
-                if msg.get("seq") == self._seq:
+                if msg.get("seq") == self._token:
                     return self._finish(msg, t0, step)
             else:
                 return self._bad_message(t0, step, f"unknown message {op[:40]!r}")
