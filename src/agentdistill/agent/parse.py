@@ -11,7 +11,9 @@ Python as a whole and does something (a call, an assignment, …) is run as it i
 What is never the action: reasoning (``<think>…</think>``, also an unclosed ``<think>`` or a ``</think>`` whose
 opening tag was in the prompt) — kept as thought; non-Python blocks (```` ```json ````, ```` ```text ````);
 JSON tool calls; prose that happens to parse (``Paris``). ``<code>…</code>`` (newer smolagents markup) is a
-code block like a fence. Failures keep one of four kinds (``PARSE_ERROR_KINDS``) with a precise, model-readable
+code block like a fence (a fence inside the tags is the block). Code may sit on the ``Code:`` line itself, a block on
+one line (```` ```py final_answer(42)``` ````); prose after an unclosed block is cut when the code before it
+parses, and ``result: int = 6*7`` is code, not a 'Result:' narration line. Failures keep one of four kinds (``PARSE_ERROR_KINDS``) with a precise, model-readable
 message, so a failure costs one step and teaches the model what to fix.
 """
 
@@ -36,8 +38,10 @@ FORMAT_REMINDER = (
 )
 
 _FENCE_LINE = re.compile(
-    r"^[ \t]*```[ \t]*([A-Za-z0-9_+.-]*)[ \t]*\n?$"
-)  # an opening (maybe bare) fence line
+    r"^[ \t]*```[ \t]*([A-Za-z0-9_+.-]*)(?::[^\s`]*|[ \t]*\{[^}\n]*\})?[ \t]*\n?$"
+)  # an opening (maybe bare) fence line; "```python:main.py" and "```python {.x}" name the language too
+# a whole block on one line: "```py final_answer(42)```"
+_ONE_LINE_FENCE = re.compile(r"^[ \t]*```(?:(py|python3?|py3)[ \t]+|[ \t]*)(\S.*?)[ \t]*```[ \t]*\n?$")
 _BARE_FENCE_LINE = re.compile(
     r"^[ \t]*```(?![A-Za-z0-9_`])"
 )  # a line that can close a block ("``` done" too)
@@ -52,9 +56,15 @@ _REASON_CLOSE = re.compile(rf"</(?:{_REASONING_TAGS})>", re.IGNORECASE)
 _THOUGHT_LABEL = re.compile(r"^\s*(?:\*\*)?thoughts?(?:\*\*)?\s*:\s*(?:\*\*)?", re.IGNORECASE)
 _INNER_THOUGHT_LABEL = re.compile(r"^[ \t]*(?:\*\*)?thoughts?(?:\*\*)?[ \t]*:[ \t]*(?:\*\*)?", re.I | re.M)
 _CODE_LABEL = re.compile(r"(?:^|\n)[ \t]*(?:\*\*)?code(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*(?:\n|$)", re.IGNORECASE)
+_CODE_LABEL_INLINE = re.compile(  # "Code: final_answer(6*7)": the code on the label's own line
+    r"(?:^|\n)[ \t]*(?:\*\*)?code(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*(?=\S)", re.IGNORECASE
+)
+_INLINE_FENCED = re.compile(r"\s*(`{1,3})(?:py(?:thon)?\s)?(.*?)\1\s*", re.DOTALL)
 _CODE_LABEL_TAIL = re.compile(r"\n?[ \t]*(?:\*\*)?code(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*$", re.IGNORECASE)
 # Lines that end the action: the model moved on to narrating (a hallucinated observation or next step).
 _CHATTER = re.compile(r"^\s*(?:Observation|Thought|Output|Result)s?\s*:", re.IGNORECASE | re.MULTILINE)
+# prose after an unclosed block: a capitalised sentence of three or more words, after a blank line
+_PROSE_LINE = re.compile(r"^[A-Z][a-z']+(?:[ \t]+\S+){2,}")
 _TOOL_CALL = re.compile(r"(?:^|\n)\s*Action\s*:|<tool_call>|\"(?:name|tool|action)\"\s*:", re.IGNORECASE)
 _PY_TAGS = {"", "py", "python", "python3", "py3", "ipython", "pycon", "<code>"}
 # Statements that make a bare reply an action; an expression statement counts only if it calls something.
@@ -153,6 +163,40 @@ def _split_reasoning(text: str) -> tuple[str, str]:
     return text, "\n".join(p for p in parts if p)
 
 
+def _is_annotated_assignment(line: str) -> bool:
+    """``result: int = 6*7`` is code, not a 'Result:' narration line."""
+    try:
+        body = ast.parse(line.strip()).body
+    except (SyntaxError, ValueError):
+        return False
+    return len(body) == 1 and isinstance(body[0], ast.AnnAssign) and body[0].value is not None
+
+
+def _chatter_lines(text: str) -> list[re.Match[str]]:
+    """Narration lines (a hallucinated observation, thought, output), annotated assignments excepted."""
+    out = []
+    for m in _CHATTER.finditer(text):
+        end = text.find("\n", m.start())
+        if not _is_annotated_assignment(text[m.start() : len(text) if end < 0 else end]):
+            out.append(m)
+    return out
+
+
+def _cut_trailing_prose(body: str) -> str:
+    """An unclosed block that does not parse, cut before a paragraph of prose after a blank line when what
+    comes before it parses ("print(x)\n\nThis will search for x.")."""
+    if not _syntax_error(_tidy(body)):
+        return body
+    lines = body.splitlines(keepends=True)
+    for k in range(1, len(lines)):
+        if lines[k - 1].strip() or not _PROSE_LINE.match(lines[k]) or not _syntax_error(lines[k].strip()):
+            continue
+        head = "".join(lines[:k])
+        if head.strip() and not _syntax_error(_tidy(head)):
+            return head
+    return body
+
+
 def _fence_blocks(text: str) -> list[_Block]:
     """Fenced blocks in order. A block closes at a bare fence line, or at a fence ending a code line
     (``print(x)```)``; a Python block at the first such close after which its body parses (so a fence line
@@ -164,6 +208,11 @@ def _fence_blocks(text: str) -> list[_Block]:
     out: list[_Block] = []
     i = 0
     while i < len(lines):
+        one = _ONE_LINE_FENCE.match(lines[i])
+        if one is not None and _is_action(one.group(2)):
+            out.append(_Block(offsets[i], offsets[i + 1], one.group(2), (one.group(1) or "").lower()))
+            i += 1
+            continue
         m = _FENCE_LINE.match(lines[i])
         if m is None:
             i += 1
@@ -181,8 +230,11 @@ def _fence_blocks(text: str) -> list[_Block]:
             chosen = next((c for c in closes if not _syntax_error(_tidy(c[1]))), chosen)
         if chosen is None:  # unclosed (cut by length or by the stop string): up to narration, if any
             body = "".join(lines[i + 1 :])
-            chatter = _CHATTER.search(body)
-            out.append(_Block(offsets[i], len(text), body[: chatter.start()] if chatter else body, lang))
+            chatter = _chatter_lines(body)
+            body = body[: chatter[0].start()] if chatter else body
+            out.append(
+                _Block(offsets[i], len(text), _cut_trailing_prose(body) if lang in _PY_TAGS else body, lang)
+            )
             break
         out.append(_Block(offsets[i], offsets[chosen[0] + 1], chosen[1], lang))
         i = chosen[0] + 1
@@ -191,8 +243,8 @@ def _fence_blocks(text: str) -> list[_Block]:
 
 def _all_blocks(text: str) -> list[_Block]:
     blocks = _fence_blocks(text)
-    for m in _CODE_TAG.finditer(text):
-        if not any(b.start <= m.start() < b.end for b in blocks):
+    for m in _CODE_TAG.finditer(text):  # a fence inside the tags is the block itself
+        if not any(b.start <= m.start() < b.end or m.start() <= b.start < m.end() for b in blocks):
             blocks.append(_Block(m.start(), m.end(), m.group(1), "<code>"))
     return sorted(blocks, key=lambda b: b.start)
 
@@ -207,7 +259,7 @@ def _run_of_blocks(text: str, pool: list[_Block], blocks: list[_Block]) -> list[
     for b in pool:
         if chosen:
             gap = text[chosen[-1].end : b.start]
-            if any(_outside(chosen[-1].end + m.start(), blocks) for m in _CHATTER.finditer(gap)):
+            if any(_outside(chosen[-1].end + m.start(), blocks) for m in _chatter_lines(gap)):
                 break
             if any(o.start >= chosen[-1].end and o.end <= b.start and not o.python for o in blocks):
                 break
@@ -279,6 +331,14 @@ def _finish(thought: str, bodies: list[str], source: str) -> ParsedStep:
     return ParsedStep(thought=thought, code=code, n_blocks=n, source=source)
 
 
+def _label_code(code: str) -> str:
+    """The unfenced code after a ``Code:`` label: up to narration, inline backticks removed."""
+    chatter = _chatter_lines(code)
+    code = code[: chatter[0].start()] if chatter else code
+    inline = _INLINE_FENCED.fullmatch(code)
+    return inline.group(2) if inline else code
+
+
 def parse_step(text: str) -> ParsedStep:
     """Split a raw assistant step into thought and code, or say precisely what is wrong with it."""
     text = text.replace("\r\n", "\n")
@@ -309,11 +369,14 @@ def parse_step(text: str) -> ParsedStep:
             chosen = _run_of_blocks(text, pool, blocks)
             source = "tag" if all(b.lang == "<code>" for b in chosen) else "fence"
             return _finish(thought, [b.body for b in chosen], source)
-        code = text[label.end() :]
-        chatter = _CHATTER.search(code)
-        code = code[: chatter.start()] if chatter else code
-        inline = re.fullmatch(r"\s*(`{1,3})(?:py(?:thon)?\s)?(.*?)\1\s*", code, re.DOTALL)
-        return _finish(thought, [inline.group(2) if inline else code], "label")
+        return _finish(thought, [_label_code(text[label.end() :])], "label")
+    inline = next((m for m in _CODE_LABEL_INLINE.finditer(text) if _outside(m.start() + 1, blocks)), None)
+    if inline is not None and not any(b.start >= inline.end() - 1 and b.python for b in blocks):
+        step = _finish(
+            with_think(_clean_thought(text[: inline.start()])), [_label_code(text[inline.end() :])], "label"
+        )
+        if step.ok:  # "Code: final_answer(6*7)"; prose after "Code:" falls through to the rules below
+            return step
 
     pool = [b for b in blocks if b.python]
     tagged = [b for b in pool if b.lang != ""]

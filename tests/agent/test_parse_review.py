@@ -1,0 +1,55 @@
+"""Parser cases from a review of real model outputs against smolagents-style bug reports (2026-11-30): code on
+the ``Code:`` line, one-line fenced blocks, fences inside ``<code>`` tags, annotated assignments that look like
+narration, prose after an unclosed block, fence info strings. Each was misparsed before."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentdistill.agent.parse import parse_step
+
+F = "```"
+
+CASES: list[tuple[str, str, str | None, str | None]] = [
+    ("code on the label line", "Thought: compute\nCode: final_answer(6*7)", None, "final_answer(6*7)"),
+    ("one-line fence after label", f"Thought: t\nCode: {F}py final_answer(42){F}", None, "final_answer(42)"),
+    ("one-line fence alone", f"{F}py final_answer(42){F}", None, "final_answer(42)"),
+    ("one-line fence of prose is not code", f"Thought: t\n{F}py the answer{F}", "no_code", None),
+    ("fence inside <code> tags", f"<code>\n{F}py\nprint(1)\n{F}\n</code>", None, "print(1)"),
+    (
+        "annotated assignment, unclosed fence",
+        f"Code:\n{F}py\nresult: int = 6*7\nfinal_answer(result)\n",
+        None,
+        "result: int = 6*7\nfinal_answer(result)",
+    ),
+    (
+        "annotated assignment after label",
+        "Code:\noutput: str = search('x')",
+        None,
+        "output: str = search('x')",
+    ),
+    ("narration 'Result:' still ends the code", f"Code:\n{F}py\nx = 1\nResult: the value", None, "x = 1"),
+    (
+        "prose after an unclosed block",
+        f"Code:\n{F}py\nprint(search('x'))\n\nThis will search for x.",
+        None,
+        "print(search('x'))",
+    ),
+    (
+        "a block cut by length stays a syntax error",
+        f"Code:\n{F}py\nx = 1\n\nfor i in range(3):\n    print(",
+        "syntax",
+        None,
+    ),
+    ("fence with a file name", f"Thought: t\nCode:\n{F}python:main.py\nprint(1)\n{F}", None, "print(1)"),
+    ("fence with attributes", f"Thought: t\nCode:\n{F}python {{.x}}\nprint(1)\n{F}", None, "print(1)"),
+    ("prose on the label line", "Thought: t\nCode: I will now search", "no_code", None),
+]
+
+
+@pytest.mark.parametrize(("name", "raw", "kind", "code"), CASES, ids=[c[0] for c in CASES])
+def test_reviewed_outputs(name: str, raw: str, kind: str | None, code: str | None) -> None:
+    step = parse_step(raw)
+    assert step.error_kind == kind, (name, step)
+    if code is not None:
+        assert step.code == code, (name, step)
