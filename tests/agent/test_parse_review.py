@@ -44,6 +44,41 @@ CASES: list[tuple[str, str, str | None, str | None]] = [
     ("fence with a file name", f"Thought: t\nCode:\n{F}python:main.py\nprint(1)\n{F}", None, "print(1)"),
     ("fence with attributes", f"Thought: t\nCode:\n{F}python {{.x}}\nprint(1)\n{F}", None, "print(1)"),
     ("prose on the label line", "Thought: t\nCode: I will now search", "no_code", None),
+    # a second review of the rules above: what they must not do
+    (
+        "narration 'Observation: r = ...' still ends the code",
+        f"Code:\n{F}py\nr = search('capital of France')\nprint(r)\nObservation: r = 'Lyon'\nfinal_answer('Lyon')",
+        None,
+        "r = search('capital of France')\nprint(r)",
+    ),
+    (
+        "narration 'Output: total = 5' between blocks ends the action",
+        f"Code:\n{F}py\ntotal = 1\n{F}\nOutput: total = 5\n{F}py\nfinal_answer(total)\n{F}",
+        None,
+        "total = 1",
+    ),
+    ("a word on the label line is not code", "Thought: t\nCode: Paris", "no_code", None),
+    ("a number on the label line is not code", "Thought: t\nCode: 42", "no_code", None),
+    (
+        "a fence before an inline label is the action",
+        f"Thought: t\nCode:\n{F}py\nx = 2\n{F}\nCode: final_answer(x)",
+        None,
+        "x = 2",
+    ),
+    (
+        "capitalised code after a blank line is not prose",
+        f"Code:\n{F}py\nimport math\n\nPrices = {{\n 'apple': 1.5,\n}}\nfinal_answer(round(tot",
+        "syntax",
+        None,
+    ),
+    ("a typo'd keyword is not prose", f"Code:\n{F}py\nx = 1\n\nIf x > 0:\n  print(x)", "syntax", None),
+    ("a language glued to the code", f"{F}pyprint(1){F}", "no_code", None),
+    (
+        "json after a fence is not an info string",
+        f'Thought: t\n{F}json {{"a": 1}}\n{F}py\nprint(1)\n{F}',
+        None,
+        "print(1)",
+    ),
 ]
 
 

@@ -146,6 +146,21 @@ CASES = [
     (r"2007+\frac{\pi}{2}", r"2007 + \frac\pi 2", True),  # fix_fracs (MATH normaliser)
     ("2007 + pi/2", r"2007 + \frac\pi 2", True),
     ("2009", r"2007 + \frac\pi 2", False),
+    # a second review: what the rules above must not accept
+    (r"\begin{pmatrix}-2\\-14\\-7\end{pmatrix}", r"\begin{pmatrix} -2 \\ -14 \\ -7 \end{pmatrix}", True),
+    (r"-2 \\ -14 \\ 7", r"-2 \\ -14 \\ -7", False),  # the \\ row separator is not a LaTeX space
+    (r"16/49 \\ 24/49 \\ 48/49", r"16/49 \\ 48/49 \\ 24/49", False),
+    ("100, 111, 11", "11, 111, 111, 100", False),  # MATH-500 #217: one number, not a set
+    ("-1, 3", "-1,3,3", False),  # roots with multiplicity
+    ("-1, 3, 3", "-1,3,3", True),
+    ("Kickball, Softball, Picnic", "Softball, Kickball, Picnic", False),  # an order asked for
+    ("5 million", "5", False),
+    ("2 squared", "2", False),
+    ("1 over two", "1", False),
+    ("1 in four", "1", False),
+    ("3 fourths", "3", False),
+    ("5 is not the answer", "5", False),
+    (r"\(3\) and \(5\)", "3, 5", True),
     ("inf", r"\infty", True),
     ("-inf", r"\infty", False),
 ]

@@ -38,7 +38,7 @@ FORMAT_REMINDER = (
 )
 
 _FENCE_LINE = re.compile(
-    r"^[ \t]*```[ \t]*([A-Za-z0-9_+.-]*)(?::[^\s`]*|[ \t]*\{[^}\n]*\})?[ \t]*\n?$"
+    r"^[ \t]*```[ \t]*([A-Za-z0-9_+.-]*)(?::[^\s`]*|[ \t]*\{[.#][^}\n]*\})?[ \t]*\n?$"
 )  # an opening (maybe bare) fence line; "```python:main.py" and "```python {.x}" name the language too
 # a whole block on one line: "```py final_answer(42)```"
 _ONE_LINE_FENCE = re.compile(r"^[ \t]*```(?:(py|python3?|py3)[ \t]+|[ \t]*)(\S.*?)[ \t]*```[ \t]*\n?$")
@@ -64,7 +64,7 @@ _CODE_LABEL_TAIL = re.compile(r"\n?[ \t]*(?:\*\*)?code(?:\*\*)?[ \t]*:(?:\*\*)?[
 # Lines that end the action: the model moved on to narrating (a hallucinated observation or next step).
 _CHATTER = re.compile(r"^\s*(?:Observation|Thought|Output|Result)s?\s*:", re.IGNORECASE | re.MULTILINE)
 # prose after an unclosed block: a capitalised sentence of three or more words, after a blank line
-_PROSE_LINE = re.compile(r"^[A-Z][a-z']+(?:[ \t]+\S+){2,}")
+_PROSE_LINE = re.compile(r"^[A-Z][a-z']+(?:[ \t]+[^\s=()\[\]{}:]+){2,}[ \t]*$")  # no code marks
 _TOOL_CALL = re.compile(r"(?:^|\n)\s*Action\s*:|<tool_call>|\"(?:name|tool|action)\"\s*:", re.IGNORECASE)
 _PY_TAGS = {"", "py", "python", "python3", "py3", "ipython", "pycon", "<code>"}
 # Statements that make a bare reply an action; an expression statement counts only if it calls something.
@@ -163,13 +163,26 @@ def _split_reasoning(text: str) -> tuple[str, str]:
     return text, "\n".join(p for p in parts if p)
 
 
+_TYPE_NAMES = {"int", "float", "str", "bool", "list", "dict", "tuple", "set", "complex", "object", "Any"}
+
+
 def _is_annotated_assignment(line: str) -> bool:
-    """``result: int = 6*7`` is code, not a 'Result:' narration line."""
+    """``result: int = 6*7`` is code, not a 'Result:' narration line: a lower-case name annotated with a type
+    (``Observation: r = 'Lyon'`` and ``Output: total = 5`` parse too, but are narration)."""
     try:
         body = ast.parse(line.strip()).body
     except (SyntaxError, ValueError):
         return False
-    return len(body) == 1 and isinstance(body[0], ast.AnnAssign) and body[0].value is not None
+    if len(body) != 1 or not isinstance(body[0], ast.AnnAssign) or body[0].value is None:
+        return False
+    target, note = body[0].target, body[0].annotation
+    note = note.value if isinstance(note, ast.Subscript) else note
+    return (
+        isinstance(target, ast.Name)
+        and target.id.islower()
+        and isinstance(note, ast.Name | ast.Attribute)
+        and (note.id if isinstance(note, ast.Name) else note.attr) in _TYPE_NAMES
+    )
 
 
 def _chatter_lines(text: str) -> list[re.Match[str]]:
@@ -209,7 +222,8 @@ def _fence_blocks(text: str) -> list[_Block]:
     i = 0
     while i < len(lines):
         one = _ONE_LINE_FENCE.match(lines[i])
-        if one is not None and _is_action(one.group(2)):
+        glued = one is not None and not one.group(1) and re.match(r"(?:py|python3?|py3)\w", one.group(2))
+        if one is not None and not glued and _is_action(one.group(2)):
             out.append(_Block(offsets[i], offsets[i + 1], one.group(2), (one.group(1) or "").lower()))
             i += 1
             continue
@@ -371,12 +385,10 @@ def parse_step(text: str) -> ParsedStep:
             return _finish(thought, [b.body for b in chosen], source)
         return _finish(thought, [_label_code(text[label.end() :])], "label")
     inline = next((m for m in _CODE_LABEL_INLINE.finditer(text) if _outside(m.start() + 1, blocks)), None)
-    if inline is not None and not any(b.start >= inline.end() - 1 and b.python for b in blocks):
-        step = _finish(
-            with_think(_clean_thought(text[: inline.start()])), [_label_code(text[inline.end() :])], "label"
-        )
-        if step.ok:  # "Code: final_answer(6*7)"; prose after "Code:" falls through to the rules below
-            return step
+    code = _label_code(text[inline.end() :]) if inline is not None else ""
+    if inline is not None and not any(b.python for b in blocks) and _is_action(_tidy(code)):
+        # "Code: final_answer(6*7)"; prose after "Code:" ("Code: Paris") falls through to the rules below
+        return _finish(with_think(_clean_thought(text[: inline.start()])), [code], "label")
 
     pool = [b for b in blocks if b.python]
     tagged = [b for b in pool if b.lang != ""]

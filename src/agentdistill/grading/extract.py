@@ -20,6 +20,14 @@ _UNIT_WORDS = (
 # "5 eggs", "42 is the answer": a number followed by words only (none a math word) is the number
 _NUMBER_WORDS = re.compile(r"^([-+]?[\d.,/]*\d[\d.,/]*)\s+([A-Za-z][A-Za-z' .]*)$")
 _MATH_WORDS = {"pi", "sqrt", "ln", "log", "sin", "cos", "tan", "exp", "and", "or", "i", "e"}
+# words that change the number ("5 million", "2 squared", "1 over 2", "3 fourths", "5 is not the answer")
+_CHANGING_WORDS = {
+    *("million", "millions", "billion", "billions", "trillion", "thousand", "thousands", "hundred"),
+    *("hundreds", "dozen", "dozens", "score", "squared", "cubed", "factorial", "root", "roots", "times"),
+    *("plus", "minus", "divided", "per", "not", "no", "half", "halves", "third", "thirds", "quarter"),
+    *("quarters", "percent", "power", "th", "st", "nd", "rd"),
+}
+_RELATION_WORDS = {"to", "over", "in", "out", "of", "into", "by"}  # "7 in" is inches; "1 in four" is a ratio
 # "1 and -2": two numbers are a list of answers
 _NUMBER_PAIR = re.compile(r"^([-+]?[\d.,/]+)\s+(?:and|or)\s+([-+]?[\d.,/]+)$")
 # \frac with an unbraced argument (\frac12, \frac\pi 2), as the MATH normaliser's fix_fracs rewrites it
@@ -72,10 +80,10 @@ def clean_math(s: str, *, strip_var: bool = True) -> str:
     ``strip_var=False``: the math grader compares equations as equations), thousands separators, a trailing
     period; \\dfrac/\\tfrac -> \\frac."""
     s = s.strip().strip("$").strip()
-    s = re.sub(r"^\\[\[(]\s*(.*?)\s*\\[\])]$", r"\1", s, flags=re.DOTALL)  # \[5\], \(5\)
+    s = re.sub(r"^\\[\[(]\s*((?:(?!\\[\[\]()]).)*?)\s*\\[\])]$", r"\1", s, flags=re.DOTALL)  # \[5\], \(5\)
     bold = re.fullmatch(r"\*\*(.+)\*\*", s)
     s = bold.group(1).strip() if bold else s  # markdown bold
-    s = s.replace("\\ ", " ")  # a LaTeX space
+    s = re.sub(r"(?<!\\)\\ ", " ", s)  # a LaTeX space (not the \\ row separator)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\!", "").replace("\\,", "")
     s = s.replace("\\left", "").replace("\\right", "")
     s = re.sub(r"\^\s*\{?\\circ\}?|°|\\degree", "", s)
@@ -91,10 +99,7 @@ def clean_math(s: str, *, strip_var: bool = True) -> str:
         else s
     )
     words = _NUMBER_WORDS.match(s)
-    if words and not any(
-        w.strip(".'").lower() in _MATH_WORDS or len(w.strip(".'")) == 1 and w.lower() != "a"
-        for w in words.group(2).split()
-    ):
+    if words and _only_naming_words(words.group(2).split()):
         s = words.group(1)
     pair = _NUMBER_PAIR.match(s)
     s = f"{pair.group(1)}, {pair.group(2)}" if pair else s
@@ -104,6 +109,16 @@ def clean_math(s: str, *, strip_var: bool = True) -> str:
     if _THOUSANDS_RE.match(s):
         s = s.replace(",", "")
     return s
+
+
+def _only_naming_words(words: list[str]) -> bool:
+    """True when words after a number only name what it counts ("eggs", "is the answer"), never change it."""
+    bare = [w.strip(".'").lower() for w in words]
+    if any(w in _MATH_WORDS or w in _CHANGING_WORDS or w.endswith("ths") for w in bare):
+        return False
+    if len(bare) > 1 and any(w in _RELATION_WORDS for w in bare):
+        return False
+    return not any(len(w) == 1 and w != "a" for w in bare)
 
 
 def to_number(s: str) -> float | None:

@@ -208,6 +208,23 @@ def _bare_list(text: str) -> bool:
     return False
 
 
+def _set_of_answers(g: str, gv: Any, pp: list[Any]) -> bool:
+    """A gold to compare as a set: an unbracketed list of distinct numbers (roots, solutions), against a list
+    of as many items. Repeated items (multiplicities, "11, 111, 111, 100" as one number), words (an order
+    asked for) and a prediction with fewer or more items keep the ordered comparison."""
+    import sympy
+
+    if isinstance(gv, sympy.FiniteSet):
+        return True
+    if not (
+        _bare_list(g) and isinstance(gv, sympy.Tuple) and all(getattr(e, "is_number", False) for e in gv)
+    ):
+        return False
+    pv = pp[0] if pp else None
+    sized = isinstance(pv, sympy.Tuple) and len(pv) == len(gv) or isinstance(pv, sympy.FiniteSet)
+    return len(set(gv.args)) == len(gv.args) and bool(sized)
+
+
 def _as_set(parsed: list[Any]) -> list[Any]:
     """A tuple or list answer as the set of its items (for a gold that is a set of answers)."""
     import sympy
@@ -242,7 +259,7 @@ def _parse_pair(pred: str, g: str) -> tuple[list[Any], list[Any]]:
         latex = _parse(pred, python=False)  # "[-2, 7]" is an interval here, not a Python list
         if latex and isinstance(latex[0], sympy.Basic) and latex[0].free_symbols <= pp[0].free_symbols:
             pp = latex
-    if _bare_list(g) or isinstance(gv, sympy.FiniteSet):
+    if _set_of_answers(g, gv, pp):
         gp, pp = _as_set(gp), _as_set(pp)
     return _with_imaginary_unit(gp, pp), _with_imaginary_unit(pp, gp)
 
