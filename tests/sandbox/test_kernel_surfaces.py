@@ -47,14 +47,58 @@ def test_kernel_settings_under_proc_are_read_only(host):
 
 
 def test_host_device_nodes_cannot_be_changed_but_still_work(host):
-    mode = stat.S_IMODE(os.stat("/dev/null").st_mode)
+    """chmod, chown, utime and a mode-equivalent POSIX ACL on /dev/null (the host's node) do nothing: the
+    calls return success (so shutil.copy2 still works) and the host inode's ctime stays the same."""
+    before = os.stat("/dev/null")
+    mode = stat.S_IMODE(before.st_mode)
+    acl = (  # system.posix_acl_access v2: USER_OBJ, GROUP_OBJ, OTHER each rw- (0666: the node's own mode)
+        "import struct\nacl = struct.pack('<I', 2) + b''.join(struct.pack('<HHI', t, 6, 0xFFFFFFFF) "
+        "for t in (1, 4, 32))\nos.setxattr('/dev/null', 'system.posix_acl_access', acl)\n"
+    )
     with _os_only() as sb:
-        chmod = sb.run(f"import os\nos.chmod('/dev/null', {mode})")
-        chown = sb.run("import os\nos.chown('/dev/null', 0, 0)")
+        change = sb.run(
+            f"import os\nos.chmod('/dev/null', {mode})\nos.chown('/dev/null', 0, 0)\n"
+            f"os.utime('/dev/null', (0, 0))\n{acl}print('calls returned')"
+        )
         use = sb.run("open('/dev/null', 'w').write('x')\nprint(len(open('/dev/zero', 'rb').read(4)))")
-    assert "Operation not permitted" in chmod.observation and "Operation not permitted" in chown.observation
+        copy = sb.run(
+            "import shutil\nopen('a', 'w').write('x')\nshutil.copy2('a', 'b')\nprint(open('b').read())"
+        )
+    after = os.stat("/dev/null")
+    assert change.stdout == "calls returned\n", change.observation
+    assert (after.st_mode, after.st_uid, after.st_mtime_ns, after.st_ctime_ns) == (
+        before.st_mode,
+        before.st_uid,
+        before.st_mtime_ns,
+        before.st_ctime_ns,
+    )
     assert use.ok and use.stdout == "4\n", use.observation
-    host.assert_intact(chmod.observation)
+    assert copy.stdout == "x\n", copy.observation
+    host.assert_intact(change.observation)
+
+
+def test_host_roots_per_user_resources_are_out_of_reach():
+    """Started by root, per-user kernel resources are host root's: inotify instances, message queues, memfd
+    memory, leases on host files, queued signals — refused or capped."""
+    code = (
+        "import ctypes, ctypes.util, fcntl, os, resource\n"
+        "libc = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)\n"
+        "print('inotify', libc.inotify_init1(0), ctypes.get_errno())\n"
+        "try:\n    os.memfd_create('x')\nexcept OSError as e:\n    print('memfd', e.errno)\n"
+        "fd = os.open(os.__file__, os.O_RDONLY)\n"
+        "try:\n    fcntl.fcntl(fd, 1024, 0)\nexcept OSError as e:\n    print('lease', e.errno)\n"  # F_SETLEASE RDLCK
+        "print('sigpending', resource.getrlimit(resource.RLIMIT_SIGPENDING))\n"
+        "print('msgqueue', resource.getrlimit(resource.RLIMIT_MSGQUEUE))"
+    )
+    with _os_only() as sb:
+        r = sb.run(code)
+    assert r.stdout.splitlines() == [
+        "inotify -1 1",
+        "memfd 1",
+        "lease 1",
+        "sigpending (64, 64)",
+        "msgqueue (0, 0)",
+    ], r.observation
 
 
 def test_system_v_shared_memory_is_refused():

@@ -11,6 +11,7 @@ from .types import SandboxConfig
 
 FORK_HEADROOM = 16  # extra processes per episode family for SAG forks
 MB = 1024 * 1024
+SIGPENDING = 64
 
 
 def family_pids(cfg: SandboxConfig) -> int:
@@ -26,6 +27,9 @@ def episode_limits(cfg: SandboxConfig, own_uid: bool = True) -> list[tuple[str, 
         ("RLIMIT_FSIZE", cfg.max_file_mb * MB, cfg.max_file_mb * MB),
         ("RLIMIT_CORE", 0, 0),
         ("RLIMIT_CPU", cfg.episode_cpu_seconds, cfg.episode_cpu_seconds),
+        # queued signals count against the (host) user, which is host root when root starts the sandbox
+        ("RLIMIT_SIGPENDING", SIGPENDING, SIGPENDING),
+        ("RLIMIT_MSGQUEUE", 0, 0),
     ]
     if own_uid:  # otherwise the count would include every host process of this uid
         n = family_pids(cfg)
