@@ -26,6 +26,9 @@ WALK = S + (
     "    OS.close(fd)\n    fd = up\n"
 )
 NOENT, RO, EPERM, NOAF = "No such file", "Read-only file system", "Operation not permitted", "Address family"
+# a root-owned file: the sandbox uid is never its owner (never host uid 0), so the permission check comes first;
+# a host user who owns their interpreter gets the read-only mount instead
+RO_OR_NOT_OWNER = (RO, "Permission denied")
 HOST_SYS_PATH = repr([p for p in sys.path if p])
 
 # (id, code, os_expect: a substring of the observation with the Python guards off, or None)
@@ -69,8 +72,8 @@ ATTACKS = [
     # --- host files: writes ------------------------------------------------------------------------------
     ("write_host_tmp", "open('/tmp/agentdistill_escape.txt', 'w').write('x')", None),
     ("write_canary", "open('CANARY_FILE', 'w').write('pwned')", NOENT),
-    ("write_worker_lib", "open('/sbx/lib/_guards.py', 'a').write('pwned')", RO),
-    ("write_stdlib", S + "open(OS.__file__, 'a').write('pwned')", RO),
+    ("write_worker_lib", "open('/sbx/lib/_guards.py', 'a').write('pwned')", RO_OR_NOT_OWNER),
+    ("write_stdlib", S + "open(OS.__file__, 'a').write('pwned')", RO_OR_NOT_OWNER),
     ("write_root", "open('/pwned_escape', 'w').write('x')", RO),
     (
         "disk_fill_1gib",
@@ -250,7 +253,7 @@ def _search(q: str = "") -> str:
 
 @pytest.mark.parametrize("guards", [True, False], ids=["all-layers", "os-only"])
 @pytest.mark.parametrize(("name", "code", "os_expect"), ATTACKS, ids=[a[0] for a in ATTACKS])
-def test_attack(host, name: str, code: str, os_expect: str | None, guards: bool):
+def test_attack(host, name: str, code: str, os_expect: str | tuple[str, ...] | None, guards: bool):
     # CPU-limit cases: a wall limit far above the CPU limit, so a loaded machine still ends them by CPU time
     cfg = dataclasses.replace(FAST, wall_seconds=60.0) if name.startswith("cpu") else FAST
     with Sandbox(tools={"search": _search}, config=cfg, _python_guards=guards) as sb:
@@ -258,7 +261,8 @@ def test_attack(host, name: str, code: str, os_expect: str | None, guards: bool)
         sb.run("marker = 'alive'")
         r = sb.run(host.fill(code))
         if not guards and os_expect is not None:
-            assert os_expect in r.observation, r.observation
+            wanted = os_expect if isinstance(os_expect, tuple) else (os_expect,)
+            assert any(w in r.observation for w in wanted), r.observation
         if "forged" in code:  # a forged end of step is no answer, and the real one cannot shift later steps
             assert not r.has_final_answer
             assert sb.run("print(7)").stdout == "7\n"

@@ -21,7 +21,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 
-from . import _bwrap, _wire
+from . import _bwrap, _hostuid, _wire
 from ._cgroup import CgroupUnavailable, PidsCgroup
 from ._seccomp import SeccompUnavailable, compile_filter
 
@@ -193,19 +193,35 @@ class Zygote:
                 str(child.fileno()),
             ]
             init_path, read_roots = view.sys_path, view.read_roots
+        self._staging = _hostuid.Staging()
+        preexec = None
+        if not unsafe and os.geteuid() == 0:  # never host uid 0 inside (_hostuid.py)
+            argv, self._staging = _hostuid.stage(argv)
+            preexec = _hostuid.drop_to_host_uid(self._staging)
         try:
             self.proc = subprocess.Popen(
                 argv,
                 pass_fds=[child.fileno()],
                 env=env,
-                cwd=self.base,
+                cwd=self.base if preexec is None else "/",
+                preexec_fn=preexec,  # noqa: PLW1509 - the mount namespace and uid must be set before exec
                 start_new_session=True,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=self._log,
             )
-        except OSError as exc:
-            raise SandboxStartError(f"sandbox could not start {argv[0]}: {exc}") from None
+        except (OSError, subprocess.SubprocessError) as exc:
+            self._staging.remove()
+            why = (
+                f" as host uid {_hostuid.HOST_UID} (the kernel refused a private mount namespace, a bind of"
+                " the interpreter or the uid switch)"
+                if isinstance(exc, subprocess.SubprocessError)
+                else f": {exc}"
+            )
+            raise SandboxStartError(
+                f"sandbox could not start {argv[0]}{why}; or set SandboxConfig(unsafe_no_sandbox=True), "
+                "CLI --unsafe-no-sandbox"
+            ) from None
         child.close()
         self.sock = host
         try:
@@ -310,6 +326,8 @@ class Zygote:
         import shutil
 
         shutil.rmtree(self.base, ignore_errors=True)
+        if getattr(self, "_staging", None) is not None:
+            self._staging.remove()
 
 
 _ZYGOTES: dict[tuple[bool, bool], Zygote] = {}
