@@ -11,7 +11,7 @@ Beyond the official script (``hotpot_evaluate_v1.py``), three kinds of fault are
   hyphen, invisible format characters (zero-width space, soft hyphen) are removed. Accents are *kept*, as in
   the official rule (``cinéma`` ≠ ``cinema``); composed and decomposed forms compare equal.
 - *Non-string answers* from ``final_answer`` are compared by meaning: ``True``/``False`` are ``yes``/``no``
-  (or ``true``/``false``), numbers are written in plain decimal (``1945.0`` → ``1945``, never ``1e+21``; 0–20
+  (or ``true``/``false``), numbers are written in plain decimal (``1945.0`` → ``1945``, never ``1e+21``; 0–99
   also as words), ``None`` is no answer, a
   list is its items joined with ", " or " and " (best of both), a typed payload dict is its ``text``.
 """
@@ -53,6 +53,20 @@ _NUMBER_WORDS = [
     "nineteen",
     "twenty",
 ]
+_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def _number_word(n: int) -> str | None:
+    """0–99 in words (``21`` → ``twenty-one``, which the official rule normalises as the gold's
+    ``twenty-one``); None outside that range."""
+    if not 0 <= n <= 99:
+        return None
+    if n <= 20:
+        return _NUMBER_WORDS[n]
+    tens, units = divmod(n, 10)
+    return _TENS[tens] + (f"-{_NUMBER_WORDS[units]}" if units else "")
+
+
 _TRANSLATE = {0x2212: "-", 0x2044: "/", 0x2215: "/"}  # minus sign, fraction slash, division slash
 
 
@@ -131,11 +145,7 @@ def answer_texts(prediction: object) -> list[str]:
         return ["yes", "true"] if prediction else ["no", "false"]
     if isinstance(prediction, int | float):
         text = _number_text(prediction)
-        word = (
-            _NUMBER_WORDS[int(prediction)]
-            if float(prediction).is_integer() and 0 <= prediction <= 20
-            else None
-        )
+        word = _number_word(int(prediction)) if float(prediction).is_integer() else None
         return [text, word] if word else [text]
     if isinstance(prediction, list | tuple | set | frozenset):
         items = [answer_texts(x)[0] for x in prediction]
