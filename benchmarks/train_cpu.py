@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--records", type=Path, help="teacher records (default: the config's generate output)")
     ap.add_argument("--steps", type=int, default=2, help="optimizer steps to time")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, help="results JSON (default: benchmarks/results/train_cpu_<config>.json)")
+    ap.add_argument(
+        "--out", type=Path, help="results JSON (default: benchmarks/results/train_cpu_<config>.json)"
+    )
     args = ap.parse_args(argv)
     stamp = start_stamp()
 

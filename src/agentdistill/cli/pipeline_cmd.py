@@ -14,7 +14,12 @@ from agentdistill.cli._common import console, fail, user_errors
 
 
 def pipeline_cmd(
-    config: Annotated[str, typer.Argument(help="a YAML config file, or a built-in name: demo, compare, study, study-ftp, paper, smoke")],
+    config: Annotated[
+        str,
+        typer.Argument(
+            help="a YAML config file, or a built-in name: demo, compare, study, study-ftp, paper, smoke"
+        ),
+    ],
     stages: Annotated[str | None, typer.Option(help="comma-separated subset, e.g. eval,report")] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="override KEY=VALUE (dotted, YAML value)")
