@@ -117,13 +117,17 @@ def test_system_v_shared_memory_is_refused():
 
 def test_dev_shm_is_small_and_dev_and_package_covers_are_read_only():
     with _os_only() as sb:
+        landlock = sb.isolation["landlock"]
         shm = sb.run("open('/dev/shm/big', 'wb').write(b'x' * 2 * 2**20)")
         sem = sb.run("open('/dev/shm/sem.small', 'wb').write(b'x' * 4096)\nprint('ok')")
         dev = sb.run("open('/dev/newfile', 'w')")
         site = sb.run(
             "import os, sysconfig\nopen(os.path.join(sysconfig.get_paths()['purelib'], 'x.py'), 'w')"
         )
-    assert "No space left" in shm.observation and sem.stdout == "ok\n"
+    if landlock:  # writes only beneath the episode's own scratch area
+        assert "Permission denied" in shm.observation and "Permission denied" in sem.observation
+    else:  # the family's own 1 MiB tmpfs
+        assert "No space left" in shm.observation and sem.stdout == "ok\n"
     assert "Read-only file system" in dev.observation, dev.observation
     assert "Read-only file system" in site.observation or "No such file" in site.observation, site.observation
 

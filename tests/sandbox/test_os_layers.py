@@ -134,12 +134,12 @@ def test_fork_copy_skips_a_fifo_made_before_seccomp():
 
     root = tempfile.mkdtemp()
     try:
-        os.mkdir(f"{root}/w0")
-        os.mkfifo(f"{root}/w0/pipe")  # would block a naive copy forever
-        Path(f"{root}/w0/f.txt").write_text("x")
+        os.makedirs(f"{root}/w0/work")
+        os.mkfifo(f"{root}/w0/work/pipe")  # would block a naive copy forever
+        Path(f"{root}/w0/work/f.txt").write_text("x")
         cwd = os.getcwd()
         try:
-            name = copy_scratch(root, "w0", [False])
+            name = copy_scratch(root, "w0/work", [False])
         finally:
             os.chdir(cwd)
         assert sorted(os.listdir(f"{root}/{name}")) == ["f.txt"]
@@ -285,9 +285,9 @@ def test_fork_copy_never_follows_a_symlink_swapped_in_during_the_copy(monkeypatc
     secret = tmp_path / "secret.txt"
     secret.write_text("root-only secret")
     root = tmp_path / "scratch"
-    (root / "w0" / "sub").mkdir(parents=True)
-    (root / "w0" / "f.txt").write_text("mine")
-    (root / "w0" / "sub" / "g.txt").write_text("mine too")
+    (root / "w0" / "work" / "sub").mkdir(parents=True)
+    (root / "w0" / "work" / "f.txt").write_text("mine")
+    (root / "w0" / "work" / "sub" / "g.txt").write_text("mine too")
     real_open, swapped = os.open, []
 
     def racing_open(path, flags, mode=0o777, *, dir_fd=None):
@@ -304,7 +304,7 @@ def test_fork_copy_never_follows_a_symlink_swapped_in_during_the_copy(monkeypatc
     monkeypatch.setattr(_episode.os, "open", racing_open)
     cwd = os.getcwd()
     try:
-        name = _episode.copy_scratch(str(root), "w0", [False])
+        name = _episode.copy_scratch(str(root), "w0/work", [False])
     finally:
         os.chdir(cwd)
         monkeypatch.undo()

@@ -374,17 +374,22 @@ def _copy_dir(src_dir: int, dst_dir: int, depth: int) -> None:
 
 
 def copy_scratch(root: str, old: str, trusted: list[bool]) -> str:
-    """Copy scratch dir ``old`` to a new dir under ``root`` (as this process's uid, inside the sandbox)."""
+    """Copy working dir ``old`` (``<area>/work``, relative to ``root``) into a new area inside ``<area>`` and make
+    it the cwd; returns the new working dir, ``<area>/f<pid>-<i>/work`` (as this process's uid, in the sandbox).
+    Nested areas let each fork confine its writes to its own area (``_worker._confine_area``)."""
     trusted[0] = True
     try:
+        parent = os.path.join(root, os.path.dirname(old))
         i = 0
         while True:
-            name = f"f{os.getpid()}-{i}"
+            area = f"f{os.getpid()}-{i}"
             try:
-                os.mkdir(os.path.join(root, name), 0o700)
+                os.mkdir(os.path.join(parent, area), 0o700)
                 break
             except FileExistsError:
                 i += 1
+        name = os.path.join(os.path.dirname(old), area, "work")
+        os.mkdir(os.path.join(root, name), 0o700)
         src = os.open(os.path.join(root, old), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         dst = os.open(os.path.join(root, name), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:

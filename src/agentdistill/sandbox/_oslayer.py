@@ -5,6 +5,7 @@
 - :func:`mount_scratch` — a private, size- and inode-limited tmpfs for the family's scratch dirs.
 - :func:`drop_privileges` — every capability gone (bounding, ambient, permitted, effective) and no_new_privs.
 - :func:`load_seccomp` — the host-compiled BPF filter (``_seccomp.py``), irrevocable once loaded.
+- :func:`restrict_writes` — a Landlock domain (Linux 5.13+): writes only beneath the worker's own scratch area.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ SECCOMP_MODE_FILTER = 2
 SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW = 1, 1 << 2
 _SYSCALLS = {"x86_64": (126, 317), "aarch64": (91, 277)}  # (capset, seccomp) numbers per architecture
 SYS_CAPSET, SYS_SECCOMP = _SYSCALLS.get(os.uname().machine, (-1, -1))  # -1: ENOSYS, so capset fails closed
+# Landlock's three calls have the same numbers on every architecture (the generic syscall table, Linux 5.13)
+SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
+LANDLOCK_CREATE_RULESET_VERSION, LANDLOCK_RULE_PATH_BENEATH = 1, 1
+# LANDLOCK_ACCESS_FS_*: write file, remove dir/file, make char/dir/reg/sock/fifo/block/sym (ABI 1), refer (2),
+# truncate (3). Reading and executing are not handled: the bubblewrap view already decides what can be read.
+_FS_WRITE_BY_ABI = ((1, 0b1_1111_1111_0010), (2, 1 << 13), (3, 1 << 14))
+_FS_FILE_WRITE = (1 << 1) | (1 << 14)  # the rights a rule on a single file (a /dev node) may carry
+_SCOPES = (1 << 0) | (1 << 1)  # ABI 6: abstract unix sockets and signals stay inside the domain
+_WRITABLE_NODES = ("/dev/null", "/dev/zero", "/dev/full")
+O_PATH = getattr(os, "O_PATH", 0o10000000)
 
 
 class OsLayerError(OSError):
@@ -58,7 +69,12 @@ def enter_family(uid: int, gid: int) -> None:
 
 def mount_scratch(path: str, size_bytes: int, inodes: int) -> None:
     _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount(/, private)")
-    opts = f"size={size_bytes},nr_inodes={inodes},mode=0700".encode()
+    mount_tmpfs(path, size_bytes, inodes, 0o700)
+
+
+def mount_tmpfs(path: str, size_bytes: int, inodes: int, mode: int) -> None:
+    """A fresh size- and inode-limited tmpfs on ``path`` in this mount namespace (nosuid, nodev)."""
+    opts = f"size={size_bytes},nr_inodes={inodes},mode={mode:o}".encode()
     _check(
         _libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts), f"mount(tmpfs on {path})"
     )
@@ -118,3 +134,63 @@ def capabilities() -> str:
             if line.startswith("CapEff:"):
                 return line.split()[1]
     return "?"
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [
+        ("handled_fs", ctypes.c_uint64),
+        ("handled_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 where Landlock is missing or switched off (ENOSYS, EOPNOTSUPP)."""
+    ret = _libc.syscall(
+        SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), LANDLOCK_CREATE_RULESET_VERSION
+    )
+    return max(int(ret), 0)
+
+
+def restrict_writes(area: str, abi: int) -> None:
+    """Confine this process and its future children (Landlock, irrevocable): creating, writing, truncating,
+    renaming, linking and removing files only beneath ``area``, plus writes to /dev/null, /dev/zero and
+    /dev/full; from ABI 6 on, signals and abstract unix sockets only inside the domain. A fork that calls this
+    again with its own ``area`` gets the intersection: it can no longer write where its parent could.
+
+    Needs no_new_privs (:func:`drop_privileges`). Raises ``OsLayerError`` when the kernel refuses a step."""
+    handled = 0
+    for since, bits in _FS_WRITE_BY_ABI:
+        if abi >= since:
+            handled |= bits
+    attr = _RulesetAttr(handled, 0, _SCOPES if abi >= 6 else 0)
+    size = ctypes.sizeof(attr) if abi >= 6 else 8  # older kernels know only the first field
+    ruleset = _libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), 0)
+    if ruleset < 0:
+        _check(-1, "landlock_create_ruleset")
+    try:
+        for path, allowed in ((area, handled), *((n, handled & _FS_FILE_WRITE) for n in _WRITABLE_NODES)):
+            try:
+                fd = os.open(path, O_PATH | os.O_CLOEXEC)
+            except FileNotFoundError:
+                if path == area:
+                    raise
+                continue  # a /dev node the view does not have
+            try:
+                rule = _PathBeneath(allowed, fd)
+                _check(
+                    _libc.syscall(
+                        SYS_LANDLOCK_ADD_RULE, ruleset, LANDLOCK_RULE_PATH_BENEATH, ctypes.byref(rule), 0
+                    ),
+                    f"landlock_add_rule({path})",
+                )
+            finally:
+                os.close(fd)
+        _check(_libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)

@@ -7,8 +7,13 @@ Run by the host as ``python -I -S -B _worker.py FD``, normally inside bubblewrap
   pid 1 of the new pid namespace, mounts the family's size-limited tmpfs on the scratch root, and then only
   forks episode workers on request and reaps. When the host closes its channel it exits, and the kernel kills
   every process of the family (pid 1 of a pid namespace takes the namespace with it).
-- **episode worker** — own scratch dir, rlimits, no capabilities, no_new_privs, seccomp filter, then the audit
-  hook and import guard, then the step loop (``_episode.py``); SAG forks are ``os.fork`` of it.
+- **episode worker** — own scratch area, rlimits, no capabilities, no_new_privs, a Landlock domain (writes only
+  beneath its area), seccomp filter, then the audit hook and import guard, then the step loop (``_episode.py``).
+  SAG forks are ``os.fork`` of it: each copies the working dir into a new area *inside* its parent's area and
+  narrows its Landlock domain to that, so a candidate cannot write where its parent or its siblings live.
+
+Scratch layout: an area is a dir under the family root holding ``work`` (the cwd, HOME and TMPDIR of model code)
+and the areas of its forks, e.g. ``w0/work``, ``w0/f12-0/work``, ``w0/f12-0/f31-0/work``.
 """
 
 from __future__ import annotations
@@ -48,8 +53,25 @@ def _fork(trusted: list[bool]) -> int:
         gc.enable()
 
 
+def _confine_area(root: str, work: str, landlock: int, trusted: list[bool]) -> None:
+    """Writes only beneath the area of working dir ``work`` (relative to ``root``), when the kernel has Landlock."""
+    if not landlock:
+        return
+    held, trusted[0] = trusted[0], True  # ctypes calls are audited like model code's
+    try:
+        _oslayer.restrict_writes(os.path.join(root, os.path.dirname(work)), landlock)
+    finally:
+        trusted[0] = held
+
+
 def _episode_loop(
-    chan: _episode.Channel, ns: dict, trusted: list[bool], state: object, root: str, cur: list[str]
+    chan: _episode.Channel,
+    ns: dict,
+    trusted: list[bool],
+    state: object,
+    root: str,
+    cur: list[str],
+    landlock: int,
 ) -> None:
     while True:
         try:
@@ -84,6 +106,8 @@ def _episode_loop(
             os.setsid()
             try:
                 cur[0] = _episode.copy_scratch(root, cur[0], trusted)
+                os.environ["HOME"] = os.environ["TMPDIR"] = os.path.join(root, cur[0])
+                _confine_area(root, cur[0], landlock, trusted)
             except OSError as exc:
                 _wire.send_msg(chan.sock, {"op": "hello", "error": f"copying the scratch dir failed: {exc}"})
                 os._exit(1)
@@ -123,8 +147,10 @@ def _start_episode(msg: dict, fd: int, init: dict, root: str) -> None:
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
+        landlock = int(init.get("landlock", 0)) if init["namespaces"] else 0
         if init["namespaces"]:
             _oslayer.drop_privileges()
+            _confine_area(root, str(msg["dir"]), landlock, trusted)
         if init.get("seccomp"):
             _oslayer.load_seccomp(bytes.fromhex(init["seccomp"]))
     except OSError as exc:
@@ -144,7 +170,7 @@ def _start_episode(msg: dict, fd: int, init: dict, root: str) -> None:
     for name in msg.get("tools", []):
         ns[name] = _episode.Tool(name, chan, int(msg.get("tool_arg_chars", 4000)))
     _wire.send_msg(chan.sock, {"op": "hello", "dir": msg["dir"], "uid": os.getuid()})
-    _episode_loop(chan, ns, trusted, state, root, [str(msg["dir"])])
+    _episode_loop(chan, ns, trusted, state, root, [str(msg["dir"])], landlock)
 
 
 def _family(msg: dict, fd: int, init: dict) -> None:
@@ -157,6 +183,8 @@ def _family(msg: dict, fd: int, init: dict) -> None:
             if os.fork():
                 os._exit(0)  # the child is pid 1 of the family's pid namespace
             _oslayer.mount_scratch(root, int(msg["scratch_bytes"]), int(msg["scratch_inodes"]))
+            for path, size in (("/tmp", msg["tmp_bytes"]), ("/dev/shm", msg["shm_bytes"])):
+                _oslayer.mount_tmpfs(path, int(size), int(msg["scratch_inodes"]), 0o1777)
         else:
             os.makedirs(root, mode=0o700, exist_ok=True)
             if os.geteuid() == 0:

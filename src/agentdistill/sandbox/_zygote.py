@@ -2,8 +2,9 @@
 
 One zygote per host process and mode (CPython + numpy + sympy imported once, ~0.4 s) runs inside bubblewrap with
 every namespace unshared and a read-only view of only the interpreter, its stdlib, the shared libraries and the
-allowed packages (``_bwrap.py``). Each new ``Sandbox`` is a *family*: its own user/mount/pid namespace and tmpfs
-(see ``_worker.py``); a fork of a sandbox is another worker in the same family. Workers' host pids come from
+allowed packages (``_bwrap.py``). Each new ``Sandbox`` is a *family*: its own user/mount/pid namespace and its
+own scratch, /tmp and /dev/shm tmpfs (see ``_worker.py``); a fork of a sandbox is another worker in the same
+family, confined by Landlock to a scratch area of its own. Workers' host pids come from
 SCM_CREDENTIALS (kernel-filled), so the host signals them through pidfds, never by a pid the worker chose.
 """
 
@@ -21,7 +22,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 
-from . import _bwrap, _hostuid, _wire
+from . import _bwrap, _hostuid, _oslayer, _wire
 from ._cgroup import CgroupUnavailable, PidsCgroup
 from ._seccomp import SeccompUnavailable, compile_filter
 
@@ -150,6 +151,8 @@ class Family:
 class Zygote:
     def __init__(self, guards: bool = True, unsafe: bool = False) -> None:
         self.guards, self.namespaces = guards, not unsafe
+        # the kernel's Landlock ABI (0: none): workers then write only beneath their own scratch area
+        self.landlock = _oslayer.landlock_abi() if not unsafe else 0
         self.lock = threading.Lock()
         self.base = tempfile.mkdtemp(prefix="agentdistill-sbx-")  # unsafe mode's scratch; bwrap's stderr log
         self._count = 0
@@ -233,6 +236,7 @@ class Zygote:
                     "guards": guards,
                     "namespaces": not unsafe,
                     "seccomp": seccomp,
+                    "landlock": self.landlock,
                     "read_roots": read_roots,
                 },
             )
@@ -294,6 +298,8 @@ class Zygote:
                         "root": root,
                         "scratch_bytes": scratch_mb * 1024 * 1024,
                         "scratch_inodes": 4096,
+                        "tmp_bytes": _bwrap.TMP_BYTES,  # /tmp and /dev/shm of the family's own
+                        "shm_bytes": _bwrap.SHM_BYTES,
                     },
                 )
                 _wire.send_fd(self.sock, child.fileno())

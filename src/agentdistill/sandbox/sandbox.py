@@ -58,7 +58,7 @@ class Sandbox:
         self._lock = threading.RLock()
         self._closed = False
         self._proc: Worker | None = None
-        self._dir = "w0"
+        self._dir = "w0/work"  # the working dir under the family root: area w0 (_worker.py)
         self.restarts = 0
         self._seq = 0  # step number: a "done" of an earlier step (forged or late) is discarded
         # the step's token: its number and 16 random hex digits, sent with the code and echoed by the worker's
@@ -97,6 +97,8 @@ class Sandbox:
             "seccomp": k,
             "no_capabilities": k,
             "scratch_tmpfs": k,
+            "private_tmp": k,
+            "landlock": k and self._zygote.landlock > 0,
             "nproc_limit": k,
             "rlimits": True,
             "audit_hook": g,
