@@ -163,6 +163,42 @@ CASES = [
     (r"\(3\) and \(5\)", "3, 5", True),
     ("inf", r"\infty", True),
     ("-inf", r"\infty", False),
+    # a third review, against public bug reports (2026-11-30): numerals in a base (rasbt/reasoning-from-scratch#133,
+    # MATH-500 #30, #127)
+    ("528", "52_8", False),
+    ("-378", "-37_8", False),
+    ("52_{8}", "52_8", True),
+    ("4210_5", "4210_{5}", True),
+    ("52", "52_8", True),  # the digits, the base left implicit (math-verify's reading)
+    ("x_1", "x_1", True),
+    # MATH-500 #217 as its gold is written: thousands marked with \!
+    ("11111111100", r"11,\! 111,\! 111,\! 100", True),
+    ("11,111,111,100", r"11,\! 111,\! 111,\! 100", True),
+    ("(11, 111, 111, 100)", r"11,\! 111,\! 111,\! 100", False),
+    # brackets written as text mean open or closed (Math-Verify#25); x \in; sympy intervals from code
+    ("[1, 6]", "(1,6)", False),
+    ("(-3, -1)", "[-3, -1]", False),
+    (r"(-\infty, 3]", r"(-\infty, 3)", False),
+    (r"x \in [-3, -1]", "[-3, -1]", True),
+    ("Interval(-3, -1)", "[-3, -1]", True),
+    ("Interval.open(0, 9)", "(0,9)", True),
+    ("Interval(0, 9)", "(0,9)", False),
+    # no value: 1/0 equals nothing (Math-Verify#14); \sqrt(2) (Math-Verify#41); ellipses (Math-Verify#14)
+    ("12:00", "1:00", False),
+    (r"\frac{1}{0}", r"\frac{2}{0}", False),
+    ("12:00", "12:00", True),
+    (r"4\sqrt(2)", "4", False),
+    (r"4\sqrt(2)", r"4\sqrt{2}", True),
+    (r"\sqrt(3)/2", r"\frac{\sqrt{3}}{2}", True),
+    (r"1, 3, 5, \ldots, 2n-1", r"1, 2, \ldots, n", False),
+    (r"1:4:9:\ldots", r"1:2:3:\ldots", False),
+    (r"1, 3, 5, \ldots, 2n-1", r"1, 3, 5, \dots, 2n-1", True),
+    ("1, 2, 3", r"1, 2, \ldots", False),
+    # a function's value (Math-Verify#64); a trailing clause after the answer (openai/simple-evals#115)
+    ("f(x) = 2x+3", "2x+3", True),
+    (r"f^{-1}(x)=\frac{1}{x}", r"\frac{1}{x}", True),
+    ("f(3) = 5", "5", True),
+    ("The final answer is 5, since 2+3=5.", "5", True),
 ]
 
 
@@ -181,6 +217,9 @@ def test_typed_payload_and_values():
     assert grade_math(sympy.pi / 2, r"\dfrac{\pi}{2}").correct
     assert not grade_math(sympy.pi / 3, r"\dfrac{\pi}{2}").correct
     assert grade_math([1, 2], "(1, 2)").correct
+    # a list or tuple from code cannot say open or closed: its brackets are not compared; text's are
+    assert grade_math([1, 6], "(1,6)").correct and grade_math((1, 6), "[1, 6]").correct
+    assert not grade_math("[1, 6]", "(1,6)").correct and not grade_math([1, 7], "(1,6)").correct
     assert not grade_math({"type": "sympy"}, "1").correct  # a payload with no form is no answer
     # the sandbox's payload shapes (sandbox/_answer.py)
     half = {

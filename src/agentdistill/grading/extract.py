@@ -71,6 +71,7 @@ def _python_form(value: object) -> str:
 
 def _strip_sentence(s: str) -> str:
     s = s.strip().splitlines()[0].strip()
+    s = re.split(r",?\s+(?:since|because|as shown|which is|so that)\b", s, maxsplit=1)[0]  # "5, since 2+3=5"
     s = re.sub(r"^\$+|\$+\.?$", "", s.strip())
     return s.rstrip(" .")
 
@@ -84,6 +85,9 @@ def clean_math(s: str, *, strip_var: bool = True) -> str:
     bold = re.fullmatch(r"\*\*(.+)\*\*", s)
     s = bold.group(1).strip() if bold else s  # markdown bold
     s = re.sub(r"(?<!\\)\\ ", " ", s)  # a LaTeX space (not the \\ row separator)
+    s = re.sub(r"(\d),\\!\s*(?=\d{3})", r"\1,", s)  # "11,\\! 111" is one number, thousands marked in LaTeX
+    s = re.sub(r"\\sqrt\s*\(([^()]*)\)", r"\\sqrt{\1}", s)  # \sqrt(2) as \sqrt{2} (Math-Verify#41)
+    s = re.sub(r"^[a-zA-Z]\s*\\in\s*(?=[\[(])", "", s)  # "x \\in [-3, -1]"
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\!", "").replace("\\,", "")
     s = s.replace("\\left", "").replace("\\right", "")
     s = re.sub(r"\^\s*\{?\\circ\}?|°|\\degree", "", s)

@@ -15,6 +15,10 @@ Kinds of answer and how each is compared:
 - *Sets*: a gold written as an unbracketed comma list (``1, -2``) is a set of answers, as math-verify reads it:
   any order (a Python list or tuple answer too); a bracketed gold (``(1, -2)``, a point) keeps its order.
 - *Intervals*: against a gold interval, ``[-2, 7]`` is read as one (math-verify), not as a Python list.
+- *Notation that carries meaning* (``grading.forms``): numerals in a base (``52_8``), bracketed pairs written
+  as text (``[1, 6]`` is not ``(1, 6)``), sequences with an ellipsis; a value with no meaning (``1/0``,
+  ``12:00`` read as 12/0) equals nothing but the same text.
+- *Functions*: ``f(x) = 2x+3`` against ``2x+3`` compares the right side, as ``x = 5`` does.
 - *Complex numbers*: against a side holding the imaginary unit (Python ``6-5j``, sympy ``I``), the symbol
   ``i`` of a LaTeX answer is the imaginary unit.
 - Everything else (sets, intervals, tuples, expressions with variables): math-verify.
@@ -28,6 +32,7 @@ import threading
 from fractions import Fraction
 from typing import Any
 
+from agentdistill.grading import forms
 from agentdistill.grading.extract import clean_math, extract_math_answer
 from agentdistill.grading.pyexpr import looks_python, python_to_sympy
 from agentdistill.grading.types import Grade
@@ -126,7 +131,9 @@ def _numbers_equal(a: Any, b: Any, exact: bool, tol: float) -> bool:
 
     try:
         da, db = sympy.N(a, _EXACT_DIGITS), sympy.N(b, _EXACT_DIGITS)
-        if da.has(sympy.oo, -sympy.oo, sympy.zoo) or db.has(sympy.oo, -sympy.oo, sympy.zoo):
+        if da.has(sympy.zoo, sympy.nan) or db.has(sympy.zoo, sympy.nan):
+            return False  # 1/0 has no value to be equal to (Math-Verify#14: "12:00" read as 12/0)
+        if da.has(sympy.oo, -sympy.oo) or db.has(sympy.oo, -sympy.oo):
             return bool(da == db)
         if exact:
             if da == 0 or db == 0:
@@ -254,10 +261,20 @@ def _parse_pair(pred: str, g: str) -> tuple[list[Any], list[Any]]:
 
     gp, pp = _parse(g), _parse(pred)
     gv = gp[0] if gp and isinstance(gp[0], sympy.Basic) else None
-    bracket = pred.strip()[:1] == "[" or pred.strip()[-1:] == "]"
-    if gv is not None and gv.atoms(sympy.Interval) and pp and isinstance(pp[0], sympy.Tuple) and bracket:
-        latex = _parse(pred, python=False)  # "[-2, 7]" is an interval here, not a Python list
-        if latex and isinstance(latex[0], sympy.Basic) and latex[0].free_symbols <= pp[0].free_symbols:
+    pv = pp[0] if pp and isinstance(pp[0], sympy.Basic) else None
+    # against an interval, a bracketed pair is that interval ("[-2, 7]", not a Python list)
+    if isinstance(gv, sympy.Interval) and (interval := forms.as_interval(pred, _parse)) is not None:
+        pp = [interval, pred]
+    elif isinstance(pv, sympy.Interval) and (interval := forms.as_interval(g, _parse)) is not None:
+        gp, gv = [interval, g], interval
+    elif (
+        gv is not None
+        and gv.atoms(sympy.Interval)
+        and isinstance(pv, sympy.Tuple)
+        and pred.strip()[:1] == "["
+    ):
+        latex = _parse(pred, python=False)  # a union of intervals: the prediction read as LaTeX
+        if latex and isinstance(latex[0], sympy.Basic) and latex[0].free_symbols <= pv.free_symbols:
             pp = latex
     if _set_of_answers(g, gv, pp):
         gp, pp = _as_set(gp), _as_set(pp)
@@ -265,22 +282,42 @@ def _parse_pair(pred: str, g: str) -> tuple[list[Any], list[Any]]:
 
 
 def _is_symbol(s: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z](?:_\{?\w+\}?)?|\\[a-zA-Z]+", s.strip()))
+    """A name whose value the other side gives: ``x``, ``a_1``, ``\\theta``, or a function at a point or
+    variable (``f(x)``, ``f^{-1}(x)``, ``p(3)``; Math-Verify#64)."""
+    name = r"(?:[A-Za-z](?:_\{?\w+\}?)?|\\[a-zA-Z]+)"
+    return bool(re.fullmatch(rf"{name}(?:\^\{{?-1\}}?)?(?:\([^()=]*\))?", s.strip()))
 
 
-def _compare(pred: str, g: str, tol: float, detail: str) -> Grade:
+def _sequences_equal(p: list[str], g: list[str], tol: float, text: bool) -> bool:
+    """Two sequences with an ellipsis: the ellipses at the same places, the other items equal."""
+    if len(p) != len(g) or [i == "..." for i in p] != [i == "..." for i in g]:
+        return False
+    return all(a == "..." or _compare(a, b, tol, "", text).correct for a, b in zip(p, g, strict=True))
+
+
+def _compare(pred: str, g: str, tol: float, detail: str, text: bool = True) -> Grade:
+    """``text``: the prediction was written as text (its brackets mean something), not a value from code."""
+
     def grade(ok: bool, method: str) -> Grade:
         return Grade(correct=ok, em=float(ok), method=method, detail=detail)
 
+    ps, gs_ = forms.ellipsis_items(pred), forms.ellipsis_items(g)
+    if ps is not None or gs_ is not None:
+        return grade(ps is not None and gs_ is not None and _sequences_equal(ps, gs_, tol, text), "sequence")
+    numeral = forms.numerals_equal(pred, g)
+    if numeral is not None:
+        return grade(numeral, "numeral")
+    if text and forms.brackets_disagree(pred, g):
+        return grade(False, "brackets")
     pe, ge = _split_equation(pred), _split_equation(g)
     if pe and ge:
         verdict = _equations_equal(pe, ge)
         if verdict is not None:
             return grade(verdict, "equation")
     elif pe and _is_symbol(pe[0]):  # "x = 5" against "5": compare the value
-        return _compare(pe[1], g, tol, detail)
+        return _compare(pe[1], g, tol, detail, text)
     elif ge and _is_symbol(ge[0]):
-        return _compare(pred, ge[1], tol, detail)
+        return _compare(pred, ge[1], tol, detail, text)
     elif pe or ge:  # an equation against an expression
         return grade(False, "equation")
 
@@ -313,9 +350,10 @@ def grade_math(
     detail = f"extracted={raw!r} cleaned={pred!r} gold={g!r}"
     if not pred:
         return Grade(correct=False, method="empty", detail=detail)
-    result = _compare(pred, g, numeric_tolerance, detail)
+    text = isinstance(prediction, str)  # a list or tuple from code has brackets that mean nothing
+    result = _compare(pred, g, numeric_tolerance, detail, text)
     if result.method == "unparsed" and (raw.strip() != pred or graw.strip() != g):
-        again = _compare(raw.strip(), graw.strip(), numeric_tolerance, detail)  # try the uncleaned forms
+        again = _compare(raw.strip(), graw.strip(), numeric_tolerance, detail, text)  # the uncleaned forms
         if again.method != "unparsed":
             return again
     return result

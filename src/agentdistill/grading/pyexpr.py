@@ -187,6 +187,9 @@ class _Unsupported(Exception):
     pass
 
 
+_INTERVALS = ("open", "Lopen", "Ropen")
+
+
 def _name(node: ast.AST) -> str:
     """``pi`` or ``sympy.pi`` / ``math.sqrt`` / ``np.float64`` -> the last name."""
     if isinstance(node, ast.Name):
@@ -233,10 +236,16 @@ def _walk(node: ast.AST) -> Any:
         return sympy.Eq(_walk(node.left), _walk(node.comparators[0]), evaluate=False)
     if isinstance(node, ast.Call) and not node.keywords:
         name = _name(node.func)
+        owner = node.func.value if isinstance(node.func, ast.Attribute) else None
+        if isinstance(owner, ast.Name | ast.Attribute) and _name(owner) == "Interval" and name in _INTERVALS:
+            return getattr(sympy.Interval, name)(*(_walk(a) for a in node.args))  # Interval.open(0, 9)
         if name not in _FUNCS:
             raise _Unsupported(name)
         return _FUNCS[name](*(_walk(a) for a in node.args))
     raise _Unsupported(type(node).__name__)
+
+
+_DIGIT_SUBSCRIPT = re.compile(r"(?<![\w.])[0-9A-Z]*\d[0-9A-Z]*_\d")
 
 
 def looks_python(text: str) -> bool:
@@ -245,6 +254,8 @@ def looks_python(text: str) -> bool:
     if not s or _LATEX_MARKS.search(s):
         return False
     if "{" in s and not (s.startswith("{") and s.endswith("}")):
+        return False
+    if _DIGIT_SUBSCRIPT.search(s):  # 52_8 is a numeral in base 8 (LaTeX), not Python's 528
         return False
     try:
         ast.parse(s, mode="eval")
