@@ -1,6 +1,7 @@
 """Parser cases from a review of real model outputs against smolagents-style bug reports (2026-11-30): code on
 the ``Code:`` line, one-line fenced blocks, fences inside ``<code>`` tags, annotated assignments that look like
-narration, prose after an unclosed block, fence info strings. Each was misparsed before."""
+narration, prose after an unclosed block, fence info strings; then stray fences, invalid untagged blocks, closing
+markers cut by length and smolagents' own log lines (a third review). Each was misparsed before."""
 
 from __future__ import annotations
 
@@ -76,6 +77,51 @@ CASES: list[tuple[str, str, str | None, str | None]] = [
     (
         "json after a fence is not an info string",
         f'Thought: t\n{F}json {{"a": 1}}\n{F}py\nprint(1)\n{F}',
+        None,
+        "print(1)",
+    ),
+    # a third review, against public smolagents bug reports (2026-11-30)
+    (
+        "stray bare fence before ```py (smolagents#201)",
+        f"Thought: t\nCode:\n{F}\n{F}py\nprint(1)\n{F}<end_code>",
+        None,
+        "print(1)",
+    ),
+    ("stray ```python before ```py", f"Thought: t\nCode:\n{F}python\n{F}py\nprint(1)\n{F}", None, "print(1)"),
+    ("empty py block stays empty", f"Thought: t\nCode:\n{F}py\n{F}", "empty_code", None),
+    (
+        "an invalid untagged block before a valid one (smolagents#1219)",
+        f'Thought:\nxxxx\n{F}\ninvalid code\n{F}\n\n{F}\nprint("valid code")\n{F}',
+        None,
+        'print("valid code")',
+    ),
+    (
+        "closing tag cut by max_tokens (smolagents#1851)",
+        "Thought: t\n<code>\nresult = 2\nfinal_answer(result)\n</code",
+        None,
+        "result = 2\nfinal_answer(result)",
+    ),
+    (
+        "closing fence cut by max_tokens",
+        f"Code:\n{F}py\nx = 2\nfinal_answer(x)\n``",
+        None,
+        "x = 2\nfinal_answer(x)",
+    ),
+    (
+        "smolagents' 'Calling tools:' log after an unclosed block (smolagents#1703)",
+        f"Code:\n{F}py\nprint(1)\nCalling tools:\n[{{'id': 'call_1'}}]",
+        None,
+        "print(1)",
+    ),
+    (
+        "an Output: line inside a triple-quoted string does not end the code",
+        f'Code:\n{F}py\ns = """\nOutput: x\n"""\nprint(s)\n',
+        None,
+        's = """\nOutput: x\n"""\nprint(s)',
+    ),
+    (
+        "a narration line still ends it",
+        f"Code:\n{F}py\nprint(1)\nObservation: the answer is 5",
         None,
         "print(1)",
     ),

@@ -62,7 +62,11 @@ _CODE_LABEL_INLINE = re.compile(  # "Code: final_answer(6*7)": the code on the l
 _INLINE_FENCED = re.compile(r"\s*(`{1,3})(?:py(?:thon)?\s)?(.*?)\1\s*", re.DOTALL)
 _CODE_LABEL_TAIL = re.compile(r"\n?[ \t]*(?:\*\*)?code(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*$", re.IGNORECASE)
 # Lines that end the action: the model moved on to narrating (a hallucinated observation or next step).
-_CHATTER = re.compile(r"^\s*(?:Observation|Thought|Output|Result)s?\s*:", re.IGNORECASE | re.MULTILINE)
+_CHATTER = re.compile(
+    r"^\s*(?:Observation|Thought|Output|Result|Calling tool)s?\s*:", re.IGNORECASE | re.MULTILINE
+)  # "Calling tools:" is smolagents' own log line (smolagents#1703)
+# the start of a closing marker cut off by max_tokens ("</co", "``") at the very end of an unclosed block
+_PARTIAL_CLOSE = re.compile(r"\n[ \t]*(?:<(?:/(?:c(?:o(?:d(?:e)?)?)?)?)?|`{1,2})[ \t]*$")
 # prose after an unclosed block: a capitalised sentence of three or more words, after a blank line
 _PROSE_LINE = re.compile(r"^[A-Z][a-z']+(?:[ \t]+[^\s=()\[\]{}:]+){2,}[ \t]*$")  # no code marks
 _TOOL_CALL = re.compile(r"(?:^|\n)\s*Action\s*:|<tool_call>|\"(?:name|tool|action)\"\s*:", re.IGNORECASE)
@@ -195,6 +199,25 @@ def _chatter_lines(text: str) -> list[re.Match[str]]:
     return out
 
 
+def _cut_at_chatter(body: str) -> str:
+    """An unclosed block up to narration: at the first narration line before which the code parses (an
+    ``Output:`` line inside a triple-quoted string is not one), else the whole body if it parses, else the first."""
+    chatter = _chatter_lines(body)
+    if not chatter:
+        return body
+    for m in chatter:
+        if not _syntax_error(_tidy(body[: m.start()])):
+            return body[: m.start()]
+    return body if not _syntax_error(_tidy(body)) else body[: chatter[0].start()]
+
+
+def _unclosed_body(body: str, python: bool) -> str:
+    """The body of a block cut by length or by a stop string: a partial closing marker dropped, then cut at
+    narration and before trailing prose (Python blocks)."""
+    body = _PARTIAL_CLOSE.sub("", body)
+    return _cut_trailing_prose(_cut_at_chatter(body)) if python else _cut_at_chatter(body)
+
+
 def _cut_trailing_prose(body: str) -> str:
     """An unclosed block that does not parse, cut before a paragraph of prose after a blank line when what
     comes before it parses ("print(x)\n\nThis will search for x.")."""
@@ -228,8 +251,9 @@ def _fence_blocks(text: str) -> list[_Block]:
             i += 1
             continue
         m = _FENCE_LINE.match(lines[i])
-        if m is None:
-            i += 1
+        after = _FENCE_LINE.match(lines[i + 1]) if m is not None and i + 1 < len(lines) else None
+        if m is None or (after is not None and after.group(1) and m.group(1).lower() in _PY_TAGS):
+            i += 1  # not a fence, or a stray opening fence right before the real one ("```" then "```py")
             continue
         lang = m.group(1).lower()
         closes: list[tuple[int, str]] = []  # (line, body) for each line that can close the block
@@ -243,12 +267,8 @@ def _fence_blocks(text: str) -> list[_Block]:
         if closes and lang in _PY_TAGS and (chosen is None or _syntax_error(_tidy(chosen[1]))):
             chosen = next((c for c in closes if not _syntax_error(_tidy(c[1]))), chosen)
         if chosen is None:  # unclosed (cut by length or by the stop string): up to narration, if any
-            body = "".join(lines[i + 1 :])
-            chatter = _chatter_lines(body)
-            body = body[: chatter[0].start()] if chatter else body
-            out.append(
-                _Block(offsets[i], len(text), _cut_trailing_prose(body) if lang in _PY_TAGS else body, lang)
-            )
+            body = _unclosed_body("".join(lines[i + 1 :]), lang in _PY_TAGS)
+            out.append(_Block(offsets[i], len(text), body, lang))
             break
         out.append(_Block(offsets[i], offsets[chosen[0] + 1], chosen[1], lang))
         i = chosen[0] + 1
@@ -259,7 +279,9 @@ def _all_blocks(text: str) -> list[_Block]:
     blocks = _fence_blocks(text)
     for m in _CODE_TAG.finditer(text):  # a fence inside the tags is the block itself
         if not any(b.start <= m.start() < b.end or m.start() <= b.start < m.end() for b in blocks):
-            blocks.append(_Block(m.start(), m.end(), m.group(1), "<code>"))
+            closed = m.group(0).lower().endswith("</code>")
+            body = m.group(1) if closed else _unclosed_body(m.group(1), True)
+            blocks.append(_Block(m.start(), m.end(), body, "<code>"))
     return sorted(blocks, key=lambda b: b.start)
 
 
@@ -394,6 +416,8 @@ def parse_step(text: str) -> ParsedStep:
     tagged = [b for b in pool if b.lang != ""]
     if pool:
         chosen = _run_of_blocks(text, tagged or pool, blocks)
+        if len(chosen) > 1 and not tagged:  # untagged blocks: one that is not code is prose (smolagents#1219)
+            chosen = [b for b in chosen if not _syntax_error(_tidy(b.body))] or chosen
         thought = with_think(_clean_thought(text[: chosen[0].start]))
         source = "tag" if all(b.lang == "<code>" for b in chosen) else "fence"
         return _finish(thought, [b.body for b in chosen], source)
