@@ -130,7 +130,7 @@ def test_fork_copies_inside_the_boundary_fifo_sparse_symlink(host):
 
 
 def test_fork_copy_skips_a_fifo_made_before_seccomp():
-    from agentdistill.sandbox._episode import copy_scratch
+    from agentdistill.sandbox._areas import copy_scratch
 
     root = tempfile.mkdtemp()
     try:
@@ -280,7 +280,7 @@ def test_popen_check_sees_a_child_that_ran():
 
 def test_fork_copy_never_follows_a_symlink_swapped_in_during_the_copy(monkeypatch, tmp_path):
     """The file is replaced by a symlink to a secret between the scan and the open: the copy does not follow it."""
-    from agentdistill.sandbox import _episode
+    from agentdistill.sandbox import _areas
 
     secret = tmp_path / "secret.txt"
     secret.write_text("root-only secret")
@@ -301,10 +301,10 @@ def test_fork_copy_never_follows_a_symlink_swapped_in_during_the_copy(monkeypatc
             os.symlink(secret if path == "f.txt" else tmp_path, target)
         return real_open(path, flags, mode, dir_fd=dir_fd)
 
-    monkeypatch.setattr(_episode.os, "open", racing_open)
+    monkeypatch.setattr(_areas.os, "open", racing_open)
     cwd = os.getcwd()
     try:
-        name = _episode.copy_scratch(str(root), "w0/work", [False])
+        name = _areas.copy_scratch(str(root), "w0/work", [False])
     finally:
         os.chdir(cwd)
         monkeypatch.undo()

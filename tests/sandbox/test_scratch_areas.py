@@ -90,7 +90,7 @@ def test_an_adopted_candidate_forks_again_and_its_own_forks_are_confined_too():
 
 
 @needs_landlock
-def test_tmp_dev_shm_proc_and_ptys_are_not_writable():
+def test_tmp_dev_shm_and_proc_are_not_writable():
     paths = [
         "/tmp/x",
         "/dev/shm/x",
@@ -100,14 +100,23 @@ def test_tmp_dev_shm_proc_and_ptys_are_not_writable():
     ]
     with _os_only() as sb:
         r = sb.run(_TRY_WRITE.format(paths=paths))
-        pty = sb.run(
-            "import os\ntry:\n    os.open('/dev/ptmx', os.O_RDWR)\n    print('open')\nexcept OSError as e:\n"
-            "    print(e.errno)"
-        )
         null = sb.run("open('/dev/null', 'w').write('x')\nprint('ok')")
     assert r.stdout.splitlines() == [f"{p} 13" for p in paths], r.observation
-    assert pty.stdout == "13\n", pty.observation
     assert null.stdout == "ok\n", null.observation
+
+
+def test_no_pty_can_be_allocated_even_read_only():
+    """Opening /dev/ptmx, even read-only (which Landlock does not check), would take one of the host's
+    kernel.pty.max slots: each episode hides /dev/pts under an empty read-only tmpfs."""
+    probe = (
+        "import os\nfor flags in (os.O_RDONLY, os.O_RDWR):\n    try:\n        os.open('/dev/ptmx', flags)\n"
+        "        print('allocated')\n    except OSError as e:\n        print(e.errno)"
+    )
+    with _os_only() as sb:
+        r = sb.run(probe)
+        pts = sb.run("import os\nprint(os.listdir('/dev/pts'))")
+    assert "allocated" not in r.stdout and len(r.stdout.split()) == 2, r.observation
+    assert pts.stdout == "[]\n", pts.observation
 
 
 @pytest.mark.skipif(ABI < 6, reason="Landlock signal scoping needs ABI 6 (Linux 6.12+)")
@@ -131,3 +140,81 @@ def test_each_episode_has_its_own_tmp_and_dev_shm():
         a, b = one.run(probe).stdout.split(), two.run(probe).stdout.split()
     assert len(a) == 2 and len(b) == 2
     assert a[0] != b[0] and a[1] != b[1]  # different tmpfs instances, not one mount of bubblewrap's
+
+
+@needs_landlock
+def test_a_fork_that_reports_a_forged_dir_is_refused():
+    """Model code patches its worker so a fork names a dir outside its area ('../tmp'); a restart there would
+    have no write limit. The host accepts only ``<parent area>/f<pid>-<i>/work``."""
+    patch = (
+        "import sys\nm = sys.modules['__main__']\norig = m._enter_fork_area\n"
+        "m._enter_fork_area = lambda root, old, trusted: (orig(root, old, trusted), '../tmp')[1]\nprint('patched')"
+    )
+    with _os_only() as sb:
+        assert sb.run(patch).stdout == "patched\n"
+        with pytest.raises(RuntimeError, match="bad scratch dir"):
+            sb.fork()
+        assert sb.run("print('parent fine')").stdout == "parent fine\n"
+
+
+@needs_landlock
+def test_a_working_dir_swapped_for_a_symlink_never_widens_a_restart():
+    attack = "import os, shutil\nos.chdir('..')\nshutil.rmtree('work')\nos.symlink('/', 'work')\nos._exit(1)"
+    with _os_only() as sb:
+        sb.run(attack)
+        try:
+            r = sb.run(_TRY_WRITE.format(paths=["/tmp/pwned", "pwned"]))
+        except Exception as exc:  # noqa: BLE001 - failing to restart there is the safe outcome
+            assert "not a directory" in str(exc), exc
+        else:
+            assert "/tmp/pwned WRITTEN" not in r.stdout, r.observation
+
+
+@needs_landlock
+def test_a_file_the_parent_left_open_writes_the_candidates_own_copy():
+    with _os_only() as parent:
+        parent.run("log = open('log.txt', 'a')\nlog.write('parent\\n')\nlog.flush()")
+        loser = parent.fork()
+        try:
+            r = loser.run("log.write('loser\\n')\nlog.flush()\nprint(open('log.txt').read().split())")
+        finally:
+            loser.close()
+        assert r.stdout == "['parent', 'loser']\n", r.observation
+        assert parent.run("print(open('log.txt').read().split())").stdout == "['parent']\n"
+
+
+@needs_landlock
+def test_an_at_fork_hook_planted_by_the_parent_runs_already_confined():
+    plant = (
+        "import os\nhome = os.getcwd()\n"
+        "def grab():\n    global fh\n    try:\n        fh = open(home + '/state.txt', 'a')\n"
+        "    except OSError as e:\n        fh = e\n"
+        "os.register_at_fork(after_in_child=grab)\nopen('state.txt', 'w').write('parent')"
+    )
+    with _os_only() as parent:
+        parent.run(plant)
+        loser = parent.fork()
+        try:
+            r = loser.run("print(type(fh).__name__)")
+        finally:
+            loser.close()
+        assert r.stdout == "PermissionError\n", r.observation
+        assert parent.run("print(open('state.txt').read())").stdout == "parent\n"
+
+
+@needs_landlock
+def test_fork_depth_is_bounded_with_a_clear_error_and_tempfile_follows_the_fork():
+    with _os_only() as sb:
+        sb.run("import tempfile\nbefore = tempfile.gettempdir()")
+        rounds = 0
+        with pytest.raises(RuntimeError, match="SAG fork depth limit"):
+            for rounds in range(1, 40):  # noqa: B007 - the count is asserted below
+                child = sb.fork()
+                if rounds == 1:
+                    r = child.run(
+                        "import os\nfd, path = tempfile.mkstemp()\nprint(path.startswith(os.getcwd()))"
+                    )
+                    assert r.stdout == "True\n", r.observation
+                sb.adopt(child)
+        assert rounds == 16  # Landlock stacks 16 domains: the worker's own and 15 forks; the 16th fails
+        assert sb.run("print('still serving')").stdout == "still serving\n"

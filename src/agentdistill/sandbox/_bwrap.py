@@ -22,6 +22,7 @@ from ._presets import PRELOAD
 WORKER_DIR = Path(__file__).parent
 WORKER_FILES = (
     "_worker.py",
+    "_areas.py",
     "_episode.py",
     "_guards.py",
     "_oslayer.py",

@@ -14,7 +14,6 @@ import os
 import resource
 import signal
 import socket
-import stat
 import sys
 
 if __package__:
@@ -30,7 +29,6 @@ _thread_count = _thread._count  # captured: model code may overwrite module attr
 _listdir = os.listdir
 STEP_FILE = "<step>"
 MAX_MESSAGE_CHARS = 2000
-COPY_DEPTH = 32
 
 
 class FinalAnswer(BaseException):  # BaseException: `except Exception` in model code must not swallow it
@@ -309,95 +307,3 @@ def run_step(
     if _extra_threads(trusted):
         out["fatal"] = "threads are not allowed: a thread outlived the step"
     return out
-
-
-def _copy_file(name: str, src_dir: int, dst_dir: int) -> None:
-    """Copy one regular file (never follows a symlink, never blocks on a FIFO; holes stay holes)."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=src_dir)
-    except OSError:
-        return  # swapped for a symlink or removed since the scan: skip
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return
-        out = os.open(
-            name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, st.st_mode & 0o700, dir_fd=dst_dir
-        )
-        try:
-            pos = 0
-            while pos < st.st_size:
-                try:
-                    start = os.lseek(fd, pos, os.SEEK_DATA)
-                except OSError:
-                    break  # only a hole remains
-                end = os.lseek(fd, start, os.SEEK_HOLE)
-                os.lseek(fd, start, os.SEEK_SET)
-                os.lseek(out, start, os.SEEK_SET)
-                left = end - start
-                while left > 0:
-                    chunk = os.read(fd, min(left, 1 << 20))
-                    if not chunk:
-                        break
-                    os.write(out, chunk)
-                    left -= len(chunk)
-                pos = end
-            os.ftruncate(out, st.st_size)
-        finally:
-            os.close(out)
-    finally:
-        os.close(fd)
-
-
-def _copy_dir(src_dir: int, dst_dir: int, depth: int) -> None:
-    if depth > COPY_DEPTH:
-        return
-    for entry in os.scandir(src_dir):
-        st = entry.stat(follow_symlinks=False)
-        if stat.S_ISDIR(st.st_mode):
-            os.mkdir(entry.name, 0o700, dir_fd=dst_dir)
-            try:
-                sub = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=src_dir)
-            except OSError:
-                continue
-            dsub = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dst_dir)
-            try:
-                _copy_dir(sub, dsub, depth + 1)
-            finally:
-                os.close(sub)
-                os.close(dsub)
-        elif stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(entry.name, dir_fd=src_dir), entry.name, dir_fd=dst_dir)
-        elif stat.S_ISREG(st.st_mode):
-            _copy_file(entry.name, src_dir, dst_dir)
-        # FIFOs, sockets and devices are not copied
-
-
-def copy_scratch(root: str, old: str, trusted: list[bool]) -> str:
-    """Copy working dir ``old`` (``<area>/work``, relative to ``root``) into a new area inside ``<area>`` and make
-    it the cwd; returns the new working dir, ``<area>/f<pid>-<i>/work`` (as this process's uid, in the sandbox).
-    Nested areas let each fork confine its writes to its own area (``_worker._confine_area``)."""
-    trusted[0] = True
-    try:
-        parent = os.path.join(root, os.path.dirname(old))
-        i = 0
-        while True:
-            area = f"f{os.getpid()}-{i}"
-            try:
-                os.mkdir(os.path.join(parent, area), 0o700)
-                break
-            except FileExistsError:
-                i += 1
-        name = os.path.join(os.path.dirname(old), area, "work")
-        os.mkdir(os.path.join(root, name), 0o700)
-        src = os.open(os.path.join(root, old), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        dst = os.open(os.path.join(root, name), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        try:
-            _copy_dir(src, dst, 0)
-        finally:
-            os.close(src)
-            os.close(dst)
-        os.chdir(os.path.join(root, name))
-        return name
-    finally:
-        trusted[0] = False

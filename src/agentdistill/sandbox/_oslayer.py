@@ -15,7 +15,7 @@ import os
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x1, 0x2, 0x4, 0x4000, 0x40000
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP = 1, 24, 38, 22
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 SECCOMP_MODE_FILTER = 2
@@ -72,12 +72,12 @@ def mount_scratch(path: str, size_bytes: int, inodes: int) -> None:
     mount_tmpfs(path, size_bytes, inodes, 0o700)
 
 
-def mount_tmpfs(path: str, size_bytes: int, inodes: int, mode: int) -> None:
-    """A fresh size- and inode-limited tmpfs on ``path`` in this mount namespace (nosuid, nodev)."""
+def mount_tmpfs(path: str, size_bytes: int, inodes: int, mode: int, readonly: bool = False) -> None:
+    """A fresh size- and inode-limited tmpfs on ``path`` in this mount namespace (nosuid, nodev; read-only on
+    request: an empty one hides what was there, e.g. /dev/pts, so /dev/ptmx allocates no host pty)."""
     opts = f"size={size_bytes},nr_inodes={inodes},mode={mode:o}".encode()
-    _check(
-        _libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts), f"mount(tmpfs on {path})"
-    )
+    flags = MS_NOSUID | MS_NODEV | (MS_RDONLY if readonly else 0)
+    _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, opts), f"mount(tmpfs on {path})")
 
 
 class _CapHeader(ctypes.Structure):
@@ -149,6 +149,14 @@ class _PathBeneath(ctypes.Structure):
     _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
+def _add_rule(ruleset: int, fd: int, allowed: int, what: str) -> None:
+    rule = _PathBeneath(allowed, fd)
+    _check(
+        _libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, LANDLOCK_RULE_PATH_BENEATH, ctypes.byref(rule), 0),
+        f"landlock_add_rule({what})",
+    )
+
+
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version, 0 where Landlock is missing or switched off (ENOSYS, EOPNOTSUPP)."""
     ret = _libc.syscall(
@@ -157,13 +165,14 @@ def landlock_abi() -> int:
     return max(int(ret), 0)
 
 
-def restrict_writes(area: str, abi: int) -> None:
+def restrict_writes(area_fd: int, abi: int) -> None:
     """Confine this process and its future children (Landlock, irrevocable): creating, writing, truncating,
-    renaming, linking and removing files only beneath ``area``, plus writes to /dev/null, /dev/zero and
+    renaming, linking and removing files only beneath the dir ``area_fd``, plus writes to /dev/null, /dev/zero and
     /dev/full; from ABI 6 on, signals and abstract unix sockets only inside the domain. A fork that calls this
     again with its own ``area`` gets the intersection: it can no longer write where its parent could.
 
-    Needs no_new_privs (:func:`drop_privileges`). Raises ``OsLayerError`` when the kernel refuses a step."""
+    Needs no_new_privs (:func:`drop_privileges`). Raises ``OsLayerError`` when the kernel refuses a step (E2BIG:
+    Landlock stacks at most 16 domains, so a chain of forks can narrow itself 15 times)."""
     handled = 0
     for since, bits in _FS_WRITE_BY_ABI:
         if abi >= since:
@@ -174,21 +183,14 @@ def restrict_writes(area: str, abi: int) -> None:
     if ruleset < 0:
         _check(-1, "landlock_create_ruleset")
     try:
-        for path, allowed in ((area, handled), *((n, handled & _FS_FILE_WRITE) for n in _WRITABLE_NODES)):
+        _add_rule(ruleset, area_fd, handled, "the scratch area")
+        for path in _WRITABLE_NODES:
             try:
                 fd = os.open(path, O_PATH | os.O_CLOEXEC)
             except FileNotFoundError:
-                if path == area:
-                    raise
                 continue  # a /dev node the view does not have
             try:
-                rule = _PathBeneath(allowed, fd)
-                _check(
-                    _libc.syscall(
-                        SYS_LANDLOCK_ADD_RULE, ruleset, LANDLOCK_RULE_PATH_BENEATH, ctypes.byref(rule), 0
-                    ),
-                    f"landlock_add_rule({path})",
-                )
+                _add_rule(ruleset, fd, handled & _FS_FILE_WRITE, path)
             finally:
                 os.close(fd)
         _check(_libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")

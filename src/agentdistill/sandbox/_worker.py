@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import errno
 import gc
 import os
 import select
@@ -30,6 +31,7 @@ import sys
 if __name__ == "__main__":  # make the sibling helpers importable, then forget the path
     _here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, _here)
+    import _areas  # noqa: E402
     import _episode  # noqa: E402
     import _guards  # noqa: E402
     import _oslayer  # noqa: E402
@@ -38,30 +40,78 @@ if __name__ == "__main__":  # make the sibling helpers importable, then forget t
 
     sys.path.remove(_here)
 else:  # imported by the host for tests/type checks only
-    from . import _episode, _guards, _oslayer, _presets, _wire  # type: ignore[no-redef]
+    from . import _areas, _episode, _guards, _oslayer, _presets, _wire  # type: ignore[no-redef]
 
 SANDBOX_UID = 1000  # the only uid inside; the host's uid outside (the kernel's user-namespace mapping)
 
 
-def _fork(trusted: list[bool]) -> int:
+# A SAG fork's plan, set right before os.fork and read by the first at-fork hook in the child (registered when
+# the episode starts, so it runs before any hook model code registers): the child is in its own area, its
+# Landlock domain narrowed to it, before any code of the parent's episode runs in it.
+_FORK: dict = {}
+_DEPTH_LIMIT = "SAG fork depth limit: Landlock stacks at most 16 domains, so an episode forks and adopts at most 15 times"
+
+
+def _after_fork_in_child() -> None:
+    plan = _FORK.pop("plan", None)
+    if plan is None:  # a fork of model code's own: same area, same domain
+        return
+    root, old, landlock = plan
+    try:
+        new, area = _areas.make_fork_area(root, old)
+        try:
+            if landlock:
+                _oslayer.restrict_writes(area, landlock)
+        finally:
+            os.close(area)
+        _FORK["made"] = new
+    except OSError as exc:
+        _FORK["error"] = _DEPTH_LIMIT if exc.errno == errno.E2BIG else str(exc)
+
+
+def _fork(trusted: list[bool], root: str, old: str, landlock: int) -> int:
     gc.disable()
     trusted[0] = True
+    _FORK.clear()
+    _FORK["plan"] = (root, old, landlock)
     try:
         return os.fork()
     finally:
+        _FORK.pop("plan", None)
         trusted[0] = False
         gc.enable()
 
 
-def _confine_area(root: str, work: str, landlock: int, trusted: list[bool]) -> None:
-    """Writes only beneath the area of working dir ``work`` (relative to ``root``), when the kernel has Landlock."""
+def _confine(area_fd: int, landlock: int, trusted: list[bool]) -> None:
+    """Writes only beneath the area ``area_fd``, when the kernel has Landlock."""
     if not landlock:
         return
     held, trusted[0] = trusted[0], True  # ctypes calls are audited like model code's
     try:
-        _oslayer.restrict_writes(os.path.join(root, os.path.dirname(work)), landlock)
+        _oslayer.restrict_writes(area_fd, landlock)
     finally:
         trusted[0] = held
+
+
+def _enter_fork_area(root: str, old: str, trusted: list[bool]) -> str:
+    """In a SAG fork, after the at-fork hook made its area: copy the working dir, move into it, and point
+    whatever the parent's code left open for writing at the copy. Returns the new working dir."""
+    if "error" in _FORK:
+        raise OSError(_FORK["error"])
+    new = _FORK.pop("made")
+    trusted[0] = True
+    try:
+        _areas.copy_work(root, old, new)
+        work = _areas.open_beneath(root, new, create=False)
+        os.fchdir(work)
+        os.close(work)
+        os.environ["HOME"] = os.environ["TMPDIR"] = os.path.join(root, new)
+        if "tempfile" in sys.modules:
+            sys.modules["tempfile"].tempdir = None  # computed again from TMPDIR, never the parent's dir
+        _areas.redirect_writable_fds(os.path.join(root, old), os.path.join(root, new))
+    finally:
+        trusted[0] = False
+    return new
 
 
 def _episode_loop(
@@ -95,7 +145,7 @@ def _episode_loop(
         elif op == "fork":
             new_fd = _wire.recv_fd(chan.sock)
             try:
-                pid = _fork(trusted)
+                pid = _fork(trusted, root, cur[0], landlock)
             except OSError:  # e.g. the process cap: the host sees the new channel close
                 pid = -1
             if pid:
@@ -105,9 +155,7 @@ def _episode_loop(
             chan.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=new_fd)
             os.setsid()
             try:
-                cur[0] = _episode.copy_scratch(root, cur[0], trusted)
-                os.environ["HOME"] = os.environ["TMPDIR"] = os.path.join(root, cur[0])
-                _confine_area(root, cur[0], landlock, trusted)
+                cur[0] = _enter_fork_area(root, cur[0], trusted)
             except OSError as exc:
                 _wire.send_msg(chan.sock, {"op": "hello", "error": f"copying the scratch dir failed: {exc}"})
                 os._exit(1)
@@ -134,23 +182,29 @@ def _start_episode(msg: dict, fd: int, init: dict, root: str) -> None:
             os.dup2(null, std)
         os.close(null)
         _episode.reset_signals()  # the handlers the step loop expects (the family init runs with defaults)
-        scratch = os.path.join(root, str(msg["dir"]))
-        os.makedirs(scratch, mode=0o700, exist_ok=True)
-        os.chdir(scratch)
+        work = str(msg["dir"])
+        area_fd = _areas.open_beneath(root, _areas.area_of(work), create=True)
+        work_fd = _areas.open_beneath(root, work, create=True)
+        os.fchdir(work_fd)
+        scratch = os.path.join(root, work)
         os.environ["HOME"] = os.environ["TMPDIR"] = scratch
         _episode.set_limits(
             [(getattr(_episode.resource, n), s, h) for n, s, h in msg.get("limits", [])], trusted
         )
         uid = _own_uid(root, init)
         if uid is not None:  # unsafe mode as root: not root any more (files, signals, RLIMIT_NPROC)
-            os.chown(scratch, uid, uid)
+            os.fchown(area_fd, uid, uid)
+            os.fchown(work_fd, uid, uid)
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
         landlock = int(init.get("landlock", 0)) if init["namespaces"] else 0
+        os.close(work_fd)
         if init["namespaces"]:
             _oslayer.drop_privileges()
-            _confine_area(root, str(msg["dir"]), landlock, trusted)
+            _confine(area_fd, landlock, trusted)
+        os.close(area_fd)
+        os.register_at_fork(after_in_child=_after_fork_in_child)  # first: before any hook of model code
         if init.get("seccomp"):
             _oslayer.load_seccomp(bytes.fromhex(init["seccomp"]))
     except OSError as exc:
@@ -185,6 +239,9 @@ def _family(msg: dict, fd: int, init: dict) -> None:
             _oslayer.mount_scratch(root, int(msg["scratch_bytes"]), int(msg["scratch_inodes"]))
             for path, size in (("/tmp", msg["tmp_bytes"]), ("/dev/shm", msg["shm_bytes"])):
                 _oslayer.mount_tmpfs(path, int(size), int(msg["scratch_inodes"]), 0o1777)
+            _oslayer.mount_tmpfs(
+                "/dev/pts", 4096, 16, 0o755, readonly=True
+            )  # /dev/ptmx allocates no host pty
         else:
             os.makedirs(root, mode=0o700, exist_ok=True)
             if os.geteuid() == 0:

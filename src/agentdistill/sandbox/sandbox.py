@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import posixpath
+import re
 import secrets
 import threading
 import time
@@ -21,6 +23,9 @@ from .types import ErrorKind, ExecError, ExecResult, SandboxConfig
 
 _KINDS = {"syntax", "exception", "timeout", "memory", "killed", "import", "output"}
 _LOST = "the interpreter was restarted and earlier variables are lost"
+_FORK_DIR = re.compile(
+    r"(?:[A-Za-z0-9_-]+/)+f\d+-\d+/work"
+)  # a fork's working dir: <parent area>/f<pid>-<i>/work
 
 __all__ = ["Sandbox", "SandboxClosed", "SandboxStartError"]
 
@@ -73,7 +78,10 @@ class Sandbox:
     # -- public API -------------------------------------------------------------------------------
     @property
     def scratch_dir(self) -> Path:
-        """The scratch dir as the host can read it (inside the family's namespaces: via its /proc root)."""
+        """The scratch dir as the host can read it (inside the family's namespaces: via its /proc root).
+
+        For tests and inspection only: model code can place symlinks here, and an absolute one resolves on the
+        host's own root through this path, so host code must not follow links or write through it."""
         if self._closed:
             raise SandboxClosed("sandbox is closed")
         return Path(self._family.host_path(self._dir))
@@ -156,6 +164,13 @@ class Sandbox:
             except (OSError, _wire.WireError, SandboxStartError) as exc:  # this sandbox itself is unharmed
                 host.close()
                 raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
+            if not _FORK_DIR.fullmatch(str(hello.get("dir", ""))) or not str(hello["dir"]).startswith(
+                posixpath.dirname(self._dir) + "/"
+            ):  # the worker chose a dir outside its own area: never let a restart start there
+                Worker(pid, pidfd, host, "").kill()
+                raise RuntimeError(
+                    f"Sandbox.fork failed: the fork reported a bad scratch dir {hello.get('dir')!r}"
+                )
             new = object.__new__(Sandbox)
             new.config, new.tools, new._imports, new._zygote = (
                 self.config,
