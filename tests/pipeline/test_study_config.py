@@ -52,6 +52,18 @@ def test_study_config_models_lora_and_rows():
     assert any(r.model == "distilled" and r.sag_n >= 4 for r in cfg.eval.runs)
 
 
+def test_a_cot_answer_gets_one_long_turn_in_generation_and_in_every_cot_row():
+    """A CoT answer is one model turn: the CoT arm's teacher and every CoT row get 1024 tokens, the agent's
+    steps 384 each (5 of them), so no CoT answer is cut at an agent step's budget."""
+    from agentdistill.pipeline.stages.eval import run_settings
+
+    cfg = load_config("study")
+    assert cot_config(cfg, cfg.workdir / "cot").generate.max_tokens == 1024 and cfg.generate.max_tokens == 384
+    budgets = {r.label: run_settings(cfg, r, "spec").max_tokens for r in cfg.eval.runs}
+    assert {budgets[r.label] for r in cfg.eval.runs if r.mode == "cot"} == {1024}
+    assert {budgets[r.label] for r in cfg.eval.runs if r.mode == "agent"} == {cfg.eval.max_tokens} == {384}
+
+
 def test_study_test_sets_are_big_enough_and_never_in_training():
     cfg = load_config("study")
     train, test = load_slices(cfg.generate.tasks), load_slices(cfg.eval.sets)

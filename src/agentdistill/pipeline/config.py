@@ -45,6 +45,8 @@ class EvalRun(EvalMethod):
 
     label: str  # the row name in the results table
     model: str  # "teacher", "student", "distilled", or any model spec
+    # this row's budget per model turn (a CoT row answers in one turn); None: the stage's ``max_tokens``
+    max_tokens: int | None = Field(None, ge=1)
 
 
 class EvalStage(EvalSampling):

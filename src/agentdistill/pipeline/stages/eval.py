@@ -19,6 +19,8 @@ from agentdistill.pipeline.stages.train import TrainedModel
 def run_settings(cfg: PipelineConfig, run: EvalRun, spec: str) -> EvalSettings:
     """The typed settings of one eval row: the shared sampling knobs, the row's method, its label."""
     shared = cfg.eval.model_dump(include=set(EvalSampling.model_fields))
+    if run.max_tokens is not None:
+        shared["max_tokens"] = run.max_tokens
     method = run.model_dump(include=set(EvalMethod.model_fields))
     method["prompt"] = run.prompt or ("teacher" if run.model == "teacher" else "student")
     name = f"{cfg.student.model} ({run.model})" if run.model in ("distilled", "distilled-cot") else spec
