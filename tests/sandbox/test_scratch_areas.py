@@ -35,6 +35,15 @@ def _os_only() -> Sandbox:
     return Sandbox(config=SandboxConfig(**FAST.__dict__), _python_guards=False)
 
 
+def _in_a_loser(parent: Sandbox, code: str):
+    """Run ``code`` in a SAG candidate forked from ``parent`` that then loses (is closed)."""
+    loser = parent.fork()
+    try:
+        return loser.run(code)
+    finally:
+        loser.close()
+
+
 def _cwd(sb: Sandbox) -> str:
     return sb.run("import os\nprint(os.getcwd())").stdout.strip()
 
@@ -122,14 +131,11 @@ def test_no_pty_can_be_allocated_even_read_only():
 @pytest.mark.skipif(ABI < 6, reason="Landlock signal scoping needs ABI 6 (Linux 6.12+)")
 def test_a_candidate_cannot_signal_its_parent_worker():
     with _os_only() as parent:
-        child = parent.fork()
-        try:
-            r = child.run(
-                "import os\ntry:\n    os.kill(os.getppid(), 0)\n    print('reached')\nexcept OSError as e:\n"
-                "    print(e.errno)"
-            )
-        finally:
-            child.close()
+        r = _in_a_loser(
+            parent,
+            "import os\ntry:\n    os.kill(os.getppid(), 0)\n    print('reached')\nexcept OSError as e:\n"
+            "    print(e.errno)",
+        )
         assert r.stdout == "1\n", r.observation  # EPERM
         assert parent.run("print('alive')").stdout == "alive\n"
 
@@ -174,11 +180,7 @@ def test_a_working_dir_swapped_for_a_symlink_never_widens_a_restart():
 def test_a_file_the_parent_left_open_writes_the_candidates_own_copy():
     with _os_only() as parent:
         parent.run("log = open('log.txt', 'a')\nlog.write('parent\\n')\nlog.flush()")
-        loser = parent.fork()
-        try:
-            r = loser.run("log.write('loser\\n')\nlog.flush()\nprint(open('log.txt').read().split())")
-        finally:
-            loser.close()
+        r = _in_a_loser(parent, "log.write('loser\\n')\nlog.flush()\nprint(open('log.txt').read().split())")
         assert r.stdout == "['parent', 'loser']\n", r.observation
         assert parent.run("print(open('log.txt').read().split())").stdout == "['parent']\n"
 
@@ -193,11 +195,7 @@ def test_an_at_fork_hook_planted_by_the_parent_runs_already_confined():
     )
     with _os_only() as parent:
         parent.run(plant)
-        loser = parent.fork()
-        try:
-            r = loser.run("print(type(fh).__name__)")
-        finally:
-            loser.close()
+        r = _in_a_loser(parent, "print(type(fh).__name__)")
         assert r.stdout == "PermissionError\n", r.observation
         assert parent.run("print(open('state.txt').read())").stdout == "parent\n"
 
