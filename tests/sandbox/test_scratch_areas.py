@@ -148,19 +148,32 @@ def test_each_episode_has_its_own_tmp_and_dev_shm():
     assert a[0] != b[0] and a[1] != b[1]  # different tmpfs instances, not one mount of bubblewrap's
 
 
-@needs_landlock
-def test_a_fork_that_reports_a_forged_dir_is_refused():
-    """Model code patches its worker so a fork names a dir outside its area ('../tmp'); a restart there would
-    have no write limit. The host accepts only ``<parent area>/f<pid>-<i>/work``."""
+@pytest.mark.parametrize("forged", ["'../tmp'", "old", "old.rsplit('/', 1)[0] + '/f1-0/work'"])
+def test_a_fork_that_reports_another_dir_is_refused(forged):
+    """Model code patches its worker so a fork names another dir ('../tmp', its parent's own, a sibling-looking
+    one); a restart there would write outside the fork's area. The host names the area and accepts only it."""
     patch = (
         "import sys\nm = sys.modules['__main__']\norig = m._enter_fork_area\n"
-        "m._enter_fork_area = lambda root, old, trusted: (orig(root, old, trusted), '../tmp')[1]\nprint('patched')"
+        f"m._enter_fork_area = lambda root, old, trusted: (orig(root, old, trusted), {forged})[1]\nprint('patched')"
     )
     with _os_only() as sb:
         assert sb.run(patch).stdout == "patched\n"
         with pytest.raises(RuntimeError, match="bad scratch dir"):
             sb.fork()
         assert sb.run("print('parent fine')").stdout == "parent fine\n"
+
+
+def test_back_to_back_sag_rounds_of_eight_do_not_run_out_of_processes():
+    """Killed losers are reaped at once (SIGCHLD wakes the family init), not after a poll interval, so the next
+    round's forks find the process cap free again."""
+    with _os_only() as sb:
+        for _ in range(4):
+            forks = [sb.fork() for _ in range(8)]
+            assert all(f.run("x = 1").error is None for f in forks)
+            sb.adopt(forks[0])
+            for f in forks[1:]:
+                f.close()
+        assert sb.run("print('ok')").stdout == "ok\n"
 
 
 @needs_landlock

@@ -16,7 +16,8 @@ import re
 import stat
 
 COPY_DEPTH = 32
-_COMPONENT = re.compile(r"[A-Za-z0-9_-]+")
+_COMPONENT = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)
+_FORK_NAME = re.compile(r"f[0-9]+-[0-9a-f]+", re.ASCII)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -55,18 +56,20 @@ def area_of(work: str) -> str:
     return os.path.dirname(work)
 
 
-def make_fork_area(root: str, old: str) -> tuple[str, int]:
-    """A new area inside the area of working dir ``old``, with an empty ``work``: ``(new work dir, area fd)``."""
+def make_fork_area(root: str, old: str, name: str | None = None) -> tuple[str, int]:
+    """A new area ``name`` (the host chooses it; tests let it default) inside the area of working dir ``old``,
+    with an empty ``work``: ``(new work dir, area fd)``. Raises ``AreaError`` if ``name`` exists already (a dir
+    made in advance, maybe full of links, is never taken over)."""
+    if name is not None and not _FORK_NAME.fullmatch(name):
+        raise AreaError(f"not a fork area name: {name!r}")
     parent = open_beneath(root, area_of(old), create=False)
     try:
-        i = 0
-        while True:
-            name = f"f{os.getpid()}-{i}"
-            try:
-                os.mkdir(name, 0o700, dir_fd=parent)
-                break
-            except FileExistsError:
-                i += 1
+        if name is None:
+            name = f"f{os.getpid()}-{os.urandom(4).hex()}"
+        try:
+            os.mkdir(name, 0o700, dir_fd=parent)
+        except FileExistsError:
+            raise AreaError(f"fork area {name!r} exists already") from None
         area = os.open(name, _DIR_FLAGS, dir_fd=parent)
     finally:
         os.close(parent)

@@ -56,9 +56,9 @@ def _after_fork_in_child() -> None:
     plan = _FORK.pop("plan", None)
     if plan is None:  # a fork of model code's own: same area, same domain
         return
-    root, old, landlock = plan
+    root, old, landlock, name = plan
     try:
-        new, area = _areas.make_fork_area(root, old)
+        new, area = _areas.make_fork_area(root, old, name)
         try:
             if landlock:
                 _oslayer.restrict_writes(area, landlock)
@@ -69,11 +69,11 @@ def _after_fork_in_child() -> None:
         _FORK["error"] = _DEPTH_LIMIT if exc.errno == errno.E2BIG else str(exc)
 
 
-def _fork(trusted: list[bool], root: str, old: str, landlock: int) -> int:
+def _fork(trusted: list[bool], root: str, old: str, landlock: int, name: str) -> int:
     gc.disable()
     trusted[0] = True
     _FORK.clear()
-    _FORK["plan"] = (root, old, landlock)
+    _FORK["plan"] = (root, old, landlock, name)
     try:
         return os.fork()
     finally:
@@ -145,7 +145,7 @@ def _episode_loop(
         elif op == "fork":
             new_fd = _wire.recv_fd(chan.sock)
             try:
-                pid = _fork(trusted, root, cur[0], landlock)
+                pid = _fork(trusted, root, cur[0], landlock, str(msg.get("name", "")))
             except OSError:  # e.g. the process cap: the host sees the new channel close
                 pid = -1
             if pid:
@@ -249,15 +249,25 @@ def _family(msg: dict, fd: int, init: dict) -> None:
     except OSError as exc:
         _wire.send_msg(chan, {"op": "hello", "error": f"the kernel refused a sandbox layer: {exc}"})
         os._exit(1)
-    for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGXCPU):  # pid 1 ignores signals it has no handler for
+    for sig in (signal.SIGINT, signal.SIGXCPU):  # pid 1 ignores signals it has no handler for
         signal.signal(sig, signal.SIG_DFL)
+    # reap at once: a killed SAG loser (an orphan once its parent worker is gone) counts against the episode's
+    # process cap until reaped, so a next round of forks must not wait for a poll interval
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
     _wire.send_msg(chan, {"op": "hello", "root": root})
     spawned: list[int] = []
     while True:
         try:
-            ready, _, _ = select.select([chan], [], [], 1.0)
+            ready, _, _ = select.select([chan, wake_r], [], [], 1.0)
         except InterruptedError:
             ready = []
+        if wake_r in ready:
+            with contextlib.suppress(BlockingIOError):
+                while os.read(wake_r, 512):
+                    pass
+            ready = [r for r in ready if r is chan]
         while True:  # reap: as pid 1 we inherit every orphan of the family
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -283,6 +293,9 @@ def _family(msg: dict, fd: int, init: dict) -> None:
                 continue
             if pid == 0:
                 chan.close()
+                signal.set_wakeup_fd(-1)
+                os.close(wake_r)
+                os.close(wake_w)
                 signal.signal(signal.SIGCHLD, signal.SIG_IGN)
                 _start_episode(req, new_fd, init, root)
                 os._exit(0)

@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import posixpath
-import re
 import secrets
 import threading
 import time
@@ -23,9 +22,6 @@ from .types import ErrorKind, ExecError, ExecResult, SandboxConfig
 
 _KINDS = {"syntax", "exception", "timeout", "memory", "killed", "import", "output"}
 _LOST = "the interpreter was restarted and earlier variables are lost"
-_FORK_DIR = re.compile(
-    r"(?:[A-Za-z0-9_-]+/)+f\d+-\d+/work"
-)  # a fork's working dir: <parent area>/f<pid>-<i>/work
 
 __all__ = ["Sandbox", "SandboxClosed", "SandboxStartError"]
 
@@ -149,8 +145,10 @@ class Sandbox:
                 self._start()
             assert self._proc is not None
             host, child = _pair()
+            name = f"f{self._seq}-{secrets.token_hex(4)}"  # the host names the fork's area (docs/sandbox.md)
+            expected = f"{posixpath.dirname(self._dir)}/{name}/work"
             try:
-                _wire.send_msg(self._proc.sock, {"op": "fork"})
+                _wire.send_msg(self._proc.sock, {"op": "fork", "name": name})
                 _wire.send_fd(self._proc.sock, child.fileno())
             except OSError as exc:  # the worker is gone: the next step starts a fresh one
                 host.close()
@@ -164,9 +162,7 @@ class Sandbox:
             except (OSError, _wire.WireError, SandboxStartError) as exc:  # this sandbox itself is unharmed
                 host.close()
                 raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
-            if not _FORK_DIR.fullmatch(str(hello.get("dir", ""))) or not str(hello["dir"]).startswith(
-                posixpath.dirname(self._dir) + "/"
-            ):  # the worker chose a dir outside its own area: never let a restart start there
+            if hello.get("dir") != expected:  # never let a restart start anywhere but the area the host named
                 Worker(pid, pidfd, host, "").kill()
                 raise RuntimeError(
                     f"Sandbox.fork failed: the fork reported a bad scratch dir {hello.get('dir')!r}"
