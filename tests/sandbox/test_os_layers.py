@@ -129,22 +129,23 @@ def test_fork_copies_inside_the_boundary_fifo_sparse_symlink(host):
     host.assert_intact(c.observation)
 
 
-def test_fork_copy_skips_a_fifo_made_before_seccomp():
-    from agentdistill.sandbox._areas import copy_scratch
+def _fork_copy(root: Path, old: str) -> str:
+    """What a SAG fork does to its scratch (``_worker._enter_fork_area``): a new area, then the copy."""
+    from agentdistill.sandbox import _areas
 
-    root = tempfile.mkdtemp()
-    try:
-        os.makedirs(f"{root}/w0/work")
-        os.mkfifo(f"{root}/w0/work/pipe")  # would block a naive copy forever
-        Path(f"{root}/w0/work/f.txt").write_text("x")
-        cwd = os.getcwd()
-        try:
-            name = copy_scratch(root, "w0/work", [False])
-        finally:
-            os.chdir(cwd)
-        assert sorted(os.listdir(f"{root}/{name}")) == ["f.txt"]
-    finally:
-        shutil.rmtree(root)
+    new, area = _areas.make_fork_area(str(root), old)
+    os.close(area)
+    _areas.copy_work(str(root), old, new)
+    return new
+
+
+def test_fork_copy_skips_a_fifo_made_before_seccomp(tmp_path):
+    work = tmp_path / "w0" / "work"
+    work.mkdir(parents=True)
+    os.mkfifo(work / "pipe")  # would block a naive copy forever
+    (work / "f.txt").write_text("x")
+    name = _fork_copy(tmp_path, "w0/work")
+    assert sorted(os.listdir(tmp_path / name)) == ["f.txt"]
 
 
 def test_bubblewrap_missing_fails_closed(monkeypatch):
@@ -302,11 +303,9 @@ def test_fork_copy_never_follows_a_symlink_swapped_in_during_the_copy(monkeypatc
         return real_open(path, flags, mode, dir_fd=dir_fd)
 
     monkeypatch.setattr(_areas.os, "open", racing_open)
-    cwd = os.getcwd()
     try:
-        name = _areas.copy_scratch(str(root), "w0/work", [False])
+        name = _fork_copy(root, "w0/work")
     finally:
-        os.chdir(cwd)
         monkeypatch.undo()
     assert sorted(swapped) == ["f.txt", "sub"]
     copied = root / name

@@ -87,20 +87,6 @@ def copy_work(root: str, old: str, new: str) -> None:
         os.close(dst)
 
 
-def copy_scratch(root: str, old: str, trusted: list[bool]) -> str:
-    """Copy working dir ``old`` into a new area nested in its own and make it the cwd; returns the new working
-    dir (relative to ``root``). Regular files, dirs and symlinks as links; FIFOs, sockets, devices skipped."""
-    trusted[0] = True
-    try:
-        new, area = make_fork_area(root, old)
-        os.close(area)
-        copy_work(root, old, new)
-        os.chdir(os.path.join(root, new))
-        return new
-    finally:
-        trusted[0] = False
-
-
 def redirect_writable_fds(old_work: str, new_work: str) -> int:
     """In a fork: every fd open for writing on a regular file (a log the parent's code left open) now writes the
     fork's copy of that file when it lies in the parent's working dir, else /dev/null; offsets are kept. Shared
