@@ -55,6 +55,13 @@ def test_first_thought_prefix(cot: str, prefix: str) -> None:
         ("Reasoning...\nThe answer is: Paris.", "Paris"),
         ("Therefore the final answer is **Niels Bohr**.", "Niels Bohr"),
         ("Final Answer: 42", "42"),
+        # a labelled answer line, as models write it without the prompt's phrase (a whole line is not an answer)
+        ("Step 1: ...\nAnswer: Yes", "Yes"),
+        ("Reasoning.\n**Answer:** Greenwich Village", "Greenwich Village"),
+        ("Reasoning.\n**Answer**: Greenwich Village.", "Greenwich Village"),
+        ("> Answer - 1995\nThat is all.", "1995"),
+        ("The answer is: Paris\nAnswer: Lyon", "Lyon"),  # the last one wins
+        ("Answers vary.\nThe question's answer depends on context.", "The question's answer depends on context."),
         ("blah\nblah\nyes", "yes"),
         ("", None),
     ],

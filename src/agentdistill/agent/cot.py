@@ -1,7 +1,8 @@
 """Plain chain-of-thought runner: the source of the first-thought prefix and the CoT / RAG baselines.
 
 The model answers with a step-by-step explanation; the answer is taken from the last ``\\boxed{…}``, else the
-last "answer is …" / "Final answer: …" phrase, else the last non-empty line. With a retriever, the top-k
+last "answer is …" / "Final answer: …" phrase or "Answer: …" line (markdown emphasis allowed), else the last
+non-empty line. With a retriever, the top-k
 passages for the question are put before it (RAG baseline).
 """
 
@@ -17,8 +18,11 @@ from agentdistill.data.answers import last_boxed  # the one boxed extractor (sha
 from agentdistill.data.task import Task
 from agentdistill.llm.types import LLM, GenerationConfig, Usage
 
+# "the answer is X", "final answer: X", and a labelled line "Answer: X" / "**Answer:** X" / "> Final Answer - X"
 _ANSWER_IS = re.compile(
-    r"(?:the\s+(?:final\s+)?answer\s+is|final\s+answer)\s*[:：]?\s*(?P<ans>.+)", re.IGNORECASE
+    r"(?:the\s+(?:final\s+)?answer\s+is|final\s+answer"
+    r"|^[ \t>#*_]*(?:short\s+)?answer[ \t*_]*(?=[:：-]))[ \t*_]*[:：-]?\s*(?P<ans>.+)",
+    re.IGNORECASE | re.MULTILINE,
 )
 
 
@@ -38,7 +42,7 @@ def extract_answer(text: str) -> str | None:
     matches = list(_ANSWER_IS.finditer(text))
     if matches:
         ans = matches[-1].group("ans").strip().splitlines()[0].strip()
-        ans = ans.rstrip(".").strip().strip("*").strip().rstrip(".").strip()
+        ans = ans.rstrip(".").strip().strip("*_").strip().rstrip(".").strip()
         if ans:
             return ans
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
