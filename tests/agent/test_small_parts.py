@@ -61,7 +61,10 @@ def test_first_thought_prefix(cot: str, prefix: str) -> None:
         ("Reasoning.\n**Answer**: Greenwich Village.", "Greenwich Village"),
         ("> Answer - 1995\nThat is all.", "1995"),
         ("The answer is: Paris\nAnswer: Lyon", "Lyon"),  # the last one wins
-        ("Answers vary.\nThe question's answer depends on context.", "The question's answer depends on context."),
+        (
+            "Answers vary.\nThe question's answer depends on context.",
+            "The question's answer depends on context.",
+        ),
         ("blah\nblah\nyes", "yes"),
         ("", None),
     ],
