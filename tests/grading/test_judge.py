@@ -49,6 +49,9 @@ class RecordedJudge:
             True,
         ),  # a reply cut at max_tokens: the score fragment still reads
         ('{"explanation": "x", "score": 0.5}', None),
+        ("The prediction names the same person.\n**Score:** 1", True),  # markdown instead of JSON
+        ("Different years.\nScore: **0**", False),
+        ("**Score**: 10", None),
         ('{"explanation": "x", "score": 10}', None),
         ("The answers match.", None),
         ("", None),

@@ -33,7 +33,8 @@ FORMAT_REMINDER = (
     'Your reply could not be read. Reply with only a JSON object: {"explanation": "<one sentence>", "score": 1} '
     'if the answers match, or with "score": 0 if they do not.'
 )
-_SCORE_RE = re.compile(r'"?score"?\s*[:=]\s*"?\s*([01])(?![\d.])', re.IGNORECASE)
+# a "score": N fragment, also as markdown ("**Score:** 1", "Score: **0**"); not "1.5" or "10"
+_SCORE_RE = re.compile(r'"?score"?[\s*_]*[:=][\s*_]*"?\s*([01])(?![\d.])', re.IGNORECASE)
 _OBJECT_RE = re.compile(r"\{.*?\}", re.DOTALL)
 
 
