@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from agentdistill.evaluate.stats import (
     interval_from_accuracy,
     mcnemar_exact,
+    newcombe_paired,
     pair_by_question,
     paired_comparison,
     rate_cell,
@@ -65,16 +67,39 @@ def test_paired_comparison_counts_discordant_pairs_and_brackets_the_difference()
     assert cmp.accuracy_a == pytest.approx(0.7) and cmp.accuracy_b == pytest.approx(0.3)
     assert cmp.diff == pytest.approx(0.4)
     assert cmp.p_value == pytest.approx(2 * 11 / 1024)
-    assert 0.0 < cmp.diff_low < cmp.diff < cmp.diff_high <= 0.8  # bootstrap interval excludes 0 here
-    assert paired_comparison(a, b) == cmp  # fixed seed: the report is reproducible
+    assert 0.0 < cmp.diff_low < cmp.diff < cmp.diff_high <= 0.8  # 9 vs 1 discordant: excludes 0
+    assert (cmp.diff_low, cmp.diff_high) == newcombe_paired(5, 9, 1, 5)
     assert cmp.text().startswith("+40.0 pts [")
 
 
-def test_paired_comparison_identical_runs_and_bad_input() -> None:
-    same = paired_comparison([True, False, True], [True, False, True])
-    assert (same.diff, same.diff_low, same.diff_high, same.p_value) == (0.0, 0.0, 0.0, 1.0)
+def test_paired_interval_is_not_degenerate_when_the_runs_agree_or_barely_differ() -> None:
+    """The fault this guards: a percentile bootstrap gave [0, 0] when both runs agreed on every question and
+    a lower bound of exactly 0 with one-sided discordance (every resample has the same sign), claiming a
+    certainty 15 questions cannot give."""
+    same = paired_comparison([True] * 7 + [False] * 8, [True] * 7 + [False] * 8)
+    assert same.diff == 0.0 and same.p_value == 1.0
+    assert same.diff_low < -0.05 and same.diff_high > 0.05 and same.diff_low == pytest.approx(-same.diff_high)
+    one = paired_comparison([True] * 8 + [False] * 7, [True] * 7 + [False] * 8)  # 1 vs 0 discordant
+    assert one.diff_low < 0.0 < one.diff < one.diff_high
+    all_right = paired_comparison([True] * 15, [True] * 15)  # 100 % vs 100 %: still a width from n
+    assert all_right.diff_low < 0.0 < all_right.diff_high
     with pytest.raises(ValueError, match="pair them first"):
         paired_comparison([True], [True, False])
+    with pytest.raises(ValueError, match="counts must be"):
+        newcombe_paired(1, -1, 0, 0)
+
+
+def test_newcombe_paired_interval_keeps_its_coverage_by_simulation() -> None:
+    """Coverage of the 95 % interval over simulated paired runs with a known difference (n=20 questions, few
+    discordant pairs: the regime of small eval sets). Newcombe (1998) reports near-nominal coverage."""
+    rng = np.random.default_rng(0)
+    cells = np.array([0.45, 0.12, 0.03, 0.40])  # both, only A, only B, neither: true A − B = 0.09
+    true_diff = cells[1] - cells[2]
+    trials, covered = 2000, 0
+    for counts in rng.multinomial(20, cells, size=trials):
+        low, high = newcombe_paired(*(int(c) for c in counts))
+        covered += low <= true_diff <= high
+    assert covered / trials >= 0.93
 
 
 def test_pair_by_question_keeps_shared_ids_in_order() -> None:

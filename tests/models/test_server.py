@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agentdistill.llm.types import GenerationConfig, GenerationError
+from agentdistill.llm.types import ContextOverflowError, GenerationConfig, GenerationError
 from agentdistill.models.loading import load_llm
 from agentdistill.models.server import ServerError, ensure_server_binaries, serve_model
 
@@ -172,3 +172,20 @@ def test_same_run_repeated_gives_identical_records(bins: Any, tiny_gguf: Path, t
     assert len(runs[0]) == 3 and any(r["steps"] for r in runs[0])
     assert sum(st["tokens"] for r in runs[0] for st in r["steps"]) > 0
     assert runs[0] == runs[1]
+
+
+def test_a_request_past_the_context_is_a_context_overflow_not_an_outage(
+    bins: Any, tiny_gguf: Path, tmp_path: Path
+) -> None:
+    """llama-server answers HTTP 400 "exceeds the available context size": the client raises
+    ContextOverflowError (scored as a wrong answer by the agent loop, not retried as a failure) and keeps
+    the endpoint in rotation."""
+    llm = load_llm(f"server:{tiny_gguf}", parallel=1, n_ctx=256, log_dir=str(tmp_path))
+    try:
+        with pytest.raises(ContextOverflowError, match="HTTP 400") as err:
+            llm.generate([{"role": "user", "content": "word " * 600}], GenerationConfig(max_tokens=8))
+        assert "context" in str(err.value)
+        assert [e.failures for e in llm.endpoints] == [0]
+        assert llm.generate(MSGS, GenerationConfig(max_tokens=4, stop=STOP)).usage.completion_tokens > 0
+    finally:
+        llm.close()

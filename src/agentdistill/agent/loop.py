@@ -28,7 +28,7 @@ from agentdistill.agent.sampling import generate_candidates
 from agentdistill.agent.settings import MAX_STEPS, MAX_TOKENS, SAG_N, SAG_TEMPERATURE, SAG_TOP_P, SEARCH_K
 from agentdistill.agent.turns import TurnFormat, turn_format
 from agentdistill.data.task import Task
-from agentdistill.llm.types import LLM, GenerationConfig, Message
+from agentdistill.llm.types import LLM, ContextOverflowError, GenerationConfig, Message
 from agentdistill.sandbox.types import SandboxConfig
 
 DEFAULT_GEN = GenerationConfig(max_tokens=MAX_TOKENS, temperature=0.0, stop=STEP_STOP)
@@ -271,6 +271,9 @@ def run_episode(
                     if step.has_final_answer:
                         traj.final_answer = step.final_answer
                         traj.status = "answered"
+    except ContextOverflowError as exc:  # the episode outgrew the context: it ends here, unanswered
+        traj.status = "context_overflow"
+        traj.error = f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # backend/sandbox failure: record it, let the batch go on
         traj.status = "error"
         traj.error = f"{type(exc).__name__}: {exc}"

@@ -20,7 +20,9 @@ from agentdistill.agent.settings import MAX_STEPS, SAG_N
 from agentdistill.common.jsonl import JsonlError, read_jsonl, repair_tail
 from agentdistill.data.task import Task
 
-Status = Literal["answered", "max_steps", "error"]
+# "context_overflow": the conversation outgrew the model's context (scored, wrong); "error": an outage
+# (backend unreachable, sandbox failure), left out of accuracy and retried by a resumed run
+Status = Literal["answered", "max_steps", "context_overflow", "error"]
 SCHEMA_VERSION = 1
 
 

@@ -138,11 +138,12 @@ def run(
                 border_style="green",
             )
         )
-    elif traj.status == "max_steps":
+    elif traj.status in ("max_steps", "context_overflow"):
+        why = traj.error if traj.status == "context_overflow" else f"No answer within {max_steps} steps."
         console.print(
             Panel(
-                Text(f"No answer within {max_steps} steps.", style="bold yellow"),
-                title="max_steps",
+                Text(str(why), style="bold yellow"),
+                title=traj.status,
                 subtitle=summary,
                 border_style="yellow",
             )

@@ -22,7 +22,7 @@ from agentdistill.common.runs import check_stamp, latest_by_key, record_key, run
 from agentdistill.data.task import Task
 from agentdistill.distill.settings import GenerateSettings
 from agentdistill.grading import grade
-from agentdistill.llm.types import LLM, GenerationConfig
+from agentdistill.llm.types import LLM, ContextOverflowError, GenerationConfig
 from agentdistill.retrieval.types import Retriever
 
 
@@ -137,6 +137,17 @@ def _cot_attempt(task: Task, sample: int, llm: LLM, s: GenerateSettings) -> CotR
     start = time.perf_counter()
     try:
         cot = run_cot(task, llm, _gen_config(s, seed))
+    except ContextOverflowError as exc:  # the question does not fit: a final, wrong attempt (not retried)
+        return CotRecord(
+            task=task,
+            model=llm.name,
+            sample=sample,
+            seed=seed,
+            text="",
+            correct=False,
+            seconds=time.perf_counter() - start,
+            settings={"max_tokens": s.max_tokens, "context_overflow": f"{type(exc).__name__}: {exc}"},
+        )
     except Exception as exc:  # backend failure: record it, retry on the next run
         return CotRecord(
             task=task,

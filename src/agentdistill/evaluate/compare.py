@@ -2,7 +2,7 @@
 
 For each test set and each pair of runs, the questions both runs answered (same task id; attempts that failed
 for backend reasons are left out) are paired; the later run in the input order is A, the earlier is B, and
-``PairedComparison`` gives A − B with its paired-bootstrap 95% interval and the exact McNemar p-value
+``PairedComparison`` gives A − B with Newcombe's paired 95% interval and the exact McNemar p-value
 (evaluate/stats.py). Pure functions over loaded runs.
 """
 

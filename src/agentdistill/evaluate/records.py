@@ -41,7 +41,9 @@ class ResultRecord(BaseModel):
     sag_n: int = Field(default=1, ge=1)
     prediction: Any = None  # whatever the agent passed to final_answer (str, number, ...); None if none
     grade: Grade
-    status: str  # agent: "answered" | "max_steps" | "error"; cot: "answered" | "error"
+    status: (
+        str  # agent: "answered" | "max_steps" | "context_overflow" | "error"; cot: the same less max_steps
+    )
     steps: int = Field(default=0, ge=0)
     parse_errors: int = Field(default=0, ge=0)
     tokens: int = Field(default=0, ge=0)

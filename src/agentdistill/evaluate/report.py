@@ -129,12 +129,12 @@ def _judge_models(rows: list[JudgeRow]) -> str:
 
 PAIRED_NOTE = (
     "Runs graded on the same questions, paired by question: A is the later run in the input order. "
-    "The difference A − B has a paired-bootstrap 95% interval (9,999 resamples, fixed seed); p is the exact "
+    "The difference A − B has Newcombe's 95% interval for paired proportions; p is the exact "
     "McNemar test on the questions only one run got right."
 )
 KEY_NOTE = (
     "A − B over every question both runs answered, pooled over a domain's sets (each set weighs by its n) and "
-    "over all sets; same bootstrap interval and McNemar test as below."
+    "over all sets; same interval and McNemar test as below."
 )
 
 

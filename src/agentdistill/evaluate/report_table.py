@@ -2,7 +2,7 @@
 
 Pure functions over loaded runs: no I/O, so the CLI, the HTML and the Markdown all show the same numbers.
 Every accuracy carries its n and a 95% Wilson interval (evaluate/stats.py); runs graded on the same questions
-are compared pairwise (exact McNemar test, paired-bootstrap interval of the difference).
+are compared pairwise (exact McNemar test, Newcombe's paired interval of the difference).
 """
 
 from __future__ import annotations

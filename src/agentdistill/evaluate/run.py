@@ -24,7 +24,7 @@ from agentdistill.evaluate.records import (
 )
 from agentdistill.evaluate.settings import EvalSettings
 from agentdistill.grading import grade
-from agentdistill.llm.types import LLM, GenerationConfig
+from agentdistill.llm.types import LLM, ContextOverflowError, GenerationConfig
 from agentdistill.retrieval.types import Retriever
 
 STAMP_FILE = "stamp.json"
@@ -74,6 +74,16 @@ def evaluate_task(task: Task, llm: LLM, s: EvalSettings, retriever: Retriever | 
         )
     try:
         cot = run_cot(task, llm, _gen(s), retriever=retriever if s.rag else None)
+    except ContextOverflowError as exc:  # the question (+ passages) does not fit: scored, wrong
+        return ResultRecord(
+            task=task,
+            mode="cot",
+            model=s.model_name or llm.name,
+            grade=grade(task, ""),
+            status="context_overflow",
+            seconds=time.perf_counter() - start,
+            cot_text=f"{type(exc).__name__}: {exc}",
+        )
     except Exception as exc:  # backend failure: recorded, excluded from accuracy, retried next run
         return ResultRecord(
             task=task,

@@ -3,11 +3,15 @@
 Every accuracy the project shows comes with its n and a 95% Wilson score interval
 (statsmodels ``proportion_confint(method="wilson")``). Two runs graded on the same questions are compared
 with the exact McNemar test (statsmodels ``mcnemar(exact=True)``: a binomial test on the discordant pairs)
-and the difference of their accuracies with a paired bootstrap interval (scipy ``stats.bootstrap``,
-``paired=True``, percentile method, fixed seed so a report is reproducible).
+and the difference of their accuracies with Newcombe's square-and-add interval for paired proportions
+(``newcombe_paired``). A percentile bootstrap is not used for it: with few discordant pairs every resample
+has the same sign, so its interval collapses onto 0 ([0, 0] when the runs agree on every question).
 
 Sources: Wilson (1927), "Probable inference, the law of succession, and statistical inference", JASA 22;
-McNemar (1947), Psychometrika 12; Efron & Tibshirani (1993), "An Introduction to the Bootstrap".
+McNemar (1947), Psychometrika 12; Newcombe (1998), "Improved confidence intervals for the difference between
+binomial proportions based on paired data", Statistics in Medicine 17:2635-2650 (method 10), as given by
+Fagerland, Lydersen & Laake (2014), Statistical Methods in Medical Research 23(2), "Recommended tests and
+confidence intervals for paired binomial proportions".
 """
 
 from __future__ import annotations
@@ -21,8 +25,6 @@ import numpy as np
 # by commands (e.g. `agentdistill report --help`) that should start at once.
 
 CONFIDENCE = 0.95
-BOOTSTRAP_RESAMPLES = 9999
-BOOTSTRAP_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -127,15 +129,43 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     return float(mcnemar(table, exact=True).pvalue)
 
 
+def newcombe_paired(
+    both: int, only_a: int, only_b: int, neither: int, confidence: float = CONFIDENCE
+) -> tuple[float, float]:
+    """Newcombe's square-and-add interval (method 10) for p_A − p_B on paired binary data, as fractions.
+
+    The 2×2 table of the same questions: ``both`` right, ``only_a`` (A right, B wrong), ``only_b``, ``neither``.
+    Built from the Wilson intervals of the two marginal accuracies and their estimated correlation, so it
+    stays informative with few or no discordant pairs and at 0 % or 100 %. Raises ``ValueError`` for a
+    negative count or an empty table."""
+    counts = (both, only_a, only_b, neither)
+    if min(counts) < 0 or sum(counts) < 1:
+        raise ValueError(f"newcombe_paired: counts must be >= 0 with n >= 1, got {counts}")
+    n = sum(counts)
+    a_right, b_right = both + only_a, both + only_b
+    pa, pb = wilson(a_right, n, confidence), wilson(b_right, n, confidence)
+    margins = (a_right, n - a_right, b_right, n - b_right)
+    psi = 0.0  # the correlation of the two marginal estimates, shrunk towards 0 as Newcombe does
+    if min(margins) > 0:
+        cross = both * neither - only_a * only_b
+        scale = float(np.sqrt(np.prod(np.asarray(margins, dtype=float))))
+        if cross > n / 2:
+            psi = (cross - n / 2) / scale
+        elif cross < 0:
+            psi = cross / scale
+    diff = pa.p - pb.p
+    da, ua = pa.p - pa.low, pa.high - pa.p
+    db, ub = pb.p - pb.low, pb.high - pb.p
+    low = diff - float(np.sqrt(max(da**2 - 2 * psi * da * ub + ub**2, 0.0)))
+    high = diff + float(np.sqrt(max(db**2 - 2 * psi * db * ua + ua**2, 0.0)))
+    return max(-1.0, low), min(1.0, high)
+
+
 def paired_comparison(
-    correct_a: Sequence[bool],
-    correct_b: Sequence[bool],
-    *,
-    confidence: float = CONFIDENCE,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
+    correct_a: Sequence[bool], correct_b: Sequence[bool], *, confidence: float = CONFIDENCE
 ) -> PairedComparison:
-    """Compare two runs' per-question correctness (same questions, same order).
+    """Compare two runs' per-question correctness (same questions, same order): the difference A − B with
+    Newcombe's paired interval and the exact McNemar p-value.
 
     Raises ``ValueError`` if the lists differ in length or are empty.
     """
@@ -145,34 +175,18 @@ def paired_comparison(
         )
     if not correct_a:
         raise ValueError("paired_comparison: no questions")
-    a = np.asarray(correct_a, dtype=float)
-    b = np.asarray(correct_b, dtype=float)
-    only_a = int(np.sum((a == 1) & (b == 0)))
-    only_b = int(np.sum((a == 0) & (b == 1)))
-    diff = float(a.mean() - b.mean())
-    if only_a + only_b == 0:  # every pair agrees: every resample has difference 0
-        low = high = 0.0
-    else:
-        from scipy.stats import bootstrap
-
-        res = bootstrap(
-            (a, b),
-            lambda x, y, axis=-1: np.mean(x, axis=axis) - np.mean(y, axis=axis),
-            paired=True,
-            vectorized=True,
-            n_resamples=resamples,
-            confidence_level=confidence,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        )
-        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    a = np.asarray(correct_a, dtype=bool)
+    b = np.asarray(correct_b, dtype=bool)
+    both, only_a = int(np.sum(a & b)), int(np.sum(a & ~b))
+    only_b, neither = int(np.sum(~a & b)), int(np.sum(~a & ~b))
+    low, high = newcombe_paired(both, only_a, only_b, neither, confidence)
     return PairedComparison(
         n=len(a),
         accuracy_a=float(a.mean()),
         accuracy_b=float(b.mean()),
         only_a=only_a,
         only_b=only_b,
-        diff=diff,
+        diff=float(a.mean() - b.mean()),
         diff_low=low,
         diff_high=high,
         p_value=mcnemar_exact(only_a, only_b),

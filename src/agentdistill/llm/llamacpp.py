@@ -30,6 +30,7 @@ from agentdistill.llm.chat_template import render_prompt
 from agentdistill.llm.stops import find_stop
 from agentdistill.llm.types import (
     Completion,
+    ContextOverflowError,
     GenerationConfig,
     GenerationError,
     GenerationResult,
@@ -170,7 +171,8 @@ class LlamaCppLLM:
         rc = llama_cpp.llama_decode(self._ctx, b)
         if rc != 0:
             self._reset_cache()
-            raise GenerationError(
+            error = ContextOverflowError if rc == 1 else GenerationError
+            raise error(
                 f"llama_decode failed (code {rc}{': KV cache full, raise n_ctx' if rc == 1 else ''}; "
                 f"n_ctx={self.n_ctx}, model {self.name})"
             )
@@ -266,7 +268,7 @@ class LlamaCppLLM:
         t0 = time.perf_counter()
         prompt = self.tokenize(self.render(messages, prefix))
         if len(prompt) + config.max_tokens > self.n_ctx:
-            raise GenerationError(
+            raise ContextOverflowError(
                 f"prompt of {len(prompt)} tokens + max_tokens {config.max_tokens} exceeds n_ctx {self.n_ctx} "
                 f"of {self.name}; shorten the conversation or load with a larger n_ctx"
             )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,7 @@ from agentdistill.llm.chat_template import render_chat
 from agentdistill.llm.stops import truncate_at_stop
 from agentdistill.llm.types import (
     Completion,
+    ContextOverflowError,
     GenerationConfig,
     GenerationError,
     GenerationResult,
@@ -42,6 +44,12 @@ from agentdistill.llm.types import (
 )
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
+# a 400 that says the request does not fit the context: llama-server ("exceeds the available context size",
+# type exceed_context_size_error), OpenAI (code context_length_exceeded), vLLM ("maximum context length")
+_CONTEXT_OVERFLOW = re.compile(
+    r"exceeds? the available context|exceed_context_size|context_length_exceeded|maximum context length",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -136,6 +144,12 @@ class OpenAIHTTPLLM:
                             raise GenerationError(
                                 f"{url}: response is not JSON: {resp.text[:200]!r}"
                             ) from exc
+                    if resp.status_code == 400 and _CONTEXT_OVERFLOW.search(resp.text):
+                        with ep.lock:  # the request's fault, not the endpoint's: it stays in rotation
+                            ep.in_flight -= 1
+                        raise ContextOverflowError(
+                            f"request does not fit the context of {url} (HTTP 400): {resp.text[:500]}"
+                        )
                     errors.append(f"{url}: HTTP {resp.status_code}: {resp.text[:300]}")
                     self._failed(ep)
                     if resp.status_code not in RETRY_STATUS:

@@ -13,6 +13,7 @@ from typing import Any
 from agentdistill.llm.stops import truncate_at_stop
 from agentdistill.llm.types import (
     Completion,
+    ContextOverflowError,
     GenerationConfig,
     GenerationError,
     GenerationResult,
@@ -97,7 +98,7 @@ class TransformersLLM:
         input_ids = ids["input_ids"].to(self.device)
         plen = input_ids.shape[1]
         if plen + config.max_tokens > self.n_ctx:
-            raise GenerationError(
+            raise ContextOverflowError(
                 f"prompt of {plen} tokens + max_tokens {config.max_tokens} exceeds {self.n_ctx}"
             )
         if config.seed is not None:

@@ -58,6 +58,12 @@ class GenerationError(RuntimeError):
     """A backend could not serve a request (unreachable endpoint, unsupported option, bad model output)."""
 
 
+class ContextOverflowError(GenerationError):
+    """The conversation does not fit the model's context: prompt + ``max_tokens`` > ``n_ctx`` (or the KV cache
+    or the server's context is full). A property of the episode, not an outage: an agent that talks past its
+    context has failed the question, and retrying with the same seed would fail the same way."""
+
+
 @runtime_checkable
 class LLM(Protocol):
     """A chat model. ``prefix`` is an assistant-turn start that the model continues (first-thought prefix)."""
