@@ -26,6 +26,7 @@ from agentdistill.evaluate.records import (
 )
 from agentdistill.evaluate.report import write_report
 from agentdistill.evaluate.report_table import accuracy_markdown, results_table
+from agentdistill.evaluate.stats import mean_interval, wilson
 from agentdistill.grading.types import Grade
 
 EVIL_CODE = 'x = "</pre><script>alert(1)</script>"\nprint(x)'
@@ -370,7 +371,48 @@ def test_cli_prints_table_and_html_path(run_dirs: list[Path], tmp_path: Path) ->
 def test_cli_judge_table_shows_intervals(capsys: pytest.CaptureFixture[str]) -> None:
     from agentdistill.cli.eval_cmd import print_judge_summary
 
-    per_set = {"hq": {"n": 15, "em_accuracy": 0.4, "judge_accuracy": 0.6, "agreement": 0.8, "unparsed": 0}}
-    print_judge_summary({"judge_model": "j", "per_set": per_set})
+    hq = {"n": 15, "em_accuracy": 0.4, "judge_accuracy": 0.6, "agreement": 0.8, "unparsed": 0, "judged": 10}
+    print_judge_summary({"judge_model": "j", "per_set": {"hq": hq}})
     out = capsys.readouterr().out
     assert "40.0 [19.8, 64.3]" in out and "60.0 [35.7, 80.2]" in out and "EM [95% CI]" in out
+    assert "80.0 [49.0, 94.3]" in out  # agreement over the 10 verdicts the judge gave, with its interval
+
+
+def test_domain_average_over_unequal_n_has_an_interval_and_a_set_with_every_attempt_failed_is_missing(
+    tmp_path: Path,
+) -> None:
+    """Two faults this guards: an average over sets of different n had no interval (and no n); a set whose
+    every attempt failed (backend down) showed as 0.0 and was averaged in as 0."""
+    bam = [Task(id=f"b{i}", dataset="bamboogle", kind="qa", question="q?", answer="a") for i in range(2)]
+    recs = [
+        record(qa_task(0), "m", "Cincinnati", True),
+        record(bam[0], "m", "a", True),
+        record(bam[1], "m", "b", False),
+    ]
+    table = results_table([load_run(write_run(tmp_path, "r", "Agent", recs))])
+    avg = table.rows[0].interval["QA avg"]
+    assert table.value("Agent", "QA avg") == 75.0 and avg is not None
+    assert avg.n == 3 and avg.p == pytest.approx(0.75) and avg.low < 0.75 < avg.high
+    assert avg == mean_interval([wilson(1, 1), wilson(1, 2)])
+    assert "75.0 [" in accuracy_markdown(table)
+
+    down = record(bam[0], "m", None, False).model_copy(
+        update={"status": "error", "failure": "ConnectError: x"}
+    )
+    failed = [record(qa_task(0), "m", "Cincinnati", True), down]
+    table = results_table([load_run(write_run(tmp_path, "f", "Agent", failed))])
+    assert table.value("Agent", "bamboogle") is None and table.value("Agent", "QA avg") is None
+    assert accuracy_markdown(table).split("\n")[-1].endswith("| 100.0 [20.7, 100.0] | – | – |")
+
+
+def test_viewer_counts_the_tables_n_not_failed_attempts(tmp_path: Path) -> None:
+    """The fault this guards: the viewer's "k / N correct" counted failed attempts (backend down) as wrong
+    answers, contradicting the table's n and accuracy."""
+    down = record(qa_task(1), "m", None, False).model_copy(
+        update={"status": "error", "failure": "ConnectError: x"}
+    )
+    recs = [record(qa_task(0), "m", "Cincinnati", True), down, record(qa_task(2), "m", "1976", False)]
+    run = load_run(write_run(tmp_path, "r", "Agent", recs))
+    html = write_report([run], tmp_path / "out", chart=False).html.read_text()
+    assert results_table([run]).rows[0].interval["hotpotqa"].n == 2
+    assert "1 / 2 correct (50.0%" in html and "1 failed (not scored)" in html

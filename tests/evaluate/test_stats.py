@@ -8,6 +8,7 @@ import pytest
 from agentdistill.evaluate.stats import (
     interval_from_accuracy,
     mcnemar_exact,
+    mean_interval,
     newcombe_paired,
     pair_by_question,
     paired_comparison,
@@ -42,7 +43,7 @@ def test_wilson_cell_text_and_bad_input() -> None:
     with pytest.raises(ValueError, match="not a count"):
         interval_from_accuracy(0.41, 15)
     assert rate_cell(0.4, 15) == "40.0 [19.8, 64.3]"
-    assert rate_cell(0.41, 15) == "41.0" and rate_cell(None, 15) == "-" and rate_cell(0.5, 0) == "50.0"
+    assert rate_cell(0.41, 15) == "41.0" and rate_cell(None, 15) == "-" and rate_cell(0.0, 0) == "-"
 
 
 # Exact McNemar = two-sided binomial test on the discordant pairs: p = 2 * P(X <= min(b, c)), X ~ Bin(b + c, 1/2).
@@ -105,3 +106,18 @@ def test_newcombe_paired_interval_keeps_its_coverage_by_simulation() -> None:
 def test_pair_by_question_keeps_shared_ids_in_order() -> None:
     ids, a, b = pair_by_question({"q2": True, "q1": False, "q3": True}, {"q1": True, "q2": True})
     assert ids == ["q1", "q2"] and a == [False, True] and b == [True, True]
+
+
+def test_mean_interval_of_sets_with_unequal_n_keeps_its_coverage() -> None:
+    """The MOVER interval of a domain average (unweighted mean of two sets' accuracies, n = 15 and 40)."""
+    zero = mean_interval([wilson(0, 15), wilson(0, 40)])
+    assert zero.p == 0.0 and zero.low == 0.0 and zero.high > 0.05 and (zero.k, zero.n) == (0, 55)
+    rng = np.random.default_rng(1)
+    truth, sizes, trials, covered = (0.2, 0.5), (15, 40), 2000, 0
+    for _ in range(trials):
+        ks = [int(rng.binomial(n, p)) for n, p in zip(sizes, truth, strict=True)]
+        ci = mean_interval([wilson(k, n) for k, n in zip(ks, sizes, strict=True)])
+        covered += ci.low <= sum(truth) / 2 <= ci.high
+    assert covered / trials >= 0.93
+    with pytest.raises(ValueError, match="no intervals"):
+        mean_interval([])

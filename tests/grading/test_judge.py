@@ -92,6 +92,23 @@ def test_unparseable_after_retries_is_counted_not_called_incorrect_silently(tmp_
     assert d["agreement"] == pytest.approx(0.5)  # of the two parsed verdicts, one agrees with EM
 
 
+def test_empty_predictions_are_wrong_but_not_counted_as_agreeing_verdicts(tmp_path):
+    """The fault this guards: an empty prediction (never sent to the judge) counted as a parsed verdict agreeing
+    with EM, so a weak model's many non-answers inflated the judge/EM agreement."""
+    api = RecordedJudge(['{"explanation": "same", "score": 1}', '{"explanation": "same", "score": 1}'])
+    judge = LLMJudge(api, tmp_path / "c.jsonl")
+    tally = JudgeTally()
+    for _ in range(10):
+        g = judge.judge("Capital of France?", "Paris", "  ")
+        assert g.correct is False and g.method == "judge-empty"
+        tally.add(g, em_correct=False)
+    tally.add(judge.judge("Capital of France?", "Paris", "the city of Paris"), em_correct=False)
+    tally.add(judge.judge("Capital of Italy?", "Rome", "Rome, Italy"), em_correct=False)
+    d = tally.as_dict()
+    assert len(api.calls) == 2 and (d["n"], d["judged"], d["empty"]) == (12, 2, 10)
+    assert d["agreement"] == 0.0 and d["judge_correct"] == 2  # both verdicts disagree with EM
+
+
 def test_cache_by_judge_model_and_torn_line(tmp_path):
     cache = tmp_path / "judge.jsonl"
     task = Task(id="1", dataset="d", kind="qa", question="Capital of France?", answer="Paris")

@@ -58,3 +58,20 @@ def test_ledger_adds_up_yield_and_hours_from_records(tmp_path: Path) -> None:
 
 def test_missing_stages_are_absent_not_errors(tmp_path: Path) -> None:
     assert ledger(tmp_path / "nothing-yet") == []
+
+
+def test_eval_rows_count_each_question_once_and_leave_failures_out(tmp_path: Path) -> None:
+    """The fault this guards: the ledger counted a failed attempt and its retry as two records (and the
+    failure as a wrong answer); the eval summary's n counts the question once."""
+    math = load_tasks("gsm8k-train", limit=2)
+    run = tmp_path / "work" / "eval" / "student-cot"
+    right = "x\n\nAnswer: \\boxed{" + math[0].answer + "}"
+    evaluate(math, ReplayLLM([right]), run, EvalSettings(mode="cot"))  # the 2nd question fails: script ends
+    ev = {r.stage: r for r in ledger(tmp_path / "work")}["eval/student-cot"]
+    assert (ev.records, ev.correct) == (1, 1)
+    evaluate(math, ReplayLLM(["x\n\nAnswer: \\boxed{-1}"]), run, EvalSettings(mode="cot"))  # retried
+    lines = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 and sum(bool(x.get("failure")) for x in lines) == 1
+    ev = {r.stage: r for r in ledger(tmp_path / "work")}["eval/student-cot"]
+    assert (ev.records, ev.correct) == (2, 1)
+    assert abs(ev.seconds - sum(x["seconds"] for x in lines)) <= 0.05  # cost: every attempt

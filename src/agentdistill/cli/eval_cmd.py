@@ -103,16 +103,17 @@ def print_judge_summary(summary: dict, title: str = "") -> None:
     from agentdistill.evaluate.stats import rate_cell
 
     table = Table(title=title or f"QA judged by {summary['judge_model']}")
-    for col in ("set", "n", "EM [95% CI]", "judge [95% CI]", "agreement", "unparsed"):
+    for col in ("set", "n", "EM [95% CI]", "judge [95% CI]", "verdicts", "agreement [95% CI]", "unparsed"):
         table.add_column(col, justify="right")
     for name, t in summary["per_set"].items():
-        pct = lambda x: "-" if x is None else f"{100 * x:.1f}"  # noqa: E731
+        judged = int(t.get("judged", t["n"] - t["unparsed"]))  # agreement is over the judge's verdicts
         table.add_row(
             name,
             str(t["n"]),
             rate_cell(t["em_accuracy"], t["n"]),
             rate_cell(t["judge_accuracy"], t["n"]),
-            pct(t["agreement"]),
+            str(judged),
+            rate_cell(t["agreement"], judged),
             str(t["unparsed"]),
         )
     console.print(table)

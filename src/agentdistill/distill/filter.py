@@ -106,6 +106,8 @@ def rejudge(task: Any, prediction: Any, em_correct: bool, judge: Any, report: Fi
     if judge is None or task.kind != "qa" or prediction is None:
         return em_correct
     g = judge.grade(task, prediction)
+    if g.method == "judge-empty":  # nothing to judge: wrong, not a verdict
+        return False
     if g.method == "judge-unparsed":
         report.judge["unparsed"] += 1
         return em_correct

@@ -157,7 +157,7 @@ def render_markdown(
     parts += ["## Accuracy (%)", "", accuracy_markdown(table), ""]
     parts += [
         "Exact match for QA, math equivalence for math; in brackets the 95% Wilson score interval, n questions "
-        "per set. Averages are unweighted means over a domain's sets (interval only when the sets' n are equal).",
+        "per set. Averages are unweighted means over a domain's sets (with unequal n, the MOVER interval of the mean).",
         "",
     ]
     if key:

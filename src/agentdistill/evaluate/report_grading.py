@@ -76,7 +76,8 @@ def _table_order(runs: list[RunResult]) -> list[tuple[int, RunResult]]:
 def _judge_cells(tally: dict[str, Any]) -> tuple[Interval | None, Interval | None, int]:
     n, unparsed = int(tally.get("n") or 0), int(tally.get("unparsed") or 0)
     judge = wilson(int(tally["judge_correct"]), n) if n else None
-    judged, agreement = n - unparsed, tally.get("agreement")
+    # agreement is over the verdicts the judge gave (summaries before "judged" existed: n - unparsed)
+    judged, agreement = int(tally.get("judged", n - unparsed)), tally.get("agreement")
     agree = interval_from_accuracy(agreement, judged) if judged and agreement is not None else None
     return judge, agree, unparsed
 

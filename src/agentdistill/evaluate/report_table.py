@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from agentdistill.evaluate.records import RunResult, SetMetrics
-from agentdistill.evaluate.stats import Interval, wilson
+from agentdistill.evaluate.stats import Interval, mean_interval, wilson
 
 _MATH_NAME = re.compile(r"gsm|math|aime|amc|olym|svamp|asdiv|minerva", re.IGNORECASE)
 
@@ -112,9 +112,15 @@ def set_interval(m: SetMetrics | None) -> Interval | None:
 
 
 def _pooled(intervals: list[Interval | None]) -> Interval | None:
-    if not intervals or any(i is None for i in intervals) or len({i.n for i in intervals}) != 1:  # type: ignore[union-attr]
+    """The interval of a domain average (the unweighted mean of its sets' accuracies); n is all questions.
+
+    Equal n: the Wilson interval of the pooled count (the mean is the pooled rate). Unequal n: the MOVER
+    interval of the mean (``stats.mean_interval``). None when a set is missing or has no questions."""
+    if not intervals or any(i is None for i in intervals):
         return None
-    return wilson(sum(i.k for i in intervals), sum(i.n for i in intervals))  # type: ignore[union-attr]
+    if len({i.n for i in intervals}) == 1:  # type: ignore[union-attr]
+        return wilson(sum(i.k for i in intervals), sum(i.n for i in intervals))  # type: ignore[union-attr]
+    return mean_interval(intervals)  # type: ignore[arg-type]
 
 
 def results_table(runs: list[RunResult]) -> ResultsTable:
@@ -147,6 +153,8 @@ def results_table(runs: list[RunResult]) -> ResultsTable:
                 row.interval[col.name] = _pooled([row.interval.get(n) for n in domain])
                 continue
             m = s.per_set.get(col.name)
+            if m is not None and m.n < 1:  # every attempt failed: no accuracy (not 0), and no average
+                m = None
             row.accuracy[col.name] = _pct(m.accuracy) if m else None
             row.interval[col.name] = set_interval(m)
             row.f1[col.name] = _pct(m.f1) if m and col.kind == "qa" else None

@@ -86,13 +86,18 @@ class ItemView:
 @dataclass
 class SetView:
     set_name: str
-    total: int
+    total: int  # scored questions (n, as in the table): failed attempts are not in it
     n_correct: int
     items: list[ItemView]
+    failed: int = 0  # attempts that failed (backend/sandbox outage): shown, not scored
 
     @property
     def shown(self) -> int:
         return len(self.items)
+
+    @property
+    def records(self) -> int:
+        return self.total + self.failed
 
 
 @dataclass
@@ -224,12 +229,14 @@ def build_views(runs: list[RunResult], max_per_run: int = DEFAULT_MAX_TRAJECTORI
         sets = []
         for name in set_names:
             recs = run.records_for(name)
+            scored = [r for r in recs if r.failure is None]  # the table's n: failures are not wrong answers
             sets.append(
                 SetView(
                     set_name=name,
-                    total=len(recs),
-                    n_correct=sum(r.grade.correct for r in recs),
+                    total=len(scored),
+                    n_correct=sum(r.grade.correct for r in scored),
                     items=[item_view(r) for r in select_records(recs, per_set)],
+                    failed=len(recs) - len(scored),
                 )
             )
         s = run.summary

@@ -77,13 +77,35 @@ def interval_from_accuracy(accuracy: float, n: int, confidence: float = CONFIDEN
     return wilson(k, n, confidence)
 
 
+def mean_interval(intervals: Sequence[Interval], confidence: float = CONFIDENCE) -> Interval:
+    """The unweighted mean of independent accuracies (a domain average over sets of different n) with its MOVER
+    interval: each set's Wilson limits recovered into the mean's variance (Zou & Donner 2008, "Construction of
+    confidence limits about effect measures: a general approach", Statistics in Medicine 27:1693-1702). ``k``
+    and ``n`` are the totals; ``p`` is the mean, not k / n. Raises ``ValueError`` for no intervals."""
+    if not intervals:
+        raise ValueError("mean_interval: no intervals")
+    w = 1.0 / len(intervals)
+    p = w * sum(i.p for i in intervals)
+    down = w * float(np.sqrt(sum((i.p - i.low) ** 2 for i in intervals)))
+    up = w * float(np.sqrt(sum((i.high - i.p) ** 2 for i in intervals)))
+    return Interval(
+        k=sum(i.k for i in intervals),
+        n=sum(i.n for i in intervals),
+        p=p,
+        low=max(0.0, p - down),
+        high=min(1.0, p + up),
+        confidence=confidence,
+    )
+
+
 def rate_cell(rate: float | None, n: int, digits: int = 1) -> str:
     """'40.0 [19.8, 64.3]': a rate over n questions in percent with its Wilson 95% interval.
 
-    For any table that shows an accuracy (CLI, pipeline): '-' for None; the bare percent when n < 1 or the
-    rate is not a count over n (e.g. a mean of fractional scores).
+    For any table that shows an accuracy (CLI, pipeline): '-' for None or no questions (n < 1: every attempt
+    failed, so there is no rate, not a rate of 0); the bare percent when the rate is not a count over n (e.g. a
+    mean of fractional scores).
     """
-    if rate is None:
+    if rate is None or n < 1:
         return "-"
     try:
         return interval_from_accuracy(rate, n).pct(digits)

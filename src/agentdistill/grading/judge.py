@@ -73,13 +73,17 @@ class JudgeTally:
     unparsed: int = 0
     em_correct: int = 0
     agree: int = 0  # parsed verdicts equal to the EM verdict
-    judged: int = 0  # parsed verdicts
+    judged: int = 0  # parsed verdicts: what agreement is over
+    empty: int = 0  # empty predictions: wrong without asking the judge, so not in the agreement
 
     def add(self, grade: Grade, em_correct: bool) -> None:
         self.n += 1
         self.em_correct += bool(em_correct)
         if grade.method == "judge-unparsed":
             self.unparsed += 1
+            return
+        if grade.method == "judge-empty":
+            self.empty += 1
             return
         self.judged += 1
         self.judged_correct += bool(grade.correct)
@@ -94,6 +98,8 @@ class JudgeTally:
             "judge_accuracy": self.judged_correct / self.n if self.n else None,
             "em_accuracy": self.em_correct / self.n if self.n else None,
             "agreement": self.agree / self.judged if self.judged else None,
+            "judged": self.judged,
+            "empty": self.empty,
         }
 
 
@@ -156,7 +162,7 @@ class LLMJudge:
         """Grade one prediction against the gold ``answer``. An empty prediction is not correct (no call)."""
         pred = "" if prediction is None else str(prediction)
         if not pred.strip():
-            return Grade(correct=False, em=0.0, method="judge", detail="empty prediction")
+            return Grade(correct=False, em=0.0, method="judge-empty", detail="empty prediction")
         k = self.key(question, pred, answer)
         rec = self._cache.get(k)
         if rec is None:

@@ -103,11 +103,15 @@ def ledger(work: Path) -> list[LedgerRow]:
     for run in sorted(eval_dir.iterdir()) if eval_dir.is_dir() else []:
         if ".stale-" in run.name:
             continue
-        records = _lines(run / "results.jsonl")
-        if records:
-            seconds = sum(float(r.get("seconds") or 0.0) for r in records)
-            correct = sum(bool((r.get("grade") or {}).get("correct")) for r in records)
-            rows.append(LedgerRow("eval", f"eval/{run.name}", len(records), round(seconds, 1), correct))
+        lines = _lines(run / "results.jsonl")
+        if lines:
+            seconds = sum(float(r.get("seconds") or 0.0) for r in lines)  # cost: every attempt, retries too
+            # records: the last one per question (a retried failure is replaced), failures left out — as in
+            # the eval summary's n
+            latest = latest_by_key(lines, lambda r: record_key(r["task"]["dataset"], r["task"]["id"], 0))
+            scored = [r for r in latest if not r.get("failure")]
+            correct = sum(bool((r.get("grade") or {}).get("correct")) for r in scored)
+            rows.append(LedgerRow("eval", f"eval/{run.name}", len(scored), round(seconds, 1), correct))
     return rows
 
 
