@@ -114,3 +114,17 @@ def test_bad_config_and_data_errors(tmp_path):
     )
     with pytest.raises(SFTDataError, match=r"bad.jsonl:2: field 'messages.0.role'"):
         read_sft_jsonl(bad)
+
+
+def test_by_default_the_batch_counts_examples_not_packed_rows(student_dir, tmp_path):
+    """The fault this guards: packing was on by default, so "effective batch 8" meant 8 packed rows of
+    several examples each (about 4x the paper's batch, a quarter of its optimizer steps). Off by default now;
+    opt-in packing still packs."""
+    from agentdistill.distill.train.trainer import build_trainer, prepare_examples
+
+    cfg = _cfg(student_dir, tmp_path)
+    examples, _ = prepare_examples(cfg)  # the 4 short ones (the long one is dropped)
+    plain = build_trainer(cfg, examples, callbacks=[])
+    assert not cfg.packing and len(plain.train_dataset) == len(examples) == 4
+    packed = build_trainer(cfg.model_copy(update={"packing": True}), examples, callbacks=[])
+    assert len(packed.train_dataset) < len(examples)  # several examples to a row

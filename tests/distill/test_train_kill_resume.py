@@ -57,3 +57,17 @@ def test_train_killed_after_a_checkpoint_resumes(tiny_hf_dir: Path, tmp_path: Pa
     merged = Path(result["merged"])
     assert (merged / "config.json").is_file() and any(merged.glob("*.safetensors"))
     assert not list(out.glob(".merged.tmp-*"))  # the temporary dir was renamed, not left behind
+    saved = json.loads((out / "train_config.json").read_text())
+    assert len(saved["examples_sha256"]) == 64
+
+    # the data changes under the same path (a re-filtered kept set): the old checkpoints are another run's —
+    # they are moved aside and training starts again, not "resumed" at its last step with the old weights
+    other = [dict(m) for m in EXAMPLE]
+    other[2] = {"role": "assistant", "content": "Thought: add.\nCode:\n```py\nfinal_answer(5)\n```"}
+    data.write_text("".join(json.dumps({"messages": other}) + "\n" for _ in range(6)))
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    result = json.loads(again.stdout.strip().splitlines()[-1])
+    assert result["resumed_from"] is None and result["global_step"] == 6
+    assert list(out.glob("checkpoints.stale-*"))  # kept aside, not deleted
+    assert json.loads((out / "train_config.json").read_text())["examples_sha256"] != saved["examples_sha256"]

@@ -84,7 +84,11 @@ def register(root: typer.Typer) -> None:
         ),
         per_device_batch: int = typer.Option(1, "--per-device-batch"),
         max_seq_len: int = typer.Option(2048, "--max-seq-len"),
-        packing: bool = typer.Option(True, "--packing/--no-packing", help="padding-free packing"),
+        packing: bool = typer.Option(
+            False,
+            "--packing/--no-packing",
+            help="padding-free packing (faster on GPUs; --batch then counts packed rows, not examples)",
+        ),
         chunked_loss: bool = typer.Option(True, "--chunked-loss/--plain-loss"),
         grad_ckpt: bool | None = typer.Option(
             None, "--grad-ckpt/--no-grad-ckpt", help="default: on for CUDA"

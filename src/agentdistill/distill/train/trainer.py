@@ -16,6 +16,7 @@ dropped (``over_length="drop"``) or the run is refused (``"refuse"``): nothing i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from agentdistill.common.files import atomic_dir, atomic_write_json, atomic_write_text, move_stale
+from agentdistill.common.files import atomic_dir, atomic_write_json, move_stale
 from agentdistill.distill.settings import TrainSettings
 from agentdistill.distill.sft import SFTDataError, read_sft_jsonl, records_to_sft, sniff_kind, write_sft_jsonl
 from agentdistill.distill.train.length import LengthReport, example_lengths, fit_to_length
@@ -209,8 +210,21 @@ def _export_gguf(merged: Path, out: Path, quant: str) -> Path:
     return Path(hf_to_gguf(merged, out, quant=quant))
 
 
-def _retire_stale_checkpoints(out: Path, cfg: TrainConfig) -> None:
-    """Checkpoints written under other settings must not be resumed: move them aside."""
+def examples_sha256(examples: list[list[dict[str, str]]]) -> str:
+    """Fingerprint of the examples a run trains on (after conversion and the length filter): the data file can
+    change under the same path (a re-filtered kept set), and its checkpoints then belong to another run."""
+    blob = json.dumps(examples, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _run_config(cfg: TrainConfig, examples_sha: str) -> dict[str, Any]:
+    """What ``train_config.json`` holds: the settings and the fingerprint of the examples."""
+    return {**json.loads(cfg.model_dump_json()), "examples_sha256": examples_sha}
+
+
+def _retire_stale_checkpoints(out: Path, cfg: TrainConfig, examples_sha: str) -> None:
+    """Checkpoints written under other settings or other examples must not be resumed: move them aside (a
+    ``train_config.json`` without a fingerprint, from before it existed, counts as other examples)."""
     saved, ckpts = out / "train_config.json", out / "checkpoints"
     if not (saved.exists() and ckpts.is_dir()):
         return
@@ -227,9 +241,11 @@ def _retire_stale_checkpoints(out: Path, cfg: TrainConfig) -> None:
         "gguf_quant",
     }
     before = {k: v for k, v in json.loads(saved.read_text()).items() if k not in ignore}
-    now = {k: v for k, v in json.loads(cfg.model_dump_json()).items() if k not in ignore}
+    now = {k: v for k, v in _run_config(cfg, examples_sha).items() if k not in ignore}
     if before != now:
-        move_stale(ckpts)
+        changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+        moved = move_stale(ckpts)
+        print(f"train: checkpoints made with other {', '.join(changed)} moved aside to {moved}", flush=True)
 
 
 def train(cfg: TrainConfig) -> TrainOutput:
@@ -242,8 +258,9 @@ def train(cfg: TrainConfig) -> TrainOutput:
     (out / "length_report.json").write_text(json.dumps(lengths.as_dict(), indent=2))
     if lengths.dropped:
         print(f"train: {lengths.line()}", flush=True)
-    _retire_stale_checkpoints(out, cfg)
-    atomic_write_text(out / "train_config.json", cfg.model_dump_json(indent=2))
+    examples_sha = examples_sha256(examples)
+    _retire_stale_checkpoints(out, cfg, examples_sha)
+    atomic_write_json(out / "train_config.json", _run_config(cfg, examples_sha))
     log = LossLog()
     callbacks: list[Any] = [log] + ([RichProgress()] if cfg.progress else [])
     trainer = build_trainer(cfg, examples, callbacks=callbacks)
