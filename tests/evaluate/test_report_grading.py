@@ -148,3 +148,14 @@ def test_cot_run_has_no_forced_rows(tmp_path: Path) -> None:
     )
     md = write_report([load_run(tmp_path / "cot")], tmp_path / "out").markdown.read_text()
     assert "Forced final answers" not in md and "LLM judge" not in md
+
+
+def test_a_forced_turn_without_an_answer_is_not_a_forced_answer(tmp_path: Path) -> None:
+    """The fault this guards: "forced answers" counted forced turns, also those that gave no answer."""
+    tasks = [qa(5, "Where is the Louvre?"), qa(6, "Which city hosts the Eiffel Tower?")]
+    script = [step("print('looking')"), "Paris", step("print('looking')"), ""]  # q6's forced turn: nothing
+    summary = evaluate(tasks, ReplayLLM(script), tmp_path / "run", EvalSettings(label="s", max_steps=1))
+    recs = load_run(tmp_path / "run").records
+    assert [r.trajectory["forced_final_answer"] for r in recs] == [True, True]
+    assert [r.status for r in recs] == ["answered", "max_steps"]
+    assert summary.per_set["hotpotqa"].forced == 1

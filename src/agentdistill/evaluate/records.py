@@ -122,8 +122,9 @@ def _interval_fields(k: int, n: int) -> dict[str, float]:
 
 
 def _forced(rec: ResultRecord) -> bool:
-    """The answer came from the forced final-answer turn (``Trajectory.forced_final_answer``)."""
-    return bool((rec.trajectory or {}).get("forced_final_answer"))
+    """The answer came from the forced final-answer turn (``Trajectory.forced_final_answer``): a forced turn
+    that produced no answer is not a forced answer."""
+    return bool((rec.trajectory or {}).get("forced_final_answer")) and rec.status == "answered"
 
 
 def summarize_records(records: list[ResultRecord]) -> dict[str, SetMetrics]:
