@@ -130,8 +130,8 @@ def _judge_models(rows: list[JudgeRow]) -> str:
 PAIRED_NOTE = (
     "Runs graded on the same questions, paired by question: A is the later run in the input order. "
     "The difference A − B has Newcombe's 95% interval for paired proportions; p is the exact "
-    "McNemar test on the questions only one run got right. p-values are per comparison, not corrected for "
-    "the number of comparisons shown: read them with that many in mind."
+    "McNemar test on the questions only one run got right (near p = 0.05 the two can disagree: the exact test is "
+    "conservative). p-values are per comparison, not corrected for the number of comparisons shown."
 )
 KEY_NOTE = (
     "A − B over every question both runs answered, pooled over a domain's sets (each set weighs by its n) and "
