@@ -127,3 +127,23 @@ def test_stop_after_correct_runs_attempts_in_rounds(tmp_path: Path) -> None:
     # without early stop every attempt runs: other settings, so the old output is refused
     with pytest.raises(StaleOutputError, match="stop_after_correct"):
         generate([t0, t1, t2], idle, out, GenerateSettings(mode="cot", samples=3, max_tokens=64))
+
+
+def test_a_cot_attempt_past_the_context_is_final_and_wrong_not_retried(
+    tiny_gguf: Path, tmp_path: Path
+) -> None:
+    """A CoT attempt whose prompt + max_tokens exceed n_ctx (real 135M model) is written once as a wrong
+    attempt with the reason; a resumed run does not redo it (it is not a backend failure)."""
+    tasks = load_tasks("gsm8k-train", limit=1)
+    out = tmp_path / "cot.jsonl"
+    s = GenerateSettings(mode="cot", max_tokens=300)
+    with load_llm("smollm2-135m", n_ctx=256) as llm:
+        first = generate(tasks, llm, out, s)
+        again = generate(tasks, llm, out, s)
+    rec = json.loads(out.read_text())
+    assert (
+        rec["correct"] is False
+        and rec["error"] is None
+        and "exceeds n_ctx" in rec["settings"]["context_overflow"]
+    )
+    assert first.failed == 0 and again.skipped_resumed == 1 and len(out.read_text().splitlines()) == 1

@@ -137,26 +137,20 @@ def _cot_attempt(task: Task, sample: int, llm: LLM, s: GenerateSettings) -> CotR
     start = time.perf_counter()
     try:
         cot = run_cot(task, llm, _gen_config(s, seed))
-    except ContextOverflowError as exc:  # the question does not fit: a final, wrong attempt (not retried)
+    except Exception as exc:
+        # the question does not fit the context: a final, wrong attempt; any other error is a backend
+        # failure: recorded, retried on the next run
+        overflow, why = isinstance(exc, ContextOverflowError), f"{type(exc).__name__}: {exc}"
         return CotRecord(
             task=task,
             model=llm.name,
             sample=sample,
             seed=seed,
             text="",
-            correct=False,
+            correct=False if overflow else None,
+            error=None if overflow else why,
             seconds=time.perf_counter() - start,
-            settings={"max_tokens": s.max_tokens, "context_overflow": f"{type(exc).__name__}: {exc}"},
-        )
-    except Exception as exc:  # backend failure: record it, retry on the next run
-        return CotRecord(
-            task=task,
-            model=llm.name,
-            sample=sample,
-            seed=seed,
-            text="",
-            error=f"{type(exc).__name__}: {exc}",
-            seconds=time.perf_counter() - start,
+            settings={"max_tokens": s.max_tokens, "context_overflow": why} if overflow else {},
         )
     g = grade(task, cot.answer) if cot.answer is not None else None
     return CotRecord(

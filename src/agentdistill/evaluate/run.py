@@ -74,25 +74,19 @@ def evaluate_task(task: Task, llm: LLM, s: EvalSettings, retriever: Retriever | 
         )
     try:
         cot = run_cot(task, llm, _gen(s), retriever=retriever if s.rag else None)
-    except ContextOverflowError as exc:  # the question (+ passages) does not fit: scored, wrong
+    except Exception as exc:
+        # the question (+ passages) does not fit the context: scored, wrong; any other error is a backend
+        # failure: recorded, excluded from accuracy, retried next run
+        overflow, why = isinstance(exc, ContextOverflowError), f"{type(exc).__name__}: {exc}"
         return ResultRecord(
             task=task,
             mode="cot",
             model=s.model_name or llm.name,
             grade=grade(task, ""),
-            status="context_overflow",
+            status="context_overflow" if overflow else "error",
             seconds=time.perf_counter() - start,
-            cot_text=f"{type(exc).__name__}: {exc}",
-        )
-    except Exception as exc:  # backend failure: recorded, excluded from accuracy, retried next run
-        return ResultRecord(
-            task=task,
-            mode="cot",
-            model=s.model_name or llm.name,
-            grade=grade(task, ""),
-            status="error",
-            seconds=time.perf_counter() - start,
-            failure=f"{type(exc).__name__}: {exc}",
+            cot_text=why if overflow else None,
+            failure=None if overflow else why,
         )
     g = grade(task, cot.answer if cot.answer is not None else "")
     return ResultRecord(
