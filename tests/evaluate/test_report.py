@@ -25,8 +25,8 @@ from agentdistill.evaluate.records import (
     summarize_records,
 )
 from agentdistill.evaluate.report import write_report
-from agentdistill.evaluate.report_table import accuracy_markdown, results_table
-from agentdistill.evaluate.stats import mean_interval, wilson
+from agentdistill.evaluate.report_table import accuracy_markdown, f1_markdown, results_table
+from agentdistill.evaluate.stats import mean_interval, score_interval, wilson
 from agentdistill.grading.types import Grade
 
 EVIL_CODE = 'x = "</pre><script>alert(1)</script>"\nprint(x)'
@@ -219,6 +219,8 @@ def test_table_values_layout_and_grouping(run_dirs: list[Path]) -> None:
     f1 = {r.label: r.f1 for r in table.rows}
     assert round(f1["Teacher (agent)"]["hotpotqa"], 1) == 75.0  # (1 + 1 + 0.25) / 3
     assert f1["Teacher (agent)"]["gsm8k"] is None
+    low, high = score_interval(2.25, 3)  # the mean F1's interval, over the same 3 questions
+    assert f"| 75.0 [{100 * low:.1f}, {100 * high:.1f}] |" in f1_markdown(table)
     md = accuracy_markdown(table)
     # every accuracy with its 95% Wilson interval; n in the header (same n in every row)
     assert "| Model | Method | hotpotqa (n=3) | gsm8k (n=2) |" in md
@@ -395,6 +397,8 @@ def test_domain_average_over_unequal_n_has_an_interval_and_a_set_with_every_atte
     assert avg.n == 3 and avg.p == pytest.approx(0.75) and avg.low < 0.75 < avg.high
     assert avg == mean_interval([wilson(1, 1), wilson(1, 2)])
     assert "75.0 [" in accuracy_markdown(table)
+    f1_low, f1_high = table.rows[0].f1_interval["QA avg"]  # the mean F1's MOVER interval too
+    assert f1_low < table.rows[0].f1["QA avg"] < f1_high
 
     down = record(bam[0], "m", None, False).model_copy(
         update={"status": "error", "failure": "ConnectError: x"}

@@ -13,6 +13,7 @@ from agentdistill.evaluate.stats import (
     pair_by_question,
     paired_comparison,
     rate_cell,
+    score_interval,
     wilson,
 )
 
@@ -121,3 +122,20 @@ def test_mean_interval_of_sets_with_unequal_n_keeps_its_coverage() -> None:
     assert covered / trials >= 0.93
     with pytest.raises(ValueError, match="no intervals"):
         mean_interval([])
+
+
+def test_score_interval_of_mean_f1_covers_and_never_collapses() -> None:
+    """Mean token F1 over n questions: a 95% interval that keeps its coverage on F1-like scores (mostly 0 or 1,
+    some partial) and is not a point when every score is equal (a bootstrap gives [0, 0] for all-zero F1)."""
+    low, high = score_interval(0.0, 15)
+    assert low == 0.0 and high > 0.1
+    rng = np.random.default_rng(2)
+    values, probs = np.array([0.0, 0.25, 0.5, 1.0]), np.array([0.5, 0.1, 0.1, 0.3])
+    truth, trials, covered = float(values @ probs), 2000, 0
+    for _ in range(trials):
+        f1 = rng.choice(values, size=30, p=probs)
+        lo, hi = score_interval(float(f1.sum()), 30)
+        covered += lo <= truth <= hi
+    assert covered / trials >= 0.93
+    with pytest.raises(ValueError, match="total"):
+        score_interval(4.0, 3)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentdistill.common.jsonl import JsonlError, read_jsonl
 from agentdistill.data.task import Task
-from agentdistill.evaluate.stats import wilson
+from agentdistill.evaluate.stats import score_interval, wilson
 from agentdistill.grading.types import Grade
 
 RESULTS_FILE = "results.jsonl"
@@ -64,6 +64,9 @@ class SetMetrics(BaseModel):
     n: int = Field(ge=0)
     accuracy: float = Field(ge=0.0, le=1.0)  # EM for QA, math equivalence for math
     f1: float | None = Field(default=None, ge=0.0, le=1.0)  # QA only
+    # 95% interval of the mean F1 (stats.score_interval); None for math and in old summaries
+    f1_low: float | None = Field(default=None, ge=0.0, le=1.0)
+    f1_high: float | None = Field(default=None, ge=0.0, le=1.0)
     mean_steps: float = Field(default=0.0, ge=0.0)
     parse_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)  # unparsable steps / all steps
     tokens_per_task: float = Field(default=0.0, ge=0.0)
@@ -145,10 +148,14 @@ def summarize_records(records: list[ResultRecord]) -> dict[str, SetMetrics]:
             continue
         steps = sum(r.steps for r in recs)
         qa = any(r.task.kind == "qa" for r in recs)
+        f1_total = sum(r.grade.f1 for r in recs)
+        f1_low, f1_high = score_interval(min(f1_total, n), n) if qa else (None, None)
         out[name] = SetMetrics(
             n=n,
             accuracy=sum(r.grade.correct for r in recs) / n,
-            f1=sum(r.grade.f1 for r in recs) / n if qa else None,
+            f1=f1_total / n if qa else None,
+            f1_low=f1_low,
+            f1_high=f1_high,
             mean_steps=steps / n,
             parse_error_rate=min(1.0, sum(r.parse_errors for r in recs) / steps) if steps else 0.0,
             tokens_per_task=sum(r.tokens for r in recs) / n,

@@ -38,6 +38,7 @@ from agentdistill.evaluate.report_table import (
     accuracy_markdown,
     column_n,
     efficiency_markdown,
+    f1_cell,
     f1_markdown,
     fmt,
     results_table,
@@ -168,7 +169,7 @@ def render_markdown(
         parts += ["## Paired comparisons", "", paired, "", PAIRED_NOTE, ""]
     f1 = f1_markdown(table)
     if f1:
-        parts += ["### F1 on QA sets (%)", "", f1, ""]
+        parts += ["### Token F1 on QA sets (%, in brackets its 95% interval)", "", f1, ""]
     if judged:
         parts += ["## QA graded by exact match, F1 and the LLM judge", ""]
         parts += [f"Judged by {_judge_models(judged)}.", "", judge_markdown(judged), "", JUDGE_NOTE, ""]
@@ -240,6 +241,7 @@ def render_html(
         max_trajectories=max_trajectories,
         fmt=fmt,
         cell=accuracy_cell,
+        f1_cell=f1_cell,
         wilson=wilson,
         column_n={c.name: column_n(table, c.name) for c in table.columns},
         key=key or [],

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from agentdistill.evaluate.records import RunResult, SetMetrics
-from agentdistill.evaluate.stats import Interval, mean_interval, wilson
+from agentdistill.evaluate.stats import Interval, mean_interval, mover_mean, wilson
 
 _MATH_NAME = re.compile(r"gsm|math|aime|amc|olym|svamp|asdiv|minerva", re.IGNORECASE)
 
@@ -37,6 +37,8 @@ class Row:
     # Wilson 95% interval (with k and n) per set; for a domain average, the pooled interval when every set
     # has the same n (then the unweighted mean is the pooled rate), else None.
     interval: dict[str, Interval | None] = field(default_factory=dict)
+    # 95% interval of the mean F1 in percent (stats.score_interval; MOVER for a domain average); None if absent
+    f1_interval: dict[str, tuple[float, float] | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -123,6 +125,14 @@ def _pooled(intervals: list[Interval | None]) -> Interval | None:
     return mean_interval(intervals)  # type: ignore[arg-type]
 
 
+def _f1_average(parts: list[tuple[float | None, tuple[float, float] | None]]) -> tuple[float, float] | None:
+    """The MOVER interval (percent) of a domain's mean F1; None when a set lacks its F1 or interval."""
+    if not parts or any(v is None or ci is None for v, ci in parts):
+        return None
+    _, low, high = mover_mean([(v / 100, ci[0] / 100, ci[1] / 100) for v, ci in parts])  # type: ignore[index,operator]
+    return 100 * low, 100 * high
+
+
 def results_table(runs: list[RunResult]) -> ResultsTable:
     """Build the table: QA sets first, then math, each in order of first appearance; an average column per
     domain with two or more sets (only for rows that have every set of that domain)."""
@@ -151,6 +161,10 @@ def results_table(runs: list[RunResult]) -> ResultsTable:
                 row.accuracy[col.name] = _mean([row.accuracy.get(n) for n in domain])
                 row.f1[col.name] = _mean([row.f1.get(n) for n in domain]) if col.kind == "qa" else None
                 row.interval[col.name] = _pooled([row.interval.get(n) for n in domain])
+                if col.kind == "qa":
+                    row.f1_interval[col.name] = _f1_average(
+                        [(row.f1.get(n), row.f1_interval.get(n)) for n in domain]
+                    )
                 continue
             m = s.per_set.get(col.name)
             if m is not None and m.n < 1:  # every attempt failed: no accuracy (not 0), and no average
@@ -158,6 +172,8 @@ def results_table(runs: list[RunResult]) -> ResultsTable:
             row.accuracy[col.name] = _pct(m.accuracy) if m else None
             row.interval[col.name] = set_interval(m)
             row.f1[col.name] = _pct(m.f1) if m and col.kind == "qa" else None
+            has_f1 = m is not None and m.f1_low is not None and m.f1_high is not None
+            row.f1_interval[col.name] = (100 * m.f1_low, 100 * m.f1_high) if has_f1 else None  # type: ignore[union-attr,operator]
         rows.append(row)
         for col in columns:
             m = s.per_set.get(col.name)
@@ -201,6 +217,14 @@ def accuracy_cell(row: Row, set_name: str, *, with_n: bool = True) -> str:
     return interval.cell() if with_n else interval.pct()
 
 
+def f1_cell(row: Row, set_name: str) -> str:
+    """'75.0 [40.9, 93.4]': mean F1 % with its 95% interval; the bare value for old summaries; '–' if absent."""
+    value, ci = row.f1.get(set_name), row.f1_interval.get(set_name)
+    if value is None or ci is None:
+        return fmt(value)
+    return f"{value:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]"
+
+
 def column_n(table: ResultsTable, set_name: str) -> int | None:
     """The n every row has on this column (None when rows differ or none has it)."""
     ns = {i.n for r in table.rows if (i := r.interval.get(set_name)) is not None}
@@ -218,16 +242,6 @@ def _md_table(header: list[str], body: list[list[str]], align: list[str]) -> str
     return "\n".join(lines)
 
 
-def _grouped_md(table: ResultsTable, columns: list[Column], metric: str) -> str:
-    header = ["Model", "Method"] + [c.name for c in columns]
-    body = []
-    for model, rows in table.groups():
-        for i, row in enumerate(rows):
-            values = getattr(row, metric)
-            body.append([model if i == 0 else "", row.label] + [fmt(values.get(c.name)) for c in columns])
-    return _md_table(header, body, ["l", "l"] + ["r"] * len(columns))
-
-
 def accuracy_markdown(table: ResultsTable) -> str:
     """Accuracy % [95% Wilson interval]; n in the column header when every row has the same n, else per cell."""
     ns = {c.name: column_n(table, c.name) for c in table.columns}
@@ -243,8 +257,16 @@ def accuracy_markdown(table: ResultsTable) -> str:
 
 
 def f1_markdown(table: ResultsTable) -> str | None:
+    """Mean token F1 % [95% interval] of the QA sets (n as in the accuracy table)."""
     cols = [c for c in table.columns if c.kind == "qa"]
-    return _grouped_md(table, cols, "f1") if cols else None
+    if not cols:
+        return None
+    body = [
+        [model if i == 0 else "", row.label] + [f1_cell(row, c.name) for c in cols]
+        for model, rows in table.groups()
+        for i, row in enumerate(rows)
+    ]
+    return _md_table(["Model", "Method"] + [c.name for c in cols], body, ["l", "l"] + ["r"] * len(cols))
 
 
 def efficiency_markdown(table: ResultsTable) -> str:

@@ -77,6 +77,33 @@ def interval_from_accuracy(accuracy: float, n: int, confidence: float = CONFIDEN
     return wilson(k, n, confidence)
 
 
+def score_interval(total: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """95% interval of the mean of ``n`` scores in [0, 1] summing to ``total`` (token F1), as fractions.
+
+    The Wilson score interval at the observed mean: conservative for bounded scores, since a [0, 1] variable
+    with mean m has variance at most m(1 − m) (Bhatia & Davis 2000, "A better bound on the variance", The
+    American Mathematical Monthly 107(4)), the Bernoulli case Wilson assumes. Unlike a bootstrap it does not
+    collapse to a point when every score is equal. Raises ``ValueError`` if n < 1 or total is outside [0, n]."""
+    if n < 1 or not 0 <= total <= n:
+        raise ValueError(f"score_interval: need n >= 1 and 0 <= total <= n, got total={total}, n={n}")
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(total, n, alpha=1 - confidence, method="wilson")
+    return max(0.0, float(low)), min(1.0, float(high))
+
+
+def mover_mean(points: Sequence[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """``(mean, low, high)`` of the unweighted mean of independent estimates given as ``(p, low, high)``: the
+    MOVER limits (Zou & Donner 2008, below), clipped to [0, 1]. Raises ``ValueError`` for no points."""
+    if not points:
+        raise ValueError("mover_mean: no points")
+    w = 1.0 / len(points)
+    p = w * sum(pt[0] for pt in points)
+    down = w * float(np.sqrt(sum((pt[0] - pt[1]) ** 2 for pt in points)))
+    up = w * float(np.sqrt(sum((pt[2] - pt[0]) ** 2 for pt in points)))
+    return p, max(0.0, p - down), min(1.0, p + up)
+
+
 def mean_interval(intervals: Sequence[Interval], confidence: float = CONFIDENCE) -> Interval:
     """The unweighted mean of independent accuracies (a domain average over sets of different n) with its MOVER
     interval: each set's Wilson limits recovered into the mean's variance (Zou & Donner 2008, "Construction of
@@ -84,18 +111,9 @@ def mean_interval(intervals: Sequence[Interval], confidence: float = CONFIDENCE)
     and ``n`` are the totals; ``p`` is the mean, not k / n. Raises ``ValueError`` for no intervals."""
     if not intervals:
         raise ValueError("mean_interval: no intervals")
-    w = 1.0 / len(intervals)
-    p = w * sum(i.p for i in intervals)
-    down = w * float(np.sqrt(sum((i.p - i.low) ** 2 for i in intervals)))
-    up = w * float(np.sqrt(sum((i.high - i.p) ** 2 for i in intervals)))
-    return Interval(
-        k=sum(i.k for i in intervals),
-        n=sum(i.n for i in intervals),
-        p=p,
-        low=max(0.0, p - down),
-        high=min(1.0, p + up),
-        confidence=confidence,
-    )
+    p, low, high = mover_mean([(i.p, i.low, i.high) for i in intervals])
+    n = sum(i.n for i in intervals)
+    return Interval(k=sum(i.k for i in intervals), n=n, p=p, low=low, high=high, confidence=confidence)
 
 
 def rate_cell(rate: float | None, n: int, digits: int = 1) -> str:
