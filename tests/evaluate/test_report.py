@@ -420,3 +420,14 @@ def test_viewer_counts_the_tables_n_not_failed_attempts(tmp_path: Path) -> None:
     html = write_report([run], tmp_path / "out", chart=False).html.read_text()
     assert results_table([run]).rows[0].interval["hotpotqa"].n == 2
     assert "1 / 2 correct (50.0%" in html and "1 failed (not scored)" in html
+
+
+def test_a_summary_from_before_the_f1_interval_gets_it_from_the_records(tmp_path: Path) -> None:
+    recs = [record(qa_task(i), "m", p, c) for i, (p, c) in enumerate([("Cincinnati", True), ("yes", False)])]
+    run_dir = write_run(tmp_path, "old", "Agent", recs)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for m in summary["per_set"].values():
+        del m["f1_low"], m["f1_high"]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    low, high = score_interval(1.25, 2)
+    assert f"| 62.5 [{100 * low:.1f}, {100 * high:.1f}] |" in f1_markdown(results_table([load_run(run_dir)]))

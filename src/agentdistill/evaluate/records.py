@@ -239,6 +239,7 @@ def load_run(run_dir: Path | str) -> RunResult:
     if summary_path.exists():
         summary = read_summary(summary_path)
         warnings = _check_consistency(summary, records, run_dir)
+        _fill_f1_intervals(summary, records)
     else:
         if not records:
             raise RunInputError(f"{results_path}: no records and no {SUMMARY_FILE}")
@@ -258,6 +259,17 @@ def load_run(run_dir: Path | str) -> RunResult:
                 f"are not scored; re-run the same eval to retry them"
             )
     return RunResult(summary=summary, records=records, run_dir=run_dir, warnings=warnings)
+
+
+def _fill_f1_intervals(summary: RunSummary, records: list[ResultRecord]) -> None:
+    """A summary written before the F1 interval existed gets it from the run's own records (same n only)."""
+    if not records or all(m.f1 is None or m.f1_low is not None for m in summary.per_set.values()):
+        return
+    fresh = summarize_records(records)
+    for name, m in summary.per_set.items():
+        f = fresh.get(name)
+        if m.f1 is not None and m.f1_low is None and f is not None and f.n == m.n:
+            summary.per_set[name] = m.model_copy(update={"f1_low": f.f1_low, "f1_high": f.f1_high})
 
 
 def discover_run_dirs(paths: list[Path]) -> list[Path]:
