@@ -199,7 +199,24 @@ CASES = [
     (r"f^{-1}(x)=\frac{1}{x}", r"\frac{1}{x}", True),
     ("f(3) = 5", "5", True),
     ("The final answer is 5, since 2+3=5.", "5", True),
+    # a number spelled out, alone or with only naming words after it; never when a word changes it
+    ("three", "3", True),
+    ("Twenty-one apples", "21", True),
+    ("twenty one", "21", True),
+    ("seven.", "7", True),
+    ("one half", "1", False),
+    ("one hundred", "1", False),
+    ("two thirds", "2", False),
+    ("three times", "3", False),
+    ("none", "1", False),
 ]
+
+
+def test_number_words_round_trip() -> None:
+    from agentdistill.grading.forms import number_word, word_number
+
+    assert all(word_number(number_word(n)) == n for n in range(100))
+    assert number_word(100) is None and word_number("hundred") is None and word_number("Forty  two") == 42
 
 
 @pytest.mark.parametrize(("pred", "gold", "correct"), CASES)

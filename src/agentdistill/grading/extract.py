@@ -7,6 +7,7 @@ import re
 # The one boxed-answer extractor of the project lives with the gold-answer code in `data` (both `agent` and
 # `grading` may import `data`; neither may import the other): gold solutions, CoT answers and predictions share it.
 from agentdistill.data.answers import boxed_contents, last_boxed  # noqa: F401 (re-exported)
+from agentdistill.grading.forms import word_number
 from agentdistill.grading.types import is_payload, payload_text
 
 _FINAL_RE = re.compile(r"final answer\s*(?:is|:)\s*[:\s]*(.+)", re.IGNORECASE)
@@ -19,6 +20,10 @@ _UNIT_WORDS = (
 )
 # "5 eggs", "42 is the answer": a number followed by words only (none a math word) is the number
 _NUMBER_WORDS = re.compile(r"^([-+]?[\d.,/]*\d[\d.,/]*)\s+([A-Za-z][A-Za-z' .]*)$")
+_SPELLED = re.compile(
+    r"^((?:[a-z]+)(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?)\b\.?((?:\s+[A-Za-z][A-Za-z' .]*)?)$",
+    re.I,
+)
 _MATH_WORDS = {"pi", "sqrt", "ln", "log", "sin", "cos", "tan", "exp", "and", "or", "i", "e"}
 # words that change the number ("5 million", "2 squared", "1 over 2", "3 fourths", "5 is not the answer")
 _CHANGING_WORDS = {
@@ -102,6 +107,10 @@ def clean_math(s: str, *, strip_var: bool = True) -> str:
         if re.match(r"^[-+]?[\d.,/]+\s+[a-zA-Z]", s)
         else s
     )
+    spelled = _SPELLED.match(s)  # "three", "twenty-one apples": digits, when only naming words follow
+    number = word_number(spelled.group(1)) if spelled else None
+    if number is not None and _only_naming_words(spelled.group(2).split()):  # type: ignore[union-attr]
+        s = str(number)
     words = _NUMBER_WORDS.match(s)
     if words and _only_naming_words(words.group(2).split()):
         s = words.group(1)

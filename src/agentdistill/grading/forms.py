@@ -112,3 +112,48 @@ def ellipsis_items(text: str) -> list[str] | None:
     body = text.strip()
     sep = "," if len(top_level_split(body)) > 1 else ":"
     return [("..." if _ELLIPSIS.fullmatch(i.strip()) else i.strip()) for i in top_level_split(body, sep)]
+
+
+# English number words 0-99, for answers spelled out ("three", "twenty-one"); QA and math graders share them
+_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+]
+_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def number_word(n: int) -> str | None:
+    """0-99 in words (``21`` -> ``"twenty-one"``); None outside that range."""
+    if not 0 <= n <= 99:
+        return None
+    if n <= 20:
+        return _UNITS[n]
+    tens, units = divmod(n, 10)
+    return _TENS[tens] + (f"-{_UNITS[units]}" if units else "")
+
+
+_WORD_NUMBERS = {number_word(n): n for n in range(100)}
+
+
+def word_number(text: str) -> int | None:
+    """The inverse of ``number_word``: ``"Twenty one"`` / ``"twenty-one"`` -> 21; None for anything else."""
+    return _WORD_NUMBERS.get(re.sub(r"[\s-]+", "-", text.strip().lower()))

@@ -25,48 +25,12 @@ from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
 
+from agentdistill.grading.forms import number_word
 from agentdistill.grading.types import Grade, is_payload, payload_text
 
 COVER_MAX_WORDS = 20
 _PUNCT = set(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_NUMBER_WORDS = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-]
-_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-
-
-def _number_word(n: int) -> str | None:
-    """0–99 in words (``21`` → ``twenty-one``, which the official rule normalises as the gold's
-    ``twenty-one``); None outside that range."""
-    if not 0 <= n <= 99:
-        return None
-    if n <= 20:
-        return _NUMBER_WORDS[n]
-    tens, units = divmod(n, 10)
-    return _TENS[tens] + (f"-{_NUMBER_WORDS[units]}" if units else "")
-
-
 _TRANSLATE = {0x2212: "-", 0x2044: "/", 0x2215: "/"}  # minus sign, fraction slash, division slash
 
 
@@ -145,7 +109,7 @@ def answer_texts(prediction: object) -> list[str]:
         return ["yes", "true"] if prediction else ["no", "false"]
     if isinstance(prediction, int | float):
         text = _number_text(prediction)
-        word = _number_word(int(prediction)) if float(prediction).is_integer() else None
+        word = number_word(int(prediction)) if float(prediction).is_integer() else None
         return [text, word] if word else [text]
     if isinstance(prediction, list | tuple | set | frozenset):
         items = [answer_texts(x)[0] for x in prediction]
