@@ -125,6 +125,14 @@ CASES: list[tuple[str, str, str | None, str | None]] = [
         None,
         "print(1)",
     ),
+    # CommonMark's tilde fence
+    (
+        "tilde fence",
+        "Thought: t\nCode:\n~~~python\nx = 6*7\nfinal_answer(x)\n~~~<end_code>",
+        None,
+        "x = 6*7\nfinal_answer(x)",
+    ),
+    ("tilde fence of prose, as with backticks", "Thought: t\n~~~\nthe answer is 42\n~~~", "syntax", None),
 ]
 
 

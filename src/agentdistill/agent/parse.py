@@ -45,6 +45,7 @@ _ONE_LINE_FENCE = re.compile(r"^[ \t]*```(?:(py|python3?|py3)[ \t]+|[ \t]*)(\S.*
 _BARE_FENCE_LINE = re.compile(
     r"^[ \t]*```(?![A-Za-z0-9_`])"
 )  # a line that can close a block ("``` done" too)
+_TILDE_FENCE = re.compile(r"(?m)^([ \t]*)~~~+")
 _TAIL_FENCE = re.compile(r"(?<=\S)[ \t]*```[ \t]*\n?$")  # a fence closing the block at the end of a code line
 # A fence opened at the end of a label or thought line ("Code: ```py"): put it on its own line.
 _LATE_OPEN = re.compile(r"(?im)^([^\n`]*\S)[ \t]*(```[ \t]*(?:py|python3?|py3)?[ \t]*)$")
@@ -378,6 +379,8 @@ def _label_code(code: str) -> str:
 def parse_step(text: str) -> ParsedStep:
     """Split a raw assistant step into thought and code, or say precisely what is wrong with it."""
     text = text.replace("\r\n", "\n")
+    if "```" not in text:  # CommonMark's other fence: "~~~python" ... "~~~"
+        text = _TILDE_FENCE.sub(r"\1```", text)
     text, think = _split_reasoning(text)
     text = _LATE_OPEN.sub(r"\1\n\2", text)
     if not text.strip() and not think:
