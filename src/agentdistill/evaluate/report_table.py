@@ -35,7 +35,7 @@ class Row:
     accuracy: dict[str, float | None] = field(default_factory=dict)
     f1: dict[str, float | None] = field(default_factory=dict)
     # Wilson 95% interval (with k and n) per set; for a domain average, the pooled interval when every set
-    # has the same n (then the unweighted mean is the pooled rate), else None.
+    # has the same n (then the unweighted mean is the pooled rate), else the MOVER interval of the mean.
     interval: dict[str, Interval | None] = field(default_factory=dict)
     # 95% interval of the mean F1 in percent (stats.score_interval; MOVER for a domain average); None if absent
     f1_interval: dict[str, tuple[float, float] | None] = field(default_factory=dict)
