@@ -20,8 +20,10 @@ message, so a failure costs one step and teaches the model what to fix.
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 import textwrap
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,7 +43,7 @@ _FENCE_LINE = re.compile(
     r"^[ \t]*```[ \t]*([A-Za-z0-9_+.-]*)(?::[^\s`]*|[ \t]*\{[.#][^}\n]*\})?[ \t]*\n?$"
 )  # an opening (maybe bare) fence line; "```python:main.py" and "```python {.x}" name the language too
 # a whole block on one line: "```py final_answer(42)```"
-_ONE_LINE_FENCE = re.compile(r"^[ \t]*```(?:(py|python3?|py3)[ \t]+|[ \t]*)(\S.*?)[ \t]*```[ \t]*\n?$")
+_ONE_LINE_FENCE = re.compile(r"^[ \t]*```(?:(py|python3?|py3)[ \t]+|[ \t]*)(\S(?:.*?\S)?)[ \t]*```[ \t]*\n?$")
 _BARE_FENCE_LINE = re.compile(
     r"^[ \t]*```(?![A-Za-z0-9_`])"
 )  # a line that can close a block ("``` done" too)
@@ -51,7 +53,7 @@ _TAIL_FENCE = re.compile(r"(?<=\S)[ \t]*```[ \t]*\n?$")  # a fence closing the b
 _LATE_OPEN = re.compile(r"(?im)^([^\n`]*\S)[ \t]*(```[ \t]*(?:py|python3?|py3)?[ \t]*)$")
 _CODE_TAG = re.compile(r"<code>[ \t]*\n?(.*?)(?:</code>|\Z)", re.DOTALL | re.IGNORECASE)
 _REASONING_TAGS = r"think|thinking|reasoning|reflection"
-_REASON_BLOCK = re.compile(rf"<({_REASONING_TAGS})>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
+_REASON_NAMED_OPEN = re.compile(rf"<({_REASONING_TAGS})>", re.IGNORECASE)
 _REASON_OPEN = re.compile(rf"<(?:{_REASONING_TAGS})>", re.IGNORECASE)
 _REASON_CLOSE = re.compile(rf"</(?:{_REASONING_TAGS})>", re.IGNORECASE)
 _THOUGHT_LABEL = re.compile(r"^\s*(?:\*\*)?thoughts?(?:\*\*)?\s*:\s*(?:\*\*)?", re.IGNORECASE)
@@ -61,16 +63,18 @@ _CODE_LABEL_INLINE = re.compile(  # "Code: final_answer(6*7)": the code on the l
     r"(?:^|\n)[ \t]*(?:\*\*)?code(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*(?=\S)", re.IGNORECASE
 )
 _INLINE_FENCED = re.compile(r"\s*(`{1,3})(?:py(?:thon)?\s)?(.*?)\1\s*", re.DOTALL)
-_CODE_LABEL_TAIL = re.compile(r"\n?[ \t]*(?:\*\*)?code(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*$", re.IGNORECASE)
+_CODE_LABEL_TAIL = re.compile(
+    r"(?:\*\*)?code(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*\Z", re.IGNORECASE
+)  # on stripped text
 # Lines that end the action: the model moved on to narrating (a hallucinated observation or next step).
 _CHATTER = re.compile(
-    r"^\s*(?:Observation|Thought|Output|Result|Calling tool)s?\s*:", re.IGNORECASE | re.MULTILINE
+    r"^[ \t]*(?:Observation|Thought|Output|Result|Calling tool)s?\s*:", re.IGNORECASE | re.MULTILINE
 )  # "Calling tools:" is smolagents' own log line (smolagents#1703)
 # the start of a closing marker cut off by max_tokens ("</co", "``") at the very end of an unclosed block
 _PARTIAL_CLOSE = re.compile(r"\n[ \t]*(?:<(?:/(?:c(?:o(?:d(?:e)?)?)?)?)?|`{1,2})[ \t]*$")
 # prose after an unclosed block: a capitalised sentence of three or more words, after a blank line
 _PROSE_LINE = re.compile(r"^[A-Z][a-z']+(?:[ \t]+[^\s=()\[\]{}:]+){2,}[ \t]*$")  # no code marks
-_TOOL_CALL = re.compile(r"(?:^|\n)\s*Action\s*:|<tool_call>|\"(?:name|tool|action)\"\s*:", re.IGNORECASE)
+_TOOL_CALL = re.compile(r"(?:^|\n)[ \t]*Action\s*:|<tool_call>|\"(?:name|tool|action)\"\s*:", re.IGNORECASE)
 _PY_TAGS = {"", "py", "python", "python3", "py3", "ipython", "pycon", "<code>"}
 # Statements that make a bare reply an action; an expression statement counts only if it calls something.
 _ACTION_STMTS = (
@@ -88,6 +92,24 @@ _ACTION_STMTS = (
     ast.Delete,
     ast.Assert,
 )
+
+
+# Trial syntax checks (which fence closes a block, where code ends and prose begins) cost a compile each; one
+# parse may spend this many characters of them, so any input parses in linear time. Real steps (a few KB) never
+# reach the floor; past it, the rules fall back to their first choice.
+_TRIAL_FLOOR = 1_000_000
+_TRIAL_PER_CHAR = 4
+
+
+class _Trials:
+    """The trial budget of one parse and the syntax verdicts it has already paid for."""
+
+    def __init__(self, text: str):
+        self.left = _TRIAL_FLOOR + _TRIAL_PER_CHAR * len(text)
+        self.seen: dict[str, str | None] = {}
+
+
+_TRIALS: ContextVar[_Trials | None] = ContextVar("agentdistill_parse_trials", default=None)
 
 
 @dataclass
@@ -129,13 +151,26 @@ def _fail(thought: str, code: str, kind: ParseErrorKind, message: str, **extra: 
 
 def _clean_thought(text: str) -> str:
     """Thought text without labels (a model continuing a first-thought prefix often repeats 'Thought:')."""
-    text = _CODE_LABEL_TAIL.sub("", text.strip())
+    text = text.strip()
+    tail = _CODE_LABEL_TAIL.search(text)
+    if tail is not None:  # a trailing 'Code:' label, with the blanks and one line break before it
+        text = text[: tail.start()].rstrip(" \t")
+        text = text[:-1] if text.endswith("\n") else text
     text = _THOUGHT_LABEL.sub("", text, count=1)
     text = _INNER_THOUGHT_LABEL.sub("", text)
     return text.strip()
 
 
 def _syntax_error(code: str) -> str | None:
+    trials = _TRIALS.get()
+    if trials is None:
+        return _compile_error(code)
+    if code not in trials.seen:
+        trials.seen[code] = _compile_error(code)
+    return trials.seen[code]
+
+
+def _compile_error(code: str) -> str | None:
     try:
         compile(code, "<code>", "exec")
     except SyntaxError as exc:
@@ -152,11 +187,41 @@ def _tidy(code: str) -> str:
     return textwrap.dedent(code).strip("\n").rstrip()
 
 
+def _trials_left(spend: int = 0) -> bool:
+    """True while this parse's trial budget lasts (``spend``: characters of work to pay first)."""
+    trials = _TRIALS.get()
+    if trials is None:
+        return True
+    trials.left -= spend
+    return trials.left > 0
+
+
+def _parses(code: str) -> bool:
+    """A trial syntax check, paid from this parse's budget; False once the budget is spent."""
+    trials = _TRIALS.get()
+    if trials is not None:
+        if trials.left <= 0:
+            return False
+        trials.left -= len(code) + 64  # a verdict already known costs as much: the code was built to ask
+    return _syntax_error(code) is None
+
+
 def _split_reasoning(text: str) -> tuple[str, str]:
     """(text without reasoning, reasoning). Closed blocks, an unclosed opening tag (the rest is reasoning)
     and a closing tag without its opening (chat templates put ``<think>`` in the prompt) are all handled."""
-    parts = [m.group(2).strip() for m in _REASON_BLOCK.finditer(text)]
-    text = _REASON_BLOCK.sub("", text)
+    parts, kept, pos, unclosed = [], [], 0, set()
+    for m in _REASON_NAMED_OPEN.finditer(text):  # closed blocks, each up to the first closing tag of its name
+        name = m.group(1).lower()
+        if m.start() < pos or name in unclosed:
+            continue
+        close = re.compile(rf"</{name}>", re.IGNORECASE).search(text, m.end())
+        if close is None:
+            unclosed.add(name)  # no later opening tag of this name closes either
+            continue
+        parts.append(text[m.end() : close.start()].strip())
+        kept.append(text[pos : m.start()])
+        pos = close.end()
+    text = "".join(kept) + text[pos:]
     close = next(reversed(list(_REASON_CLOSE.finditer(text))), None)
     if close is not None:  # everything before a stray closing tag was reasoning
         parts.insert(0, _REASON_OPEN.sub("", text[: close.start()]).strip())
@@ -207,9 +272,11 @@ def _cut_at_chatter(body: str) -> str:
     if not chatter:
         return body
     for m in chatter:
-        if not _syntax_error(_tidy(body[: m.start()])):
+        if _parses(_tidy(body[: m.start()])):
             return body[: m.start()]
-    return body if not _syntax_error(_tidy(body)) else body[: chatter[0].start()]
+        if not _trials_left():
+            break
+    return body if _parses(_tidy(body)) else body[: chatter[0].start()]
 
 
 def _unclosed_body(body: str, python: bool) -> str:
@@ -222,16 +289,23 @@ def _unclosed_body(body: str, python: bool) -> str:
 def _cut_trailing_prose(body: str) -> str:
     """An unclosed block that does not parse, cut before a paragraph of prose after a blank line when what
     comes before it parses ("print(x)\n\nThis will search for x.")."""
-    if not _syntax_error(_tidy(body)):
+    if _parses(_tidy(body)):
         return body
     lines = body.splitlines(keepends=True)
+    at = 0  # offset of lines[k] in body
     for k in range(1, len(lines)):
-        if lines[k - 1].strip() or not _PROSE_LINE.match(lines[k]) or not _syntax_error(lines[k].strip()):
+        at += len(lines[k - 1])
+        if not _trials_left():
+            break
+        if lines[k - 1].strip() or not _PROSE_LINE.match(lines[k]) or _parses(lines[k].strip()):
             continue
-        head = "".join(lines[:k])
-        if head.strip() and not _syntax_error(_tidy(head)):
+        head = body[:at]
+        if head.strip() and _parses(_tidy(head)):
             return head
     return body
+
+
+_MAX_CLOSES = 64  # close candidates tried per block
 
 
 def _fence_blocks(text: str) -> list[_Block]:
@@ -242,6 +316,14 @@ def _fence_blocks(text: str) -> list[_Block]:
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))
+    bare_at = [j for j, line in enumerate(lines) if _BARE_FENCE_LINE.match(line)]
+    close_at = [j for j, line in enumerate(lines) if _BARE_FENCE_LINE.match(line) or _TAIL_FENCE.search(line)]
+
+    def body(i: int, j: int) -> str:  # the body of a block opened at line i and closed at line j
+        if _BARE_FENCE_LINE.match(lines[j]):
+            return text[offsets[i + 1] : offsets[j]]
+        return text[offsets[i + 1] : offsets[j]] + _TAIL_FENCE.sub("", lines[j])
+
     out: list[_Block] = []
     i = 0
     while i < len(lines):
@@ -257,29 +339,28 @@ def _fence_blocks(text: str) -> list[_Block]:
             i += 1  # not a fence, or a stray opening fence right before the real one ("```" then "```py")
             continue
         lang = m.group(1).lower()
-        closes: list[tuple[int, str]] = []  # (line, body) for each line that can close the block
-        for j in range(i + 1, len(lines)):
-            if _BARE_FENCE_LINE.match(lines[j]):
-                closes.append((j, "".join(lines[i + 1 : j])))
-            elif _TAIL_FENCE.search(lines[j]):
-                closes.append((j, "".join(lines[i + 1 : j]) + _TAIL_FENCE.sub("", lines[j])))
-        bare = [c for c in closes if _BARE_FENCE_LINE.match(lines[c[0]])]
-        chosen = (bare or closes or [None])[0]
-        if closes and lang in _PY_TAGS and (chosen is None or _syntax_error(_tidy(chosen[1]))):
-            chosen = next((c for c in closes if not _syntax_error(_tidy(c[1]))), chosen)
+        first = bisect.bisect_right(close_at, i)
+        closes = close_at[first : first + _MAX_CLOSES]  # lines that can close the block
+        first_bare = bisect.bisect_right(bare_at, i)
+        chosen = bare_at[first_bare] if first_bare < len(bare_at) else (closes[0] if closes else None)
+        if closes and lang in _PY_TAGS and (chosen is None or not _parses(_tidy(body(i, chosen)))):
+            chosen = next((j for j in closes if _trials_left() and _parses(_tidy(body(i, j)))), chosen)
         if chosen is None:  # unclosed (cut by length or by the stop string): up to narration, if any
-            body = _unclosed_body("".join(lines[i + 1 :]), lang in _PY_TAGS)
-            out.append(_Block(offsets[i], len(text), body, lang))
+            rest = _unclosed_body(text[offsets[i + 1] :], lang in _PY_TAGS)
+            out.append(_Block(offsets[i], len(text), rest, lang))
             break
-        out.append(_Block(offsets[i], offsets[chosen[0] + 1], chosen[1], lang))
-        i = chosen[0] + 1
+        out.append(_Block(offsets[i], offsets[chosen + 1], body(i, chosen), lang))
+        i = chosen + 1
     return out
 
 
 def _all_blocks(text: str) -> list[_Block]:
     blocks = _fence_blocks(text)
+    starts = [b.start for b in blocks]
     for m in _CODE_TAG.finditer(text):  # a fence inside the tags is the block itself
-        if not any(b.start <= m.start() < b.end or m.start() <= b.start < m.end() for b in blocks):
+        k = bisect.bisect_right(starts, m.start())  # fence blocks are disjoint and in order
+        inside = k > 0 and m.start() < blocks[k - 1].end
+        if not inside and not (k < len(blocks) and blocks[k].start < m.end()):
             closed = m.group(0).lower().endswith("</code>")
             body = m.group(1) if closed else _unclosed_body(m.group(1), True)
             blocks.append(_Block(m.start(), m.end(), body, "<code>"))
@@ -287,18 +368,21 @@ def _all_blocks(text: str) -> list[_Block]:
 
 
 def _outside(pos: int, blocks: list[_Block]) -> bool:
-    return not any(b.start <= pos < b.end for b in blocks)
+    """True when ``pos`` is in no block (``blocks``: disjoint, in order)."""
+    k = bisect.bisect_right(blocks, pos, key=lambda b: b.start)
+    return k == 0 or pos >= blocks[k - 1].end
 
 
 def _run_of_blocks(text: str, pool: list[_Block], blocks: list[_Block]) -> list[_Block]:
     """The first pool block and the ones after it, up to narration or a non-Python block in between."""
     chosen: list[_Block] = []
+    index = {id(b): k for k, b in enumerate(blocks)}
     for b in pool:
         if chosen:
             gap = text[chosen[-1].end : b.start]
             if any(_outside(chosen[-1].end + m.start(), blocks) for m in _chatter_lines(gap)):
                 break
-            if any(o.start >= chosen[-1].end and o.end <= b.start and not o.python for o in blocks):
+            if any(not o.python for o in blocks[index[id(chosen[-1])] + 1 : index[id(b)]]):
                 break
         chosen.append(b)
     return chosen
@@ -306,7 +390,7 @@ def _run_of_blocks(text: str, pool: list[_Block], blocks: list[_Block]) -> list[
 
 def _is_action(code: str) -> bool:
     """True when ``code`` parses and does something: prose such as ``Paris`` or a JSON dict does not."""
-    if not code.strip() or _syntax_error(code):
+    if not code.strip() or not _parses(code):
         return False
     for stmt in ast.parse(code).body:
         if isinstance(stmt, _ACTION_STMTS) or (isinstance(stmt, ast.AnnAssign) and stmt.value is not None):
@@ -324,7 +408,13 @@ def _bare_code(text: str) -> tuple[str, str] | None:
     if not labelled and _is_action(_tidy(stripped)):
         return "", _tidy(stripped)
     if len(lines) > 1 and labelled:
+        rest = len(stripped)
         for k in range(1, len(lines)):
+            rest -= len(lines[k - 1]) + 1
+            if not lines[k].strip():  # the same code as from the next line
+                continue
+            if not _trials_left(rest + 64):
+                break
             code = _tidy("\n".join(lines[k:]))
             if _is_action(code):
                 return "\n".join(lines[:k]), code
@@ -356,7 +446,9 @@ def _finish(thought: str, bodies: list[str], source: str) -> ParsedStep:
     problem = _syntax_error(code)
     if problem is not None:  # blocks that parse alone but not together (e.g. an unfinished indented block)
         return _fail(thought, code, "syntax", problem, n_blocks=n, source=source)
-    if not ast.parse(code).body:  # only comments (small models copy the prompt's placeholder comment)
+    if all(
+        not line.strip() or line.lstrip().startswith("#") for line in code.splitlines()
+    ):  # only comments (small models copy the prompt's placeholder comment)
         return _fail(
             thought,
             code,
@@ -377,7 +469,17 @@ def _label_code(code: str) -> str:
 
 
 def parse_step(text: str) -> ParsedStep:
-    """Split a raw assistant step into thought and code, or say precisely what is wrong with it."""
+    """Split a raw assistant step into thought and code, or say precisely what is wrong with it.
+
+    Linear in the length of ``text``: trial syntax checks are paid from a budget proportional to it."""
+    token = _TRIALS.set(_Trials(text))
+    try:
+        return _parse_step(text)
+    finally:
+        _TRIALS.reset(token)
+
+
+def _parse_step(text: str) -> ParsedStep:
     text = text.replace("\r\n", "\n")
     if "```" not in text:  # CommonMark's other fence: "~~~python" ... "~~~"
         text = _TILDE_FENCE.sub(r"\1```", text)
@@ -420,7 +522,7 @@ def parse_step(text: str) -> ParsedStep:
     if pool:
         chosen = _run_of_blocks(text, tagged or pool, blocks)
         if len(chosen) > 1 and not tagged:  # untagged blocks: one that is not code is prose (smolagents#1219)
-            chosen = [b for b in chosen if not _syntax_error(_tidy(b.body))] or chosen
+            chosen = [b for b in chosen if _parses(_tidy(b.body))] or chosen
         thought = with_think(_clean_thought(text[: chosen[0].start]))
         source = "tag" if all(b.lang == "<code>" for b in chosen) else "fence"
         return _finish(thought, [b.body for b in chosen], source)
