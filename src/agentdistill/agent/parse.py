@@ -23,6 +23,7 @@ import ast
 import bisect
 import re
 import textwrap
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
@@ -45,9 +46,10 @@ _FENCE_LINE = re.compile(
 # a whole block on one line: "```py final_answer(42)```"
 _ONE_LINE_FENCE = re.compile(r"^[ \t]*```(?:(py|python3?|py3)[ \t]+|[ \t]*)(\S(?:.*?\S)?)[ \t]*```[ \t]*\n?$")
 _BARE_FENCE_LINE = re.compile(
-    r"^[ \t]*```(?![A-Za-z0-9_`])"
-)  # a line that can close a block ("``` done" too)
+    r"^[ \t]*```(?![A-Za-z0-9_`]|/?end[_ -]?code\b)|^[ \t]*```/?end[_ -]?code\b", re.IGNORECASE
+)  # a line that can close a block ("``` done" and a misspelled end marker, "```end_code>", too)
 _TILDE_FENCE = re.compile(r"(?m)^([ \t]*)~~~+")
+_LONG_FENCE = re.compile(r"(?m)^([ \t]*)````+")
 _TAIL_FENCE = re.compile(r"(?<=\S)[ \t]*```[ \t]*\n?$")  # a fence closing the block at the end of a code line
 # A fence opened at the end of a label or thought line ("Code: ```py"): put it on its own line.
 _LATE_OPEN = re.compile(r"(?im)^([^\n`]*\S)[ \t]*(```[ \t]*(?:py|python3?|py3)?[ \t]*)$")
@@ -71,10 +73,14 @@ _CHATTER = re.compile(
     r"^[ \t]*(?:Observation|Thought|Output|Result|Calling tool)s?\s*:", re.IGNORECASE | re.MULTILINE
 )  # "Calling tools:" is smolagents' own log line (smolagents#1703)
 # the start of a closing marker cut off by max_tokens ("</co", "``") at the very end of an unclosed block
-_PARTIAL_CLOSE = re.compile(r"\n[ \t]*(?:<(?:/(?:c(?:o(?:d(?:e)?)?)?)?)?|`{1,2})[ \t]*$")
+_PARTIAL_CLOSE = re.compile(
+    r"\n[ \t]*(?:<(?:/(?:c(?:o(?:d(?:e)?)?)?)?)?|`{1,2}|`{0,3}<?/?e(?:n(?:d(?:[_ -]?(?:c(?:o(?:d(?:e)?)?)?)?)?)?)?>?)[ \t]*$",
+    re.IGNORECASE,
+)  # ... or of the end marker, cut or misspelled ("<end_co", "</end_code>", "<endcode>", "```end_code>")
 # prose after an unclosed block: a capitalised sentence of three or more words, after a blank line
 _PROSE_LINE = re.compile(r"^[A-Z][a-z']+(?:[ \t]+[^\s=()\[\]{}:]+){2,}[ \t]*$")  # no code marks
 _TOOL_CALL = re.compile(r"(?:^|\n)[ \t]*Action\s*:|<tool_call>|\"(?:name|tool|action)\"\s*:", re.IGNORECASE)
+_PROSE_ANSWER = re.compile(r"\b(?:final[ _]answer|the answer is)\b", re.IGNORECASE)
 _PY_TAGS = {"", "py", "python", "python3", "py3", "ipython", "pycon", "<code>"}
 # Statements that make a bare reply an action; an expression statement counts only if it calls something.
 _ACTION_STMTS = (
@@ -308,6 +314,19 @@ def _cut_trailing_prose(body: str) -> str:
 _MAX_CLOSES = 64  # close candidates tried per block
 
 
+def _restart(lines: list[str], i: int, end: int, parses: Callable[[int], bool]) -> int | None:
+    """The line of a tagged Python opening fence inside the block opened at line ``i`` (before line ``end``)
+    from which the block parses: the model opened a fence, then wrote its step again ("Thought: ... Code:
+    ```py ..."). None when there is none (the block stays as it is)."""
+    for k in range(i + 1, min(end, len(lines))):
+        if not _trials_left(len(lines[k])):
+            return None
+        m = _FENCE_LINE.match(lines[k])
+        if m is not None and m.group(1).lower() in _PY_TAGS - {""} and parses(k):
+            return k
+    return None
+
+
 def _fence_blocks(text: str) -> list[_Block]:
     """Fenced blocks in order. A block closes at a bare fence line, or at a fence ending a code line
     (``print(x)```)``; a Python block at the first such close after which its body parses (so a fence line
@@ -346,10 +365,29 @@ def _fence_blocks(text: str) -> list[_Block]:
         if closes and lang in _PY_TAGS and (chosen is None or not _parses(_tidy(body(i, chosen)))):
             chosen = next((j for j in closes if _trials_left() and _parses(_tidy(body(i, j)))), chosen)
         if chosen is None:  # unclosed (cut by length or by the stop string): up to narration, if any
+            if lang in _PY_TAGS and not _parses(_tidy(text[offsets[i + 1] :])):
+                last = len(lines) - 1
+                restart = _restart(
+                    lines,
+                    i,
+                    len(lines),
+                    lambda k: _parses(_tidy(_unclosed_body(text[offsets[k + 1] :], True))),
+                )
+                if restart is not None and restart < last:
+                    i = restart
+                    continue
             rest = _unclosed_body(text[offsets[i + 1] :], lang in _PY_TAGS)
             out.append(_Block(offsets[i], len(text), rest, lang))
             break
-        out.append(_Block(offsets[i], offsets[chosen + 1], body(i, chosen), lang))
+        code = body(i, chosen)
+        if lang in _PY_TAGS and not _parses(_tidy(code)):
+            restart = _restart(lines, i, chosen, lambda k, j=chosen: _parses(_tidy(body(k, j))))
+            if restart is not None:  # a stray opening fence, the step written again inside it
+                i = restart
+                continue
+            head = _cut_at_chatter(code)  # a hallucinated observation before the closing fence
+            code = head if head != code and _parses(_tidy(head)) else code
+        out.append(_Block(offsets[i], offsets[chosen + 1], code, lang))
         i = chosen + 1
     return out
 
@@ -384,6 +422,8 @@ def _run_of_blocks(text: str, pool: list[_Block], blocks: list[_Block]) -> list[
                 break
             if any(not o.python for o in blocks[index[id(chosen[-1])] + 1 : index[id(b)]]):
                 break
+            if not b.lang and chosen[-1].lang and not _parses(_tidy(b.body)):
+                break  # "```\n[Empty output]\n```" after the code: a hallucinated output, not code
         chosen.append(b)
     return chosen
 
@@ -426,6 +466,11 @@ def _no_code(text: str, thought: str, think: str) -> ParsedStep:
         why = "You wrote a JSON/tool-call action; this agent acts only by writing Python code. "
     elif think and not text.strip():
         why = "Your reply was only reasoning (a think block) with no step after it. "
+    elif _PROSE_ANSWER.search(text):
+        why = (
+            "You gave the final answer in prose; it counts only when your code calls it, as in\n"
+            'Code:\n```py\nfinal_answer("your answer")\n```<end_code>\n'
+        )
     else:
         why = "No code block found. "
     return _fail(thought, "", "no_code", why + FORMAT_REMINDER)
@@ -480,7 +525,9 @@ def parse_step(text: str) -> ParsedStep:
 
 
 def _parse_step(text: str) -> ParsedStep:
-    text = text.replace("\r\n", "\n")
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if "````" in text:  # a longer fence (CommonMark: for a block that holds ``` itself) pairs like ```
+        text = _LONG_FENCE.sub(r"\1```", text)
     if "```" not in text:  # CommonMark's other fence: "~~~python" ... "~~~"
         text = _TILDE_FENCE.sub(r"\1```", text)
     text, think = _split_reasoning(text)
