@@ -102,3 +102,44 @@ def test_prose_answer_is_told_how_to_answer(raw: str) -> None:
     step = parse_step(raw)
     assert step.error_kind == "no_code"
     assert step.error is not None and "final answer in prose" in step.error and 'final_answer("' in step.error
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ('final_answer = "Paris"', 'final_answer_value = "Paris"'),
+        (
+            'final_answer = search("x")\nprint(final_answer)\nfinal_answer(final_answer)',
+            'final_answer_value = search("x")\nprint(final_answer_value)\nfinal_answer(final_answer_value)',
+        ),
+        ('answer: str = "é"\nfinal_answer: str = answer\nfinal_answer(final_answer)', None),
+        (
+            "obj.final_answer = 3\nfinal_answer(obj.final_answer)",
+            "obj.final_answer = 3\nfinal_answer(obj.final_answer)",
+        ),
+        ('final_answer(f"{x} ({y})")', 'final_answer(f"{x} ({y})")'),
+    ],
+)
+def test_assigning_final_answer_does_not_hide_the_tool(code: str, expected: str | None) -> None:
+    """``final_answer = x`` would shadow the tool in the episode's namespace (smolagents' fix_final_answer_code)."""
+    step = parse_step(f"Thought: t\nCode:\n{F}py\n{code}\n{F}<end_code>")
+    assert step.ok
+    if expected is None:
+        expected = code.replace("final_answer:", "final_answer_value:").replace(
+            "(final_answer)", "(final_answer_value)"
+        )
+    assert step.code == expected
+
+
+def test_assigned_final_answer_leaves_the_tool_callable_in_a_live_episode() -> None:
+    from agentdistill.agent import run_episode
+    from agentdistill.agent.replay import ReplayLLM
+    from agentdistill.data.task import Task
+
+    steps = [
+        f"Thought: t\nCode:\n{F}py\nfinal_answer = 6 * 7\nprint(final_answer)\n{F}<end_code>",
+        f"Thought: done\nCode:\n{F}py\nfinal_answer(final_answer_value)\n{F}<end_code>",
+    ]
+    task = Task(id="m", dataset="unit", kind="math", question="6*7?", answer="42")
+    traj = run_episode(task, ReplayLLM(steps), max_steps=3)
+    assert traj.status == "answered" and traj.final_answer == 42 and len(traj.steps) == 2

@@ -468,7 +468,7 @@ def _no_code(text: str, thought: str, think: str) -> ParsedStep:
         why = "Your reply was only reasoning (a think block) with no step after it. "
     elif _PROSE_ANSWER.search(text):
         why = (
-            "You gave the final answer in prose; it counts only when your code calls it, as in\n"
+            "No code block found. You gave the final answer in prose; it counts only when your code calls it, as in\n"
             'Code:\n```py\nfinal_answer("your answer")\n```<end_code>\n'
         )
     else:
@@ -502,7 +502,32 @@ def _finish(thought: str, bodies: list[str], source: str) -> ParsedStep:
             n_blocks=n,
             source=source,
         )
-    return ParsedStep(thought=thought, code=code, n_blocks=n, source=source)
+    return ParsedStep(thought=thought, code=_unshadow_final_answer(code), n_blocks=n, source=source)
+
+
+FINAL_ANSWER_VARIABLE = "final_answer_value"
+
+
+def _unshadow_final_answer(code: str) -> str:
+    """Code that assigns to ``final_answer`` (``final_answer = x``) would hide the tool for the rest of the
+    episode: the variable is renamed ``final_answer_value``, its uses too; calls stay calls. smolagents does the
+    same (``fix_final_answer_code``), so ``final_answer = search(q)`` then ``final_answer(final_answer)`` works."""
+    if "final_answer" not in code:
+        return code
+    tree = ast.parse(code)
+    names = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == "final_answer"]
+    if not any(isinstance(n.ctx, ast.Store) for n in names):
+        return code
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    lines = code.split("\n")
+    spots = sorted(((n.lineno - 1, n.col_offset) for n in names if id(n) not in called), reverse=True)
+    for row, byte_col in spots:  # from the end, so earlier offsets stay valid
+        raw = lines[row].encode()
+        if raw[byte_col : byte_col + len("final_answer")] != b"final_answer":
+            return code  # a position we cannot trust (inside an f-string): leave the code as written
+        lines[row] = (raw[:byte_col] + FINAL_ANSWER_VARIABLE.encode() + raw[byte_col + 12 :]).decode()
+    fixed = "\n".join(lines)
+    return fixed if _syntax_error(fixed) is None else code
 
 
 def _label_code(code: str) -> str:
