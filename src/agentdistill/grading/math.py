@@ -33,6 +33,7 @@ from fractions import Fraction
 from typing import Any
 
 from agentdistill.grading import forms
+from agentdistill.grading.bounded import call_bounded
 from agentdistill.grading.extract import clean_math, extract_math_answer
 from agentdistill.grading.pyexpr import looks_python, python_to_sympy
 from agentdistill.grading.types import Grade
@@ -339,11 +340,34 @@ def _compare(pred: str, g: str, tol: float, detail: str, text: bool = True) -> G
     return grade(verdict, "math-verify")
 
 
+def _grade_cleaned(pred: str, g: str, raw: str, graw: str, tol: float, detail: str, text: bool) -> Grade:
+    """``_compare`` on the cleaned forms, then on the uncleaned ones when the cleaned did not parse."""
+    result = _compare(pred, g, tol, detail, text)
+    if result.method == "unparsed" and (raw.strip() != pred or graw.strip() != g):
+        again = _compare(raw.strip(), graw.strip(), tol, detail, text)  # the uncleaned forms
+        if again.method != "unparsed":
+            return again
+    return result
+
+
+_warm = threading.Event()
+
+
+def _warm_up() -> None:
+    """One fixed comparison in this process, so the children of ``call_bounded`` inherit the parsers and
+    caches math-verify builds on first use (without it every child pays ~0.3 s to build them again)."""
+    if not _warm.is_set():
+        _grade_cleaned(r"\frac{\sqrt{2}}{2}", "sqrt(2)/2", "", "", NUMERIC_TOLERANCE, "", True)
+        _warm.set()
+
+
 def grade_math(
     prediction: object, gold: str | float | int, numeric_tolerance: float = NUMERIC_TOLERANCE
 ) -> Grade:
     """Equivalence of the extracted prediction with the gold (see the module docstring); `correct` =
-    equivalent. An empty prediction (an unanswered episode) is never correct."""
+    equivalent. An empty prediction (an unanswered episode) is never correct. Anything beyond plain numbers
+    is compared under a hard time bound (``grading.bounded``): what does not finish is ``method="timeout"``,
+    not correct."""
     raw = extract_math_answer(prediction)
     graw = extract_math_answer(gold)
     pred, g = clean_math(raw, strip_var=False), clean_math(graw, strip_var=False)
@@ -351,9 +375,12 @@ def grade_math(
     if not pred:
         return Grade(correct=False, method="empty", detail=detail)
     text = isinstance(prediction, str)  # a list or tuple from code has brackets that mean nothing
-    result = _compare(pred, g, numeric_tolerance, detail, text)
-    if result.method == "unparsed" and (raw.strip() != pred or graw.strip() != g):
-        again = _compare(raw.strip(), graw.strip(), numeric_tolerance, detail, text)  # the uncleaned forms
-        if again.method != "unparsed":
-            return again
-    return result
+    args = (pred, g, raw, graw, numeric_tolerance, detail, text)
+    if (_plain_number(pred) is not None and _plain_number(g) is not None) or pred == g:
+        return _grade_cleaned(*args)  # no symbolic work: nothing to bound
+
+    def timed_out(reason: str) -> Grade:
+        return Grade(correct=False, method="timeout", detail=f"{detail} ({reason})")
+
+    _warm_up()
+    return call_bounded(_grade_cleaned, args, timed_out)
