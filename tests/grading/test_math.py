@@ -220,6 +220,13 @@ CASES = [
     ("\u2212$5", "-5", True),
     ("-$5", "5", False),
     ("USD 7.50", "7.5", True),
+    # a list of rows (what code returns) against a matrix or vector gold (MATH precalculus)
+    ("[[1, 2], [3, 4]]", r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", True),
+    ([[1, 2], [3, 4]], r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", True),
+    ([[1, 2], [4, 3]], r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", False),
+    ([1, 2], r"\begin{pmatrix}1\\2\end{pmatrix}", True),
+    ([2, 1], r"\begin{pmatrix}1\\2\end{pmatrix}", False),
+    ([1, 2, 3, 4], r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", False),
 ]
 
 

@@ -18,6 +18,8 @@ Kinds of answer and how each is compared:
 - *Notation that carries meaning* (``grading.forms``): numerals in a base (``52_8``), bracketed pairs written
   as text (``[1, 6]`` is not ``(1, 6)``), sequences with an ellipsis; a value with no meaning (``1/0``,
   ``12:00`` read as 12/0) equals nothing but the same text.
+- *Matrices*: against a matrix or vector gold, a list of rows from code or text (``[[1, 2], [3, 4]]``, and a
+  flat ``[1, 2]`` for a vector) is that matrix (Qwen2.5-Math's grader, the paper's, does the same).
 - *Functions*: ``f(x) = 2x+3`` against ``2x+3`` compares the right side, as ``x = 5`` does.
 - *Complex numbers*: against a side holding the imaginary unit (Python ``6-5j``, sympy ``I``), the symbol
   ``i`` of a LaTeX answer is the imaginary unit.
@@ -277,6 +279,9 @@ def _parse_pair(pred: str, g: str) -> tuple[list[Any], list[Any]]:
         latex = _parse(pred, python=False)  # a union of intervals: the prediction read as LaTeX
         if latex and isinstance(latex[0], sympy.Basic) and latex[0].free_symbols <= pv.free_symbols:
             pp = latex
+    gm = gp[0] if gp and isinstance(gp[0], sympy.MatrixBase) else None  # a Matrix is not a sympy.Basic
+    if gm is not None and (matrix := forms.as_matrix(pv, gm.shape)) is not None:
+        pp = [matrix, pred]  # a list of rows from code against a matrix or vector gold
     if _set_of_answers(g, gv, pp):
         gp, pp = _as_set(gp), _as_set(pp)
     return _with_imaginary_unit(gp, pp), _with_imaginary_unit(pp, gp)
