@@ -3,7 +3,10 @@
 Stdlib only: the worker imports this file as a top-level module before its guards go up.
 Reads are exact (no read-ahead) so that a file descriptor sent right after a message with
 SCM_RIGHTS arrives on the next byte. The host reads with a per-sandbox ``limit`` and a nesting cap, so an
-oversized, malformed or deeply nested message is a :class:`WireError` (never an uncaught host exception).
+oversized, malformed or deeply nested message is a :class:`WireError` (never an uncaught host exception), and
+every string it hands on is valid Unicode: a lone surrogate (raw bytes or a JSON ``\\udc80`` escape) becomes U+FFFD
+(a high+low pair, the character it stands for),
+so output written with ``print('\\udc80')`` cannot crash host code that encodes it as UTF-8 (trajectory files, HTTP).
 """
 
 from __future__ import annotations
@@ -62,8 +65,27 @@ def _too_deep(data: bytes, limit: int) -> bool:
     return False
 
 
+def _valid_text(obj: object) -> object:
+    """``obj`` with every string (dict keys too) made encodable as UTF-8: lone surrogates become U+FFFD."""
+    if isinstance(obj, str):
+        if obj.isascii():
+            return obj
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:
+            # UTF-16 joins a high+low pair into its character and turns each lone surrogate into one U+FFFD
+            return obj.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        return obj
+    if isinstance(obj, list):
+        return [_valid_text(x) for x in obj]
+    if isinstance(obj, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in obj.items()}
+    return obj
+
+
 def recv_msg(sock: socket.socket, limit: int = MAX_MESSAGE, check_depth: bool = False) -> dict:
-    """Read one message; ``limit`` bytes at most; ``check_depth``: refuse nesting deeper than MAX_DEPTH."""
+    """Read one message; ``limit`` bytes at most. ``check_depth`` (the host reading a worker): refuse nesting
+    deeper than MAX_DEPTH and replace lone surrogates in every string with U+FFFD. Raises :class:`WireError`."""
     (n,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
     if n > limit:
         raise WireError(f"message of {n} bytes exceeds the {limit}-byte limit")
@@ -76,7 +98,7 @@ def recv_msg(sock: socket.socket, limit: int = MAX_MESSAGE, check_depth: bool = 
         raise WireError(f"invalid message: {type(exc).__name__}") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("op"), str):
         raise WireError("invalid message: expected an object with an 'op' field")
-    return obj
+    return _valid_text(obj) if check_depth else obj  # type: ignore[return-value]
 
 
 def send_fd(sock: socket.socket, fd: int) -> None:
@@ -116,4 +138,4 @@ def recv_hello(sock: socket.socket, limit: int = 4096) -> tuple[dict, int | None
         raise WireError(f"invalid message: {type(exc).__name__}") from None
     if not isinstance(obj, dict):
         raise WireError("invalid message: expected an object")
-    return obj, pid
+    return _valid_text(obj), pid  # type: ignore[return-value]
