@@ -35,3 +35,28 @@ def episode_limits(cfg: SandboxConfig, own_uid: bool = True) -> list[tuple[str, 
         n = family_pids(cfg)
         limits.append(("RLIMIT_NPROC", n, n))
     return limits
+
+
+_POSITIVE = (
+    "cpu_seconds",
+    "wall_seconds",
+    "memory_mb",
+    "max_open_files",
+    "max_file_mb",
+    "output_chars",
+    "scratch_mb",
+    "episode_cpu_seconds",
+    "max_tool_calls",
+    "max_tool_arg_chars",
+    "max_final_answer_chars",
+)
+
+
+def check_config(cfg: SandboxConfig) -> None:
+    """Raise ``ValueError`` naming the first field of ``cfg`` that is not a valid limit."""
+    for name in _POSITIVE:
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"SandboxConfig.{name}: must be a positive number, got {value!r}")
+    if isinstance(cfg.max_processes, bool) or not isinstance(cfg.max_processes, int) or cfg.max_processes < 0:
+        raise ValueError(f"SandboxConfig.max_processes: must be an integer >= 0, got {cfg.max_processes!r}")

@@ -16,7 +16,7 @@ from typing import Any
 from . import _answer, _wire
 from ._presets import resolve_imports
 from ._zygote import Family, SandboxStartError, Worker, Zygote, _hello, _pair, get_zygote
-from .limits import episode_limits, family_pids
+from .limits import check_config, episode_limits, family_pids
 from .observation import build_observation
 from .types import ErrorKind, ExecError, ExecResult, SandboxConfig
 
@@ -52,7 +52,7 @@ class Sandbox:
             if not name.isidentifier() or name == "final_answer" or name.startswith("__"):
                 raise ValueError(f"Sandbox tools: invalid tool name {name!r}")
         self._imports = resolve_imports(self.config.imports)
-        _check_config(self.config)
+        check_config(self.config)
         self._closed = True  # until the family exists (so __del__ of a half-built sandbox is a no-op)
         self._zygote: Zygote = get_zygote(_python_guards, self.config.unsafe_no_sandbox)
         self._family: Family = self._zygote.family(self.config.scratch_mb, family_pids(self.config))
@@ -134,7 +134,10 @@ class Sandbox:
                 )
             except OSError:
                 return self._died(t0, _Step())
-            return self._await_step(t0)
+            result = self._await_step(t0)
+            if self._proc is not None:  # processes the step started end with it (a killed worker's: in _kill)
+                self._family.sweep(self._proc.pid)
+            return result
 
     def fork(self) -> Sandbox:
         """An independent copy of this episode: ``os.fork`` of the worker, which copies its scratch dir inside
@@ -144,43 +147,49 @@ class Sandbox:
             if self._proc is None:
                 self._start()
             assert self._proc is not None
-            host, child = _pair()
-            name = f"f{self._seq}-{secrets.token_hex(4)}"  # the host names the fork's area (docs/sandbox.md)
-            expected = f"{posixpath.dirname(self._dir)}/{name}/work"
-            try:
-                _wire.send_msg(self._proc.sock, {"op": "fork", "name": name})
-                _wire.send_fd(self._proc.sock, child.fileno())
-            except OSError as exc:  # the worker is gone: the next step starts a fresh one
-                host.close()
-                child.close()
-                self._kill()
-                raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
-            child.close()  # a failed fork closes the worker's end: the hello read sees the channel close
-            try:
-                hello, pid = _hello(host, "fork")
-                pidfd = os.pidfd_open(pid)
-            except (OSError, _wire.WireError, SandboxStartError) as exc:  # this sandbox itself is unharmed
-                host.close()
-                raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
-            if hello.get("dir") != expected:  # never let a restart start anywhere but the area the host named
-                Worker(pid, pidfd, host, "").kill()
-                raise RuntimeError(
-                    f"Sandbox.fork failed: the fork reported a bad scratch dir {hello.get('dir')!r}"
-                )
-            new = object.__new__(Sandbox)
-            new.config, new.tools, new._imports, new._zygote = (
-                self.config,
-                self.tools,
-                self._imports,
-                self._zygote,
+            with self._family.proc_lock:  # the new worker is registered before any sweep can see it
+                return self._fork()
+
+    def _fork(self) -> Sandbox:
+        assert self._proc is not None
+        host, child = _pair()
+        name = f"f{self._seq}-{secrets.token_hex(4)}"  # the host names the fork's area (docs/sandbox.md)
+        expected = f"{posixpath.dirname(self._dir)}/{name}/work"
+        try:
+            _wire.send_msg(self._proc.sock, {"op": "fork", "name": name})
+            _wire.send_fd(self._proc.sock, child.fileno())
+        except OSError as exc:  # the worker is gone: the next step starts a fresh one
+            host.close()
+            child.close()
+            self._kill()
+            raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
+        child.close()  # a failed fork closes the worker's end: the hello read sees the channel close
+        try:
+            hello, pid = _hello(host, "fork")
+            pidfd = os.pidfd_open(pid)
+        except (OSError, _wire.WireError, SandboxStartError) as exc:  # this sandbox itself is unharmed
+            host.close()
+            raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
+        if hello.get("dir") != expected:  # never let a restart start anywhere but the area the host named
+            Worker(pid, pidfd, host, "").kill()
+            raise RuntimeError(
+                f"Sandbox.fork failed: the fork reported a bad scratch dir {hello.get('dir')!r}"
             )
-            new._lock, new._closed, new.restarts, new._seq = threading.RLock(), False, 0, self._seq
-            new._token = ""
-            with self._family.lock:
-                self._family.refs += 1
-            new._family, new._dir = self._family, str(hello["dir"])
-            new._proc = Worker(pid, pidfd, host, new._dir)
-            return new
+        new = object.__new__(Sandbox)
+        new.config, new.tools, new._imports, new._zygote = (
+            self.config,
+            self.tools,
+            self._imports,
+            self._zygote,
+        )
+        new._lock, new._closed, new.restarts, new._seq = threading.RLock(), False, 0, self._seq
+        new._token = ""
+        with self._family.lock:
+            self._family.refs += 1
+        new._family, new._dir = self._family, str(hello["dir"])
+        new._proc = Worker(pid, pidfd, host, new._dir)
+        self._family.register(pid)
+        return new
 
     def adopt(self, child: Sandbox) -> None:
         """Take ``child``'s state (a fork of this sandbox); this sandbox's old worker is killed, ``child`` is consumed."""
@@ -233,9 +242,13 @@ class Sandbox:
         )
 
     def _kill(self) -> None:
+        """Kill the worker and whatever its code left running (``_strays.py``)."""
         if self._proc is not None:
+            pid = self._proc.pid
+            self._family.forget(pid)
             self._proc.kill()
             self._proc = None
+            self._family.sweep(pid)
 
     def _msg_limit(self) -> int:
         c = self.config
@@ -363,30 +376,6 @@ class _Step:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
         self.answer: tuple[Any] | None = None  # (payload,) once the first final_answer arrived
-
-
-_POSITIVE = (
-    "cpu_seconds",
-    "wall_seconds",
-    "memory_mb",
-    "max_open_files",
-    "max_file_mb",
-    "output_chars",
-    "scratch_mb",
-    "episode_cpu_seconds",
-    "max_tool_calls",
-    "max_tool_arg_chars",
-    "max_final_answer_chars",
-)
-
-
-def _check_config(cfg: SandboxConfig) -> None:
-    for name in _POSITIVE:
-        value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ValueError(f"SandboxConfig.{name}: must be a positive number, got {value!r}")
-    if isinstance(cfg.max_processes, bool) or not isinstance(cfg.max_processes, int) or cfg.max_processes < 0:
-        raise ValueError(f"SandboxConfig.max_processes: must be an integer >= 0, got {cfg.max_processes!r}")
 
 
 def _parse_error(raw: object) -> ExecError | None:

@@ -24,7 +24,8 @@ class SandboxConfig:
     cpu_seconds: int = 10  # per step (soft RLIMIT_CPU -> a clean "CPU time limit" error)
     wall_seconds: float = 20.0  # per step, host tool time included
     memory_mb: int = 2048  # RLIMIT_AS per process
-    max_processes: int = 0  # extra processes the code may create (0: none) beyond the SAG fork headroom
+    # extra processes the code may have at once (0: none) beyond the SAG fork headroom; they end with their step
+    max_processes: int = 0
     max_open_files: int = 64
     max_file_mb: int = 16  # RLIMIT_FSIZE
     output_chars: int = 4000  # observation budget; longer output is truncated with a marker
