@@ -182,6 +182,9 @@ def _start_episode(msg: dict, fd: int, init: dict, root: str) -> None:
             os.dup2(null, std)
         os.close(null)
         _episode.reset_signals()  # the handlers the step loop expects (the family init runs with defaults)
+        # an out-of-memory kill takes model code first, never the family init (nor a host process); forks inherit it
+        with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write("1000")
         work = str(msg["dir"])
         area_fd = _areas.open_beneath(root, _areas.area_of(work), create=True)
         work_fd = _areas.open_beneath(root, work, create=True)

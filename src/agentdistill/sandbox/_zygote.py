@@ -294,12 +294,13 @@ class Zygote:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def family(self, scratch_mb: int, pids_max: int) -> Family:
-        """A new episode family; as host root its processes also go into a pids cgroup of ``pids_max``."""
+    def family(self, scratch_mb: int, pids_max: int, memory_bytes: int = 0) -> Family:
+        """A new episode family; as host root its processes also go into a pids cgroup of ``pids_max`` and,
+        where the kernel has one, a memory cgroup of ``memory_bytes`` (``_cgroup.py``)."""
         cgroup = None
         if self.namespaces and os.geteuid() == 0:
             try:
-                cgroup = PidsCgroup(pids_max)
+                cgroup = PidsCgroup(pids_max, memory_bytes)
             except CgroupUnavailable as exc:
                 raise SandboxStartError(
                     f"sandbox process limit unavailable: {exc} (RLIMIT_NPROC does not apply "

@@ -19,6 +19,11 @@ def family_pids(cfg: SandboxConfig) -> int:
     return 2 + FORK_HEADROOM + cfg.max_processes
 
 
+def episode_memory_bytes(cfg: SandboxConfig) -> int:
+    """The memory cgroup limit of one episode family, in bytes: ``episode_memory_mb``, never below ``memory_mb``."""
+    return max(cfg.episode_memory_mb, cfg.memory_mb) * MB
+
+
 def episode_limits(cfg: SandboxConfig, own_uid: bool = True) -> list[tuple[str, int, int]]:
     """``own_uid``: the family has a uid (or user namespace) of its own, so RLIMIT_NPROC counts only it."""
     limits = [
@@ -45,6 +50,7 @@ _POSITIVE = (
     "max_file_mb",
     "output_chars",
     "scratch_mb",
+    "episode_memory_mb",
     "episode_cpu_seconds",
     "max_tool_calls",
     "max_tool_arg_chars",

@@ -16,7 +16,7 @@ from typing import Any
 from . import _answer, _wire
 from ._presets import resolve_imports
 from ._zygote import Family, SandboxStartError, Worker, Zygote, _hello, _pair, get_zygote
-from .limits import check_config, episode_limits, family_pids
+from .limits import check_config, episode_limits, episode_memory_bytes, family_pids
 from .observation import build_observation
 from .types import ErrorKind, ExecError, ExecResult, SandboxConfig
 
@@ -55,7 +55,9 @@ class Sandbox:
         check_config(self.config)
         self._closed = True  # until the family exists (so __del__ of a half-built sandbox is a no-op)
         self._zygote: Zygote = get_zygote(_python_guards, self.config.unsafe_no_sandbox)
-        self._family: Family = self._zygote.family(self.config.scratch_mb, family_pids(self.config))
+        self._family: Family = self._zygote.family(
+            self.config.scratch_mb, family_pids(self.config), episode_memory_bytes(self.config)
+        )
         self._lock = threading.RLock()
         self._closed = False
         self._proc: Worker | None = None
@@ -104,6 +106,7 @@ class Sandbox:
             "private_tmp": k,
             "landlock": k and self._zygote.landlock > 0,
             "nproc_limit": k,
+            "memory_cgroup": self._family.cgroup is not None and self._family.cgroup.memory,
             "rlimits": True,
             "audit_hook": g,
             "import_allowlist": g,
