@@ -80,3 +80,19 @@ def test_sag_forks_are_workers_not_strays():
             assert _wait_for(2) == {init, sb.pid} and sb.run("print(v)").stdout == "parent\n"
         finally:
             child.close()
+
+
+def test_a_hanging_at_fork_hook_fails_the_fork_within_the_wall_limit(host):
+    """An ``after_in_child`` hook (registrable with the guards on) that never returns held the host 30 s per SAG
+    candidate; now the fork fails within the step wall limit and the half-made child is gone."""
+    cfg = dataclasses.replace(FAST, wall_seconds=2.0)
+    with Sandbox(config=cfg) as sb:
+        r = sb.run(S + "import time\nOS.register_at_fork(after_in_child=lambda: time.sleep(100))\nx = 5")
+        assert r.error is None, r.observation
+        t = time.monotonic()
+        with pytest.raises(RuntimeError, match="Sandbox.fork failed"):
+            sb.fork()
+        assert time.monotonic() - t < 2.0 + 1.5
+        assert _wait_for(2) == {sb._family.pid, sb.pid}
+        assert sb.run("print(x)").stdout == "5\n"
+    host.assert_intact()

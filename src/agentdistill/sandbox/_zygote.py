@@ -39,8 +39,9 @@ def _pair() -> tuple[socket.socket, socket.socket]:
     return host, child
 
 
-def _hello(sock: socket.socket, what: str) -> tuple[dict, int]:
-    sock.settimeout(HANDSHAKE_SECONDS)
+def _hello(sock: socket.socket, what: str, timeout: float = HANDSHAKE_SECONDS) -> tuple[dict, int]:
+    """The first message on a new channel and its sender's host pid; ``timeout`` seconds at most."""
+    sock.settimeout(timeout)
     try:
         hello, pid = _wire.recv_hello(sock)
     finally:

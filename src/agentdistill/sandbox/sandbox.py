@@ -15,7 +15,7 @@ from typing import Any
 
 from . import _answer, _wire
 from ._presets import resolve_imports
-from ._zygote import Family, SandboxStartError, Worker, Zygote, _hello, _pair, get_zygote
+from ._zygote import HANDSHAKE_SECONDS, Family, SandboxStartError, Worker, Zygote, _hello, _pair, get_zygote
 from .limits import check_config, episode_limits, episode_memory_bytes, family_pids
 from .observation import build_observation
 from .types import ErrorKind, ExecError, ExecResult, SandboxConfig
@@ -167,14 +167,16 @@ class Sandbox:
             self._kill()
             raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
         child.close()  # a failed fork closes the worker's end: the hello read sees the channel close
-        try:
-            hello, pid = _hello(host, "fork")
+        try:  # an at-fork hook of model code may hang the child: no longer than a step may take
+            hello, pid = _hello(host, "fork", min(HANDSHAKE_SECONDS, self.config.wall_seconds))
             pidfd = os.pidfd_open(pid)
         except (OSError, _wire.WireError, SandboxStartError) as exc:  # this sandbox itself is unharmed
             host.close()
+            self._family.sweep(self._proc.pid)  # the half-made fork, if any
             raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
         if hello.get("dir") != expected:  # never let a restart start anywhere but the area the host named
             Worker(pid, pidfd, host, "").kill()
+            self._family.sweep(self._proc.pid)
             raise RuntimeError(
                 f"Sandbox.fork failed: the fork reported a bad scratch dir {hello.get('dir')!r}"
             )
