@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import time
 
 MAX_MESSAGE = 64 * 1024 * 1024  # a peer announcing more than this is broken or hostile
 MAX_DEPTH = 64  # JSON nesting deeper than this is refused before parsing (json.loads would recurse)
@@ -29,11 +30,21 @@ def send_msg(sock: socket.socket, obj: object) -> None:
     sock.sendall(_HEADER.pack(len(data)) + data)
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
+def _until(sock: socket.socket, deadline: float | None) -> None:
+    """Let the next receive wait only until ``deadline`` (``time.monotonic``); ``TimeoutError`` once it passed."""
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the deadline passed")
+        sock.settimeout(left)
+
+
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
     buf = bytearray(n)
     view = memoryview(buf)
     got = 0
     while got < n:
+        _until(sock, deadline)  # a peer trickling one byte per timeout must not stretch the wait
         k = sock.recv_into(view[got:], n - got)
         if k == 0:
             raise WireError("channel closed")
@@ -83,13 +94,16 @@ def _valid_text(obj: object) -> object:
     return obj
 
 
-def recv_msg(sock: socket.socket, limit: int = MAX_MESSAGE, check_depth: bool = False) -> dict:
+def recv_msg(
+    sock: socket.socket, limit: int = MAX_MESSAGE, check_depth: bool = False, deadline: float | None = None
+) -> dict:
     """Read one message; ``limit`` bytes at most. ``check_depth`` (the host reading a worker): refuse nesting
-    deeper than MAX_DEPTH and replace lone surrogates in every string with U+FFFD. Raises :class:`WireError`."""
-    (n,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
+    deeper than MAX_DEPTH and replace lone surrogates in every string with U+FFFD. Raises :class:`WireError`;
+    ``TimeoutError`` when the whole message has not arrived by ``deadline`` (``time.monotonic`` seconds)."""
+    (n,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size, deadline))
     if n > limit:
         raise WireError(f"message of {n} bytes exceeds the {limit}-byte limit")
-    data = _recv_exact(sock, n)
+    data = _recv_exact(sock, n, deadline)
     if check_depth and _too_deep(data, MAX_DEPTH):
         raise WireError(f"invalid message: nested deeper than {MAX_DEPTH} levels")
     try:
@@ -112,8 +126,11 @@ def recv_fd(sock: socket.socket) -> int:
     return fds[0]
 
 
-def recv_hello(sock: socket.socket, limit: int = 4096) -> tuple[dict, int | None]:
-    """Read a ``hello`` with the sender's pid as the kernel reports it in *our* pid namespace.
+def recv_hello(
+    sock: socket.socket, limit: int = 4096, deadline: float | None = None
+) -> tuple[dict, int | None]:
+    """Read a ``hello`` with the sender's pid as the kernel reports it in *our* pid namespace (by ``deadline``,
+    ``time.monotonic`` seconds, or ``TimeoutError``).
 
     Needs ``SO_PASSCRED`` set on ``sock`` before the peer sends; the pid comes from SCM_CREDENTIALS, which the
     kernel fills in (a process without CAP_SYS_ADMIN cannot forge it), translated across pid namespaces.
@@ -122,6 +139,7 @@ def recv_hello(sock: socket.socket, limit: int = 4096) -> tuple[dict, int | None
     anc = socket.CMSG_SPACE(size)
     header, pid = b"", None
     while len(header) < _HEADER.size:
+        _until(sock, deadline)
         data, ancdata, _, _ = sock.recvmsg(_HEADER.size - len(header), anc)
         if not data:
             raise WireError("channel closed")
@@ -133,7 +151,7 @@ def recv_hello(sock: socket.socket, limit: int = 4096) -> tuple[dict, int | None
     if n > limit:
         raise WireError(f"message of {n} bytes exceeds the {limit}-byte limit")
     try:
-        obj = json.loads(_recv_exact(sock, n))
+        obj = json.loads(_recv_exact(sock, n, deadline))
     except (ValueError, RecursionError) as exc:
         raise WireError(f"invalid message: {type(exc).__name__}") from None
     if not isinstance(obj, dict):

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 
 from . import _bwrap, _hostuid, _oslayer, _strays, _wire
@@ -41,9 +42,8 @@ def _pair() -> tuple[socket.socket, socket.socket]:
 
 def _hello(sock: socket.socket, what: str, timeout: float = HANDSHAKE_SECONDS) -> tuple[dict, int]:
     """The first message on a new channel and its sender's host pid; ``timeout`` seconds at most."""
-    sock.settimeout(timeout)
     try:
-        hello, pid = _wire.recv_hello(sock)
+        hello, pid = _wire.recv_hello(sock, deadline=time.monotonic() + timeout)
     finally:
         sock.settimeout(None)
     if hello.get("error"):

@@ -125,6 +125,7 @@ class Sandbox:
             try:
                 self._seq += 1
                 self._token = f"{self._seq}-{secrets.token_hex(8)}"
+                self._proc.sock.settimeout(cfg.wall_seconds)  # not what the last receive of a step left
                 _wire.send_msg(
                     self._proc.sock,
                     {
@@ -264,12 +265,8 @@ class Sandbox:
         sock, cfg, step = self._proc.sock, self.config, _Step()
         deadline = t0 + cfg.wall_seconds  # host tool time counts
         while True:
-            remaining = deadline - time.monotonic()
-            try:
-                if remaining <= 0:
-                    raise TimeoutError
-                sock.settimeout(remaining)
-                msg = _wire.recv_msg(sock, limit=self._msg_limit(), check_depth=True)
+            try:  # the deadline bounds the whole message, not each receive (a worker may send byte by byte)
+                msg = _wire.recv_msg(sock, limit=self._msg_limit(), check_depth=True, deadline=deadline)
             except TimeoutError:
                 self._kill()
                 self.restarts += 1
