@@ -56,8 +56,9 @@ def _after_fork_in_child() -> None:
     plan = _FORK.pop("plan", None)
     if plan is None:  # a fork of model code's own: same area, same domain
         return
-    root, old, landlock, name = plan
+    root, old, landlock, name, keep = plan
     try:
+        _areas.cut_inherited_channels(keep)  # the parent's channel, and pipes/sockets its code made
         new, area = _areas.make_fork_area(root, old, name)
         try:
             if landlock:
@@ -69,11 +70,11 @@ def _after_fork_in_child() -> None:
         _FORK["error"] = _DEPTH_LIMIT if exc.errno == errno.E2BIG else str(exc)
 
 
-def _fork(trusted: list[bool], root: str, old: str, landlock: int, name: str) -> int:
+def _fork(trusted: list[bool], root: str, old: str, landlock: int, name: str, keep: int) -> int:
     gc.disable()
     trusted[0] = True
     _FORK.clear()
-    _FORK["plan"] = (root, old, landlock, name)
+    _FORK["plan"] = (root, old, landlock, name, keep)
     try:
         return os.fork()
     finally:
@@ -145,7 +146,7 @@ def _episode_loop(
         elif op == "fork":
             new_fd = _wire.recv_fd(chan.sock)
             try:
-                pid = _fork(trusted, root, cur[0], landlock, str(msg.get("name", "")))
+                pid = _fork(trusted, root, cur[0], landlock, str(msg.get("name", "")), new_fd)
             except OSError:  # e.g. the process cap: the host sees the new channel close
                 pid = -1
             if pid:
