@@ -22,6 +22,9 @@ from .types import ErrorKind, ExecError, ExecResult, SandboxConfig
 
 _KINDS = {"syntax", "exception", "timeout", "memory", "killed", "import", "output"}
 _LOST = "the interpreter was restarted and earlier variables are lost"
+MAX_TOTAL = (
+    10**12
+)  # characters of output a step may claim it printed (the worker counts; the host caps the claim)
 
 __all__ = ["Sandbox", "SandboxClosed", "SandboxStartError"]
 
@@ -304,11 +307,11 @@ class Sandbox:
     def _serve_tool(self, sock: Any, msg: dict, step: _Step) -> None:
         cfg, t = self.config, time.monotonic()
         name, args, kwargs = msg.get("name"), msg.get("args"), msg.get("kwargs")
-        record: dict[str, Any] = {"name": name if isinstance(name, str) else repr(name)[:100]}
+        record: dict[str, Any] = {"name": name[:100] if isinstance(name, str) else repr(name)[:100]}
         try:
             fn = self.tools.get(name) if isinstance(name, str) else None
             if fn is None:
-                raise NameError(f"no tool named {name!r}")
+                raise NameError(f"no tool named {name[:100]!r}")
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise TypeError("malformed tool call")
             size = len(json.dumps([args, kwargs], ensure_ascii=False))
@@ -332,7 +335,8 @@ class Sandbox:
 
     def _finish(self, msg: dict, t0: float, step: _Step) -> ExecResult:
         stdout = msg.get("stdout") if isinstance(msg.get("stdout"), str) else ""
-        total = msg.get("stdout_total") if isinstance(msg.get("stdout_total"), int) else len(stdout)
+        total = msg.get("stdout_total") if isinstance(msg.get("stdout_total"), int) else 0
+        total = min(max(total, len(stdout)), MAX_TOTAL)  # a forged count must not blow the observation budget
         error = _parse_error(msg.get("error"))
         if isinstance(msg.get("fatal"), str):
             self._kill()
