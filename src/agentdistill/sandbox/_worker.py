@@ -72,14 +72,13 @@ def _after_fork_in_child() -> None:
 
 def _fork(trusted: list[bool], root: str, old: str, landlock: int, name: str, keep: int) -> int:
     gc.disable()
-    trusted[0] = True
     _FORK.clear()
     _FORK["plan"] = (root, old, landlock, name, keep)
     try:
-        return os.fork()
+        with _guards.trusting(trusted):
+            return os.fork()
     finally:
         _FORK.pop("plan", None)
-        trusted[0] = False
         gc.enable()
 
 
@@ -87,11 +86,8 @@ def _confine(area_fd: int, landlock: int, trusted: list[bool]) -> None:
     """Writes only beneath the area ``area_fd``, when the kernel has Landlock."""
     if not landlock:
         return
-    held, trusted[0] = trusted[0], True  # ctypes calls are audited like model code's
-    try:
+    with _guards.trusting(trusted):  # ctypes calls are audited like model code's
         _oslayer.restrict_writes(area_fd, landlock)
-    finally:
-        trusted[0] = held
 
 
 def _enter_fork_area(root: str, old: str, trusted: list[bool]) -> str:
@@ -100,8 +96,7 @@ def _enter_fork_area(root: str, old: str, trusted: list[bool]) -> str:
     if "error" in _FORK:
         raise OSError(_FORK["error"])
     new = _FORK.pop("made")
-    trusted[0] = True
-    try:
+    with _guards.trusting(trusted):
         _areas.copy_work(root, old, new)
         work = _areas.open_beneath(root, new, create=False)
         os.fchdir(work)
@@ -110,8 +105,6 @@ def _enter_fork_area(root: str, old: str, trusted: list[bool]) -> str:
         if "tempfile" in sys.modules:
             sys.modules["tempfile"].tempdir = None  # computed again from TMPDIR, never the parent's dir
         _areas.redirect_writable_fds(os.path.join(root, old), os.path.join(root, new))
-    finally:
-        trusted[0] = False
     return new
 
 
