@@ -17,10 +17,9 @@ from . import _answer, _wire
 from ._presets import resolve_imports
 from ._zygote import HANDSHAKE_SECONDS, Family, SandboxStartError, Worker, Zygote, _hello, _pair, get_zygote
 from .limits import check_config, episode_limits, episode_memory_bytes, family_pids
-from .observation import build_observation
-from .types import ErrorKind, ExecError, ExecResult, SandboxConfig
+from .observation import build_observation, parse_error
+from .types import ExecError, ExecResult, SandboxConfig
 
-_KINDS = {"syntax", "exception", "timeout", "memory", "killed", "import", "output"}
 _LOST = "the interpreter was restarted and earlier variables are lost"
 MAX_TOTAL = (
     10**12
@@ -337,14 +336,24 @@ class Sandbox:
         stdout = msg.get("stdout") if isinstance(msg.get("stdout"), str) else ""
         total = msg.get("stdout_total") if isinstance(msg.get("stdout_total"), int) else 0
         total = min(max(total, len(stdout)), MAX_TOTAL)  # a forged count must not blow the observation budget
-        error = _parse_error(msg.get("error"))
-        if isinstance(msg.get("fatal"), str):
+        error = parse_error(msg.get("error"))
+        fatal = msg.get("fatal") if isinstance(msg.get("fatal"), str) else None
+        if fatal is None and self._threads() > 1:  # the kernel's count: the worker's own check can be patched
+            fatal = "threads are not allowed: a thread outlived the step"
+        if fatal is not None:
             self._kill()
             self.restarts += 1
-            error = ExecError("killed", "RuntimeError", f"{msg['fatal'][:200]}; {_LOST}")
+            error = ExecError("killed", "RuntimeError", f"{fatal[:200]}; {_LOST}")
         if step.answer is not None:
             error = None  # the first final_answer is the answer, whatever the code did after it
         return self._result(stdout[: self.config.output_chars], total, error, t0, step)
+
+    def _threads(self) -> int:
+        """How many threads the worker has, as the host's /proc shows them (1 when it cannot tell)."""
+        try:
+            return len(os.listdir(f"/proc/{self._proc.pid}/task")) if self._proc else 1
+        except OSError:
+            return 1
 
     def _died(self, t0: float, step: _Step) -> ExecResult:
         cfg = self.config
@@ -382,15 +391,3 @@ class _Step:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
         self.answer: tuple[Any] | None = None  # (payload,) once the first final_answer arrived
-
-
-def _parse_error(raw: object) -> ExecError | None:
-    """The worker is untrusted: accept only well-typed fields."""
-    if not isinstance(raw, dict):
-        return None
-    kind: ErrorKind = raw.get("kind") if raw.get("kind") in _KINDS else "exception"  # type: ignore[assignment]
-    line = raw.get("line") if isinstance(raw.get("line"), int) else None
-    text = raw.get("text") if isinstance(raw.get("text"), str) else None
-    return ExecError(
-        kind, str(raw.get("type", "Error"))[:200], str(raw.get("message", ""))[:2000], line, text
-    )
