@@ -2,8 +2,8 @@
 that escaped its session, the children of a worker killed at the wall limit. Otherwise up to the process cap of
 them could burn CPU for the rest of the episode (600 s each) and serve later steps or SAG candidates.
 
-With the Python guards on, ``_posixsubprocess.fork_exec`` with a ``preexec_fn`` starts such a child without any
-audit event, so the host-side sweep (kernel pids and pidfds) is what holds in both modes."""
+``_posixsubprocess.fork_exec`` with a ``preexec_fn`` started such a child with the Python guards on (it raises no
+audit event; the guards now replace it), so the host-side sweep (kernel pids and pidfds) is what holds."""
 
 from __future__ import annotations
 
@@ -22,12 +22,19 @@ DAEMON_OS = (
     S + "if OS.fork() == 0:\n    OS.setsid()\n    if OS.fork() == 0:\n        while True: pass\n"
     "    OS._exit(0)\nprint('started')"
 )
-# the guards see no event for this fork; the child runs Python (the preexec_fn) and never reaches exec
+# no audit event for this fork; the child runs Python (the preexec_fn) and never reaches exec
 SPINNER_GUARDED = (
     S + "ps = S.modules['_posixsubprocess']\nr, w = OS.pipe()\ndef spin():\n    while True: pass\n"
     "for _ in range(3):\n    ps.fork_exec([b'/x'], [b'/x'], True, (), None, None, -1, -1, -1, -1, -1, -1, r, w,"
     " False, False, -1, None, None, None, -1, spin, False)\nprint('started')"
 )
+
+
+def test_fork_exec_is_refused_by_the_guards():
+    with Sandbox(config=FAST) as sb:
+        r = sb.run(SPINNER_GUARDED)
+        assert r.error is not None and "fork_exec is not allowed" in r.observation, r.observation
+        assert _wait_for(2) == {sb._family.pid, sb.pid}
 
 
 def _wait_for(n: int) -> set[int]:
@@ -39,8 +46,8 @@ def _wait_for(n: int) -> set[int]:
 
 @pytest.mark.parametrize(
     ("guards", "code"),
-    [(False, SPINNER_OS), (False, DAEMON_OS), (True, SPINNER_GUARDED)],
-    ids=["spinners", "setsid-daemon", "fork_exec-past-the-guards"],
+    [(False, SPINNER_OS), (False, DAEMON_OS), (False, SPINNER_GUARDED)],
+    ids=["spinners", "setsid-daemon", "fork_exec"],
 )
 def test_processes_started_by_a_step_end_with_it(host, guards: bool, code: str):
     with Sandbox(config=FAST, _python_guards=guards) as sb:

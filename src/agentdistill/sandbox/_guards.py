@@ -202,6 +202,17 @@ def install_audit_hook(scratch_base: str, read_roots: list[str]) -> list[bool]:
     return trusted
 
 
+def refuse_fork_exec() -> None:
+    """``_posixsubprocess.fork_exec`` forks (and runs a ``preexec_fn``) without any audit event: replace it with a
+    refusal, like ``os.fork``. (A process it starts anyway ends with its step: the host's sweep.)"""
+    import _posixsubprocess
+
+    def fork_exec(*args: object, **kwargs: object) -> None:
+        raise SandboxViolation("_posixsubprocess.fork_exec is not allowed in the sandbox")
+
+    _posixsubprocess.fork_exec = fork_exec  # type: ignore[attr-defined]
+
+
 def install_import_guard(allowed: tuple[str, ...]) -> None:
     """Model code (globals named ``MODEL_MODULE``, or no globals) may import only ``allowed`` top-level names.
 

@@ -210,6 +210,7 @@ def _start_episode(msg: dict, fd: int, init: dict, root: str) -> None:
     guards = bool(init.get("guards", True))
     if guards:
         trusted = _guards.install_audit_hook(root, init["read_roots"])
+        _guards.refuse_fork_exec()
         _guards.install_import_guard(tuple(msg["imports"]))
     else:
         trusted[0] = False
