@@ -35,6 +35,9 @@ def episode_limits(cfg: SandboxConfig, own_uid: bool = True) -> list[tuple[str, 
         # queued signals count against the (host) user, which is host root when root starts the sandbox
         ("RLIMIT_SIGPENDING", SIGPENDING, SIGPENDING),
         ("RLIMIT_MSGQUEUE", 0, 0),
+        # no real-time scheduling (SCHED_FIFO would starve the host) and no higher priority, whatever the host has
+        ("RLIMIT_RTPRIO", 0, 0),
+        ("RLIMIT_NICE", 0, 0),
     ]
     if own_uid:  # otherwise the count would include every host process of this uid
         n = family_pids(cfg)
