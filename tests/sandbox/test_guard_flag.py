@@ -1,7 +1,7 @@
-"""The Python layer's own state is out of model code's reach, or checked again by the host (the kernel holds anyway).
-
-The audit hook's ``trusted`` flag used to sit in ``final_answer``'s closure, and ``final_answer.__closure__[i].cell_contents`` is plain Python:
-setting it switched the hook off for everything (any path, ``os.fork``, ``sys.settrace``, frame locals)."""
+"""The Python layer's own state is out of model code's reach, or checked again by the host (the kernel holds
+anyway). The audit hook's ``trusted`` flag used to sit in ``final_answer``'s closure, and
+``final_answer.__closure__[i].cell_contents`` is plain Python: setting it switched the hook off for everything
+(any path, ``os.fork``, ``sys.settrace``, frame locals)."""
 
 from __future__ import annotations
 
