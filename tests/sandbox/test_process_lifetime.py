@@ -103,3 +103,20 @@ def test_a_hanging_at_fork_hook_fails_the_fork_within_the_wall_limit(host):
         assert _wait_for(2) == {sb._family.pid, sb.pid}
         assert sb.run("print(x)").stdout == "5\n"
     host.assert_intact()
+
+
+def test_zombies_left_by_a_step_do_not_hold_the_process_cap():
+    """Children that exit while the code has SIGCHLD at its default stay zombies of the worker, and zombies count
+    against the process cap: without reaping, one step could leave no room for SAG forks for the whole episode."""
+    with Sandbox(config=FAST, _python_guards=False) as sb:
+        r = sb.run(
+            "import os, signal, time\nsignal.signal(signal.SIGCHLD, signal.SIG_DFL)\nn = 0\ntry:\n"
+            "    while True:\n        if os.fork() == 0:\n            os._exit(0)\n        n += 1\n"
+            "except OSError:\n    pass\ntime.sleep(0.3)\nprint(n > 10)"
+        )
+        assert r.stdout == "True\n", r.observation
+        child = sb.fork()  # the cap is free again
+        try:
+            assert child.run("print('forked')").stdout == "forked\n"
+        finally:
+            child.close()

@@ -221,7 +221,7 @@ EXPECTED = {
 
 
 def reset_signals() -> None:
-    """Drop handlers/timers the model code may have set, so none fire between steps."""
+    """Drop handlers/timers the model code may have set, so none fire between steps; reap exited children."""
     for which in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
         signal.setitimer(which, 0)
     for sig in signal.valid_signals():
@@ -233,6 +233,13 @@ def reset_signals() -> None:
                 signal.signal(sig, want)
         except (OSError, ValueError):
             pass
+    while True:  # children that exited while SIGCHLD was not ignored are zombies, and count against the cap
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
 
 
 def set_limits(limits: list, trusted: list) -> None:
