@@ -6,9 +6,10 @@ from Python code. The hook's policy is stateless except for one flag, ``trusted[
 only around its own fork/chdir/traceback walk (:func:`trusting`: for its own thread only, with signals held so
 no handler of model code runs meanwhile); the flag lives in the hook's closure, in a local of the worker's
 main loop and in the frame of ``final_answer``'s generator, never in a module global or a closure model code
-can reach, and frame/gc introspection (the way to reach it) is denied while it is down. Residual race: a
-signal delivered to a model thread just before a window may have its Python handler run inside it. Stdlib
-only: the worker imports this as a top-level module.
+can reach, and frame/gc introspection (the way to reach it) is denied while it is down. Residual: a signal
+delivered to a model thread just before a window may have its Python handler run inside it; at-fork hooks of
+model code run inside a SAG fork's window; and model code can patch the worker's modules (docs/sandbox.md).
+Stdlib only: the worker imports this as a top-level module.
 """
 
 from __future__ import annotations
