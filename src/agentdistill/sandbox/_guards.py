@@ -8,7 +8,9 @@ no handler of model code runs meanwhile); the flag lives in the hook's closure, 
 main loop and in the frame of ``final_answer``'s generator, never in a module global or a closure model code
 can reach, and frame/gc introspection (the way to reach it) is denied while it is down. Residual: a signal
 delivered to a model thread just before a window may have its Python handler run inside it; at-fork hooks of
-model code run inside a SAG fork's window; and model code can patch the worker's modules (docs/sandbox.md).
+model code run inside a SAG fork's window; and model code can replace a worker function that is handed the
+flag or runs inside a window (module globals are writable; a ``str`` subclass as a code object's filename runs
+its ``__eq__`` in the traceback walk), so this layer gives readable errors, never the boundary.
 Stdlib only: the worker imports this as a top-level module.
 """
 
