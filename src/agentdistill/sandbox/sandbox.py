@@ -21,9 +21,8 @@ from .observation import build_observation, parse_error
 from .types import ExecError, ExecResult, SandboxConfig
 
 _LOST = "the interpreter was restarted and earlier variables are lost"
-MAX_TOTAL = (
-    10**12
-)  # characters of output a step may claim it printed (the worker counts; the host caps the claim)
+# characters of output a step may claim it printed (the worker counts; the host caps the claim)
+MAX_TOTAL = 10**12
 
 __all__ = ["Sandbox", "SandboxClosed", "SandboxStartError"]
 
