@@ -1,7 +1,8 @@
 """The wall limit bounds whole messages, not single receives: a worker that trickles a message one byte at a time,
 each byte just inside the receive timeout, held the host for as long as it liked (a 40-byte message at one byte
 per 2.5 s stretched a 3 s step to 24 s). Both the step channel and a SAG fork's hello are covered, with the
-Python guards on (the channel's socket and ``os.write`` are reachable from model code)."""
+Python guards on (the channel's socket and ``os.write`` are reachable from model code). And only the worker
+itself may write on its channel, never a process it forked."""
 
 from __future__ import annotations
 
@@ -55,3 +56,19 @@ def test_a_fork_hello_trickled_byte_by_byte_fails_within_the_wall_limit(host):
         assert time.monotonic() - t < 2.0 + 1.5
         assert sb.run("print(x)").stdout == "3\n"
     host.assert_intact()
+
+
+def test_only_the_worker_itself_can_end_its_step(host):
+    """A process forked by the code shares the worker's channel and its copy of the step token: its exception
+    made the worker code in it send a valid ``done``, so the host ended the step while the worker went on running
+    model code past the step's end. The kernel's SCM_CREDENTIALS on every message now name the writer."""
+    code = (
+        "import os, time\nif os.fork() == 0:\n    raise SystemExit\ntime.sleep(2)\n"
+        "open('after_the_step', 'w').write('1')\nprint('parent')"
+    )
+    with Sandbox(config=FAST, _python_guards=False) as sb:
+        r = sb.run(code)
+        assert r.error is not None and "another process" in r.observation, r.observation
+        time.sleep(2.5)
+        assert sb.run("import os\nprint(os.listdir('.'))").stdout == "[]\n"
+    host.assert_intact(r.observation)

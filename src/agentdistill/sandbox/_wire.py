@@ -39,13 +39,30 @@ def _until(sock: socket.socket, deadline: float | None) -> None:
         sock.settimeout(left)
 
 
-def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
+_CREDS = struct.calcsize("3i")
+
+
+def _recv_exact(
+    sock: socket.socket, n: int, deadline: float | None = None, sender: int | None = None
+) -> bytes:
+    """``n`` bytes; with ``sender``, each piece must carry that pid in SCM_CREDENTIALS (``SO_PASSCRED`` set on
+    ``sock``: the kernel attaches the writer's pid to every piece and never joins two writers' bytes in one)."""
     buf = bytearray(n)
     view = memoryview(buf)
     got = 0
     while got < n:
         _until(sock, deadline)  # a peer trickling one byte per timeout must not stretch the wait
-        k = sock.recv_into(view[got:], n - got)
+        if sender is None:
+            k = sock.recv_into(view[got:], n - got)
+        else:
+            k, anc, _, _ = sock.recvmsg_into([view[got:]], socket.CMSG_SPACE(_CREDS))
+            pids = [
+                struct.unpack("3i", data[:_CREDS])[0]
+                for level, kind, data in anc
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= _CREDS
+            ]
+            if k and pids != [sender]:
+                raise WireError(f"a message from another process (pid {pids[0] if pids else '?'})")
         if k == 0:
             raise WireError("channel closed")
         got += k
@@ -95,15 +112,20 @@ def _valid_text(obj: object) -> object:
 
 
 def recv_msg(
-    sock: socket.socket, limit: int = MAX_MESSAGE, check_depth: bool = False, deadline: float | None = None
+    sock: socket.socket,
+    limit: int = MAX_MESSAGE,
+    check_depth: bool = False,
+    deadline: float | None = None,
+    sender: int | None = None,
 ) -> dict:
     """Read one message; ``limit`` bytes at most. ``check_depth`` (the host reading a worker): refuse nesting
-    deeper than MAX_DEPTH and replace lone surrogates in every string with U+FFFD. Raises :class:`WireError`;
-    ``TimeoutError`` when the whole message has not arrived by ``deadline`` (``time.monotonic`` seconds)."""
-    (n,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size, deadline))
+    deeper than MAX_DEPTH and replace lone surrogates in every string with U+FFFD. ``sender``: the only pid (as
+    the kernel reports it to us) allowed to have written it. Raises :class:`WireError`; ``TimeoutError`` when the
+    whole message has not arrived by ``deadline`` (``time.monotonic`` seconds)."""
+    (n,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size, deadline, sender))
     if n > limit:
         raise WireError(f"message of {n} bytes exceeds the {limit}-byte limit")
-    data = _recv_exact(sock, n, deadline)
+    data = _recv_exact(sock, n, deadline, sender)
     if check_depth and _too_deep(data, MAX_DEPTH):
         raise WireError(f"invalid message: nested deeper than {MAX_DEPTH} levels")
     try:

@@ -266,8 +266,11 @@ class Sandbox:
         sock, cfg, step = self._proc.sock, self.config, _Step()
         deadline = t0 + cfg.wall_seconds  # host tool time counts
         while True:
-            try:  # the deadline bounds the whole message, not each receive (a worker may send byte by byte)
-                msg = _wire.recv_msg(sock, limit=self._msg_limit(), check_depth=True, deadline=deadline)
+            try:  # the deadline bounds the whole message, not each receive (a worker may send byte by byte);
+                # only the worker itself may write: a process it forked shares the channel (and the step token)
+                msg = _wire.recv_msg(
+                    sock, self._msg_limit(), check_depth=True, deadline=deadline, sender=self._proc.pid
+                )
             except TimeoutError:
                 self._kill()
                 self.restarts += 1
