@@ -66,6 +66,11 @@ def test_first_thought_prefix(cot: str, prefix: str) -> None:
             "The question's answer depends on context.",
         ),
         ("blah\nblah\nyes", "yes"),
+        # real teacher outputs (runs/study CoT arm): the phrase repeated, the question named, a correction
+        ("Therefore, the answer is: The answer is: Apaches", "Apaches"),
+        ("Step 3: ...\nTherefore, the answer is:\nThe answer is: October 1917", "October 1917"),
+        ("5. Therefore, the answer to the question is: No, they differ.", "No, they differ"),
+        ("I think the answer is 3. But wait, the answer is 4.", "4"),
         ("", None),
     ],
 )

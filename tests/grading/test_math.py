@@ -209,6 +209,24 @@ CASES = [
     ("two thirds", "2", False),
     ("three times", "3", False),
     ("none", "1", False),
+    # a unit word ends the answer only when no number follows it (was: everything after it was dropped)
+    ("3 hours 30 minutes", "3", False),
+    ("5 dollars and 50 cents", "5", False),
+    ("18 apples and 2 oranges", "18", False),
+    ("5 dollars each", "5", True),
+    # a currency sign or code after the sign of a negative amount; the Unicode minus sign
+    ("-$5", "-5", True),
+    (r"- \$5.50", "-5.5", True),
+    ("\u2212$5", "-5", True),
+    ("-$5", "5", False),
+    ("USD 7.50", "7.5", True),
+    # a list of rows (what code returns) against a matrix or vector gold (MATH precalculus)
+    ("[[1, 2], [3, 4]]", r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", True),
+    ([[1, 2], [3, 4]], r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", True),
+    ([[1, 2], [4, 3]], r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", False),
+    ([1, 2], r"\begin{pmatrix}1\\2\end{pmatrix}", True),
+    ([2, 1], r"\begin{pmatrix}1\\2\end{pmatrix}", False),
+    ([1, 2, 3, 4], r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", False),
 ]
 
 

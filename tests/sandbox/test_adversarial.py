@@ -205,6 +205,22 @@ ATTACKS = [
     ("memory_bytearray", "b = bytearray(10**10)", "MemoryError"),
     ("cpu_spin", "while True:\n    pass", "CPU time limit"),
     ("sleep_past_wall", "import time\ntime.sleep(100)", "timed out"),
+    # the CPU limit's exception caught, or its signal ignored: the wall limit still ends the step
+    (
+        "spin_catching_cpu_limit",
+        "while True:\n    try:\n        while True: pass\n    except BaseException:\n        pass",
+        ("timed out", "CPU time limit"),  # or the signal lands outside the `try`
+    ),
+    (
+        "spin_ignoring_sigxcpu",
+        S + "sg = S.modules['signal']\nsg.signal(sg.SIGXCPU, sg.SIG_IGN)\nwhile True: pass",
+        "timed out",
+    ),
+    (
+        "deep_recursion_crash",
+        S + "S.setrecursionlimit(10**7)\nx = []\nfor _ in range(10**6):\n    x = [x]\nprint(len(repr(x)))",
+        ("restarted", "RecursionError", "MemoryError"),  # C recursion: a crash ends the worker only
+    ),
     (
         "thread_outlives_step",
         S + "import time\nS.modules['_thread'].start_new_thread(time.sleep, (30,))",

@@ -16,6 +16,7 @@ import pytest
 
 from agentdistill.sandbox import Sandbox, SandboxConfig, SandboxStartError
 from agentdistill.sandbox._zygote import Zygote
+from agentdistill.sandbox.limits import FORK_HEADROOM
 
 from .conftest import FAST, sandbox_processes
 
@@ -78,7 +79,7 @@ def test_pid_namespace_processes_are_gone_after_close(host):
         "print(os.getpid())"
     )
     assert r.stdout == "2\n", r.observation  # the worker is pid 2 of its own pid namespace (its init is 1)
-    assert len(sandbox_processes()) >= 3  # init, worker, and the escaped sleeper
+    assert len(sandbox_processes()) == 2  # init and worker: the escaped sleeper ended with its step
     sb.close()
     assert not sandbox_processes()
     host.assert_intact()
@@ -231,6 +232,9 @@ def test_sandbox_works_as_a_normal_user():
             out["bomb"] = sb.run("import os, time\\nn = 0\\ntry:\\n    while True:\\n        if os.fork() == 0:\\n"
                                  "            time.sleep(30)\\n            os._exit(0)\\n        n += 1\\n"
                                  "except OSError:\\n    print(n)").stdout
+            sb.run("import os, time\\npid = os.fork()\\nif pid == 0:\\n    time.sleep(60)\\n    os._exit(0)")
+            out["stray"] = sb.run("try:\\n    os.kill(pid, 0)\\n    print('alive')\\n"
+                                  "except ProcessLookupError:\\n    print('gone')").stdout
         print(json.dumps(out))
     """)
     )
@@ -252,6 +256,7 @@ def test_sandbox_works_as_a_normal_user():
     assert res["host_uid"] == 65534 and res["uid"] == "1000\n" and res["iso"]
     assert "Operation not permitted" in res["exec"] and res["fork"] == "forked\n"
     assert 0 < int(res["bomb"]) <= 18  # RLIMIT_NPROC, counted in the family's own user namespace
+    assert res["stray"] == "gone\n"  # the host's step-end sweep works without root too
 
 
 POPEN_VIA_SUBCLASSES = (
@@ -325,14 +330,18 @@ def test_root_without_a_pids_cgroup_fails_closed(monkeypatch, tmp_path):
 
 
 def test_fork_refused_at_the_process_cap_leaves_the_sandbox_usable():
+    """Processes of model code end with their step, so only SAG forks the host holds can fill the cap."""
     with _os_only() as sb:
-        sb.run(
-            "import os, time\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(30)\n"
-            "            os._exit(0)\nexcept OSError:\n    pass\nx = 7"
-        )
+        sb.run("x = 7")
+        forks = []
         with pytest.raises(RuntimeError, match="Sandbox.fork failed"):
-            sb.fork()
+            for _ in range(FORK_HEADROOM + 2):
+                forks.append(sb.fork())
+        assert len(forks) == FORK_HEADROOM  # the cap: init, the worker and the headroom
         assert sb.run("print(x)").stdout == "7\n"  # same interpreter, channel in step
+        for f in forks:
+            f.close()
+        sb.fork().close()  # closed forks free the cap again
 
 
 def test_episodes_cannot_reach_each_other():

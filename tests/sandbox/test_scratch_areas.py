@@ -229,3 +229,29 @@ def test_fork_depth_is_bounded_with_a_clear_error_and_tempfile_follows_the_fork(
                 sb.adopt(child)
         assert rounds == 16  # Landlock stacks 16 domains: the worker's own and 15 forks; the 16th fails
         assert sb.run("print('still serving')").stdout == "still serving\n"
+
+
+def test_a_candidate_cannot_talk_through_channels_it_inherited():
+    """Pipes and socketpairs the parent's code made, and the parent's own channel to the host, are cut in a SAG
+    candidate before any code runs in it: a loser cannot leave data for the winner or garble the parent's steps."""
+    with _os_only() as parent:
+        parent.run(
+            "import os, socket, stat\n"
+            "def _sock(f):\n    try:\n        return stat.S_ISSOCK(os.fstat(f).st_mode)\n    except OSError:\n"
+            "        return False\nchans = [f for f in range(3, 64) if _sock(f)]\n"
+            "a, b = socket.socketpair()\nr, w = os.pipe()\nx = 11"
+        )
+        r = _in_a_loser(
+            parent,
+            "for f in chans:\n    try:\n        os.write(f, b'\\xff' * 64)\n    except OSError:\n        pass\n"
+            "os.write(w, b'loser')\n"
+            "try:\n    b.send(b'loser')\nexcept OSError as e:\n    print('cut', e.errno)",
+        )
+        assert r.stdout == "cut 88\n", r.observation  # ENOTSOCK: the socket is /dev/null in the candidate
+        p = parent.run(
+            "os.set_blocking(r, False)\na.setblocking(False)\nfor f in (lambda: os.read(r, 9), "
+            "lambda: a.recv(9)):\n    try:\n        print(f())\n    except BlockingIOError:\n"
+            "        print('nothing')\nprint(x)"
+        )
+        assert p.stdout == "nothing\nnothing\n11\n", p.observation
+        assert parent.restarts == 0

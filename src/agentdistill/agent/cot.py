@@ -1,8 +1,9 @@
 """Plain chain-of-thought runner: the source of the first-thought prefix and the CoT / RAG baselines.
 
 The model answers with a step-by-step explanation; the answer is taken from the last ``\\boxed{…}``, else the
-last "answer is …" / "Final answer: …" phrase or "Answer: …" line (markdown emphasis allowed), else the last
-non-empty line. With a retriever, the top-k
+last "answer is …" / "answer to the question is …" / "Final answer: …" phrase or "Answer: …" line (markdown
+emphasis allowed; a phrase repeated on that line — "the answer is: The answer is: X", "3. Wait, the answer is
+4" — counts from its last occurrence), else the last non-empty line. With a retriever, the top-k
 passages for the question are put before it (RAG baseline).
 """
 
@@ -20,7 +21,7 @@ from agentdistill.llm.types import LLM, GenerationConfig, Usage
 
 # "the answer is X", "final answer: X", and a labelled line "Answer: X" / "**Answer:** X" / "> Final Answer - X"
 _ANSWER_IS = re.compile(
-    r"(?:the\s+(?:final\s+)?answer\s+is|final\s+answer"
+    r"(?:the\s+(?:final\s+)?answer(?:\s+to\s+(?:the|this)\s+question)?\s+is|final\s+answer"
     r"|^[ \t>#*_]*(?:short\s+)?answer[ \t*_]*(?=[:：-]))[ \t*_]*[:：-]?\s*(?P<ans>.+)",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -42,6 +43,9 @@ def extract_answer(text: str) -> str | None:
     matches = list(_ANSWER_IS.finditer(text))
     if matches:
         ans = matches[-1].group("ans").strip().splitlines()[0].strip()
+        # the phrase repeated inside the answer ("the answer is: The answer is: X", "3. Wait, the answer is 4")
+        while (inner := list(_ANSWER_IS.finditer(ans))) and inner[-1].group("ans").strip():
+            ans = inner[-1].group("ans").strip()
         ans = ans.rstrip(".").strip().strip("*_").strip().rstrip(".").strip()
         if ans:
             return ans

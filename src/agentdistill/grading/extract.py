@@ -18,6 +18,8 @@ _UNIT_WORDS = (
     r"hours?|minutes?|mins?|seconds?|days?|weeks?|months?|years?|degrees?|units?|square|sq|kg|g|grams?|"
     r"pounds?|lbs?|liters?|ml|mph|percent|people|students|apples|points?|usd|eur|euros?|gbp|yuan|rupees?"
 )
+_CURRENCY = re.compile(r"^([-+]?)\s*(?:\\?\$|€|£|¥|₹|(?:USD|US\$|EUR|GBP|INR|Rs\.?)(?=\s*[\d.]))\s*")
+_UNIT_TAIL = re.compile(r"\s+(?:" + _UNIT_WORDS + r")\b(.*)$", re.IGNORECASE)
 # "5 eggs", "42 is the answer": a number followed by words only (none a math word) is the number
 _NUMBER_WORDS = re.compile(r"^([-+]?[\d.,/]*\d[\d.,/]*)\s+([A-Za-z][A-Za-z' .]*)$")
 _SPELLED = re.compile(
@@ -82,10 +84,12 @@ def _strip_sentence(s: str) -> str:
 
 
 def clean_math(s: str, *, strip_var: bool = True) -> str:
-    """Drop what never changes the value: $, \\text{units}, unit words, degree marks, \\!, `x =` (unless
+    """Drop what never changes the value: $ and currency codes (after a sign: ``-$5`` is -5), \\text{units},
+    unit words when no number follows them (``5 dollars`` is 5, ``5 dollars and 50 cents`` is not), degree
+    marks, \\!, the Unicode minus sign (as ``-``), `x =` (unless
     ``strip_var=False``: the math grader compares equations as equations), thousands separators, a trailing
     period; \\dfrac/\\tfrac -> \\frac."""
-    s = s.strip().strip("$").strip()
+    s = s.strip().strip("$").strip().replace("\u2212", "-")  # the Unicode minus sign
     s = re.sub(r"^\\[\[(]\s*((?:(?!\\[\[\]()]).)*?)\s*\\[\])]$", r"\1", s, flags=re.DOTALL)  # \[5\], \(5\)
     bold = re.fullmatch(r"\*\*(.+)\*\*", s)
     s = bold.group(1).strip() if bold else s  # markdown bold
@@ -98,15 +102,13 @@ def clean_math(s: str, *, strip_var: bool = True) -> str:
     s = re.sub(r"\^\s*\{?\\circ\}?|°|\\degree", "", s)
     s = re.sub(r"\\(?:text|mbox|mathrm)\{\s*(?:" + _UNIT_WORDS + r")?\s*\}(?:\^\{?[23]\}?)?", "", s)
     s = re.sub(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}", r"\1", s)
-    s = re.sub(r"^(?:\\?\$|€|£|¥|₹)\s*", "", s)  # currency sign
+    s = _CURRENCY.sub(r"\1", s)  # a currency sign or code, after any sign: "-$5" is -5
     s = re.sub(r"\\frac\s*" + _FRAC_ARG + r"\s*" + _FRAC_ARG, r"\\frac{\1}{\2}", s)
     s = re.sub(r"\\frac\s*" + _FRAC_ARG + r"\s*\{", r"\\frac{\1}{", s)
     s = re.sub(r"\\frac(\{[^{}]*\})\s*" + _FRAC_ARG, r"\\frac\1{\2}", s)
-    s = (
-        re.sub(r"\s+(?:" + _UNIT_WORDS + r")\b.*$", "", s, flags=re.IGNORECASE)
-        if re.match(r"^[-+]?[\d.,/]+\s+[a-zA-Z]", s)
-        else s
-    )
+    unit = _UNIT_TAIL.search(s) if re.match(r"^[-+]?[\d.,/]+\s+[a-zA-Z]", s) else None
+    if unit and not re.search(r"\d", unit.group(1)):  # "5 dollars" is 5; "5 dollars and 50 cents" is not
+        s = s[: unit.start()]
     spelled = _SPELLED.match(s)  # "three", "twenty-one apples": digits, when only naming words follow
     number = word_number(spelled.group(1)) if spelled else None
     if number is not None and _only_naming_words(spelled.group(2).split()):  # type: ignore[union-attr]

@@ -8,6 +8,8 @@
   are part of the answer: ``[1, 6]`` is not ``(1, 6)`` (math-verify, Math-Verify#25). A Python list or tuple
   from code (``final_answer([1, 6])``) cannot say open or closed, so its brackets are not compared. Against a
   sympy ``Interval`` the text pair is read as that interval.
+- *Lists of rows*: against a matrix or vector gold, ``[[1, 2], [3, 4]]`` (and a flat ``[1, 2]`` for a vector)
+  is that matrix.
 - *Sequences with an ellipsis*: ``1, 3, 5, \\ldots, 2n-1``. math-verify drops the ellipsis, which makes
   ``1, 3, 5, \\ldots, 2n-1`` equal ``1, 2, \\ldots, n`` (Math-Verify#14); here both sides need an ellipsis at
   the same places and equal items around it.
@@ -101,6 +103,28 @@ def as_interval(text: str, parse: Any) -> Any | None:
         ends.append(value)
     try:
         return sympy.Interval(ends[0], ends[1], left_open=pair[0] == "(", right_open=pair[3] == ")")
+    except (TypeError, ValueError):
+        return None
+
+
+def as_matrix(value: Any, shape: tuple[int, int]) -> Any | None:
+    """A bracketed list of rows (``[[1, 2], [3, 4]]``), or a flat list against a row or column vector, as a
+    sympy Matrix of ``shape``; else None. Qwen2.5-Math's grader (the paper's) compares such lists with a
+    ``pmatrix`` gold row by row."""
+    import sympy
+
+    if not isinstance(value, sympy.Tuple) or not len(value):
+        return None
+    if all(isinstance(row, sympy.Tuple) for row in value):
+        rows = [list(row.args) for row in value]
+    elif 1 in shape and len(value) == max(shape):
+        rows = [[v] for v in value.args] if shape[1] == 1 else [list(value.args)]
+    else:
+        return None
+    if len(rows) != shape[0] or any(len(row) != shape[1] for row in rows):
+        return None
+    try:
+        return sympy.Matrix(rows)
     except (TypeError, ValueError):
         return None
 

@@ -34,7 +34,18 @@ FORMAT_REMINDER = (
     'if the answers match, or with "score": 0 if they do not.'
 )
 # a "score": N fragment, also as markdown ("**Score:** 1", "Score: **0**"); not "1.5" or "10"
-_SCORE_RE = re.compile(r'"?score"?[\s*_]*[:=][\s*_]*"?\s*([01])(?![\d.])', re.IGNORECASE)
+# ("'score': 1" in a Python-style dict, "The score is 1.")
+_SCORE_RE = re.compile(
+    r"""["']?score["']?(?:[\s*_]*[:=]|\s+is)[\s*_]*["']?\s*([01])(?!\d|\.\d)""", re.IGNORECASE
+)
+# a last line that is only a verdict: "CORRECT", "1", "Verdict: incorrect", "The answer is not correct."
+_VERDICT_RE = re.compile(
+    r"(?:(?:final\s+)?(?:verdict|judgement|judgment|evaluation|result)\s*[:=-]\s*)?"
+    r"(?:the\s+(?:predicted\s+)?answer\s+is\s+)?(?P<neg>not\s+)?"
+    r"(?P<word>correct|incorrect|right|wrong|true|false|yes|no|match|no match|1|0)",
+    re.IGNORECASE,
+)
+_POSITIVE = {"correct", "right", "true", "yes", "match", "1"}
 _OBJECT_RE = re.compile(r"\{.*?\}", re.DOTALL)
 
 
@@ -44,7 +55,9 @@ def load_rubric() -> str:
 
 def parse_verdict(text: str) -> bool | None:
     """``score`` 1 -> True, 0 -> False, from the last JSON object in ``text`` (code fences allowed), else from
-    a ``"score": N`` fragment (a reply cut short); anything else -> None (malformed)."""
+    a ``"score": N`` fragment (a reply cut short, ``Score: 1/1``, ``The score is 0``), else from a last line
+    that is only a verdict (``CORRECT``, ``1``, ``The answer is not correct.``, as small judges reply without
+    the JSON); anything else -> None (malformed)."""
     text = text or ""
     for raw in reversed(_OBJECT_RE.findall(text)):
         try:
@@ -61,7 +74,13 @@ def parse_verdict(text: str) -> bool | None:
                 return score.strip() == "1"
             return None
     found = _SCORE_RE.findall(text)
-    return found[-1] == "1" if found else None
+    if found:
+        return found[-1] == "1"
+    lines = [ln.strip(" \t*_`#>.!").strip() for ln in text.splitlines() if ln.strip(" \t*_`#>.!")]
+    verdict = _VERDICT_RE.fullmatch(lines[-1]) if lines else None
+    if verdict is None:
+        return None
+    return (verdict.group("word").lower() in _POSITIVE) != bool(verdict.group("neg"))
 
 
 @dataclass

@@ -18,6 +18,8 @@ Kinds of answer and how each is compared:
 - *Notation that carries meaning* (``grading.forms``): numerals in a base (``52_8``), bracketed pairs written
   as text (``[1, 6]`` is not ``(1, 6)``), sequences with an ellipsis; a value with no meaning (``1/0``,
   ``12:00`` read as 12/0) equals nothing but the same text.
+- *Matrices*: against a matrix or vector gold, a list of rows from code or text (``[[1, 2], [3, 4]]``, and a
+  flat ``[1, 2]`` for a vector) is that matrix (Qwen2.5-Math's grader, the paper's, does the same).
 - *Functions*: ``f(x) = 2x+3`` against ``2x+3`` compares the right side, as ``x = 5`` does.
 - *Complex numbers*: against a side holding the imaginary unit (Python ``6-5j``, sympy ``I``), the symbol
   ``i`` of a LaTeX answer is the imaginary unit.
@@ -33,6 +35,7 @@ from fractions import Fraction
 from typing import Any
 
 from agentdistill.grading import forms
+from agentdistill.grading.bounded import call_bounded
 from agentdistill.grading.extract import clean_math, extract_math_answer
 from agentdistill.grading.pyexpr import looks_python, python_to_sympy
 from agentdistill.grading.types import Grade
@@ -276,6 +279,9 @@ def _parse_pair(pred: str, g: str) -> tuple[list[Any], list[Any]]:
         latex = _parse(pred, python=False)  # a union of intervals: the prediction read as LaTeX
         if latex and isinstance(latex[0], sympy.Basic) and latex[0].free_symbols <= pv.free_symbols:
             pp = latex
+    gm = gp[0] if gp and isinstance(gp[0], sympy.MatrixBase) else None  # a Matrix is not a sympy.Basic
+    if gm is not None and (matrix := forms.as_matrix(pv, gm.shape)) is not None:
+        pp = [matrix, pred]  # a list of rows from code against a matrix or vector gold
     if _set_of_answers(g, gv, pp):
         gp, pp = _as_set(gp), _as_set(pp)
     return _with_imaginary_unit(gp, pp), _with_imaginary_unit(pp, gp)
@@ -339,11 +345,34 @@ def _compare(pred: str, g: str, tol: float, detail: str, text: bool = True) -> G
     return grade(verdict, "math-verify")
 
 
+def _grade_cleaned(pred: str, g: str, raw: str, graw: str, tol: float, detail: str, text: bool) -> Grade:
+    """``_compare`` on the cleaned forms, then on the uncleaned ones when the cleaned did not parse."""
+    result = _compare(pred, g, tol, detail, text)
+    if result.method == "unparsed" and (raw.strip() != pred or graw.strip() != g):
+        again = _compare(raw.strip(), graw.strip(), tol, detail, text)  # the uncleaned forms
+        if again.method != "unparsed":
+            return again
+    return result
+
+
+_warm = threading.Event()
+
+
+def _warm_up() -> None:
+    """One fixed comparison in this process, so the children of ``call_bounded`` inherit the parsers and
+    caches math-verify builds on first use (without it every child pays ~0.3 s to build them again)."""
+    if not _warm.is_set():
+        _grade_cleaned(r"\frac{\sqrt{2}}{2}", "sqrt(2)/2", "", "", NUMERIC_TOLERANCE, "", True)
+        _warm.set()
+
+
 def grade_math(
     prediction: object, gold: str | float | int, numeric_tolerance: float = NUMERIC_TOLERANCE
 ) -> Grade:
     """Equivalence of the extracted prediction with the gold (see the module docstring); `correct` =
-    equivalent. An empty prediction (an unanswered episode) is never correct."""
+    equivalent. An empty prediction (an unanswered episode) is never correct. Anything beyond plain numbers
+    is compared under a hard time bound (``grading.bounded``): what does not finish is ``method="timeout"``,
+    not correct."""
     raw = extract_math_answer(prediction)
     graw = extract_math_answer(gold)
     pred, g = clean_math(raw, strip_var=False), clean_math(graw, strip_var=False)
@@ -351,9 +380,12 @@ def grade_math(
     if not pred:
         return Grade(correct=False, method="empty", detail=detail)
     text = isinstance(prediction, str)  # a list or tuple from code has brackets that mean nothing
-    result = _compare(pred, g, numeric_tolerance, detail, text)
-    if result.method == "unparsed" and (raw.strip() != pred or graw.strip() != g):
-        again = _compare(raw.strip(), graw.strip(), numeric_tolerance, detail, text)  # the uncleaned forms
-        if again.method != "unparsed":
-            return again
-    return result
+    args = (pred, g, raw, graw, numeric_tolerance, detail, text)
+    if (_plain_number(pred) is not None and _plain_number(g) is not None) or pred == g:
+        return _grade_cleaned(*args)  # no symbolic work: nothing to bound
+
+    def timed_out(reason: str) -> Grade:
+        return Grade(correct=False, method="timeout", detail=f"{detail} ({reason})")
+
+    _warm_up()
+    return call_bounded(_grade_cleaned, args, timed_out)

@@ -124,6 +124,29 @@ def redirect_writable_fds(old_work: str, new_work: str) -> int:
     return moved
 
 
+def cut_inherited_channels(keep: int) -> int:
+    """In a SAG fork, before any code of the parent's episode runs in it: every inherited fd that can carry data
+    between processes (a socket, a pipe or FIFO, an anonymous inode such as an eventfd) except ``keep`` (the
+    fork's own channel) now points at /dev/null. The parent's channel, and socketpairs or pipes its code made
+    to reach later candidates, are cut. Returns how many fds were cut."""
+    null, cut = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC), 0
+    try:
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd in (keep, null):
+                continue
+            try:
+                kind = stat.S_IFMT(os.fstat(fd).st_mode)
+            except OSError:
+                continue  # the listing's own fd, closed since
+            if kind in (stat.S_IFSOCK, stat.S_IFIFO, 0):
+                os.dup2(null, fd, inheritable=os.get_inheritable(fd))
+                cut += 1
+    finally:
+        os.close(null)
+    return cut
+
+
 def _copy_file(name: str, src_dir: int, dst_dir: int) -> None:
     """Copy one regular file (never follows a symlink, never blocks on a FIFO; holes stay holes)."""
     try:

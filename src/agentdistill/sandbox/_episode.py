@@ -94,28 +94,33 @@ def _unwinder(frame, event, arg):  # noqa: ANN001, ANN202
     return None
 
 
-def _arm_unwind(trusted: list[bool]) -> None:
-    trusted[0] = True
-    try:
+def _arm_unwind(trusted: list) -> None:
+    with _guards.trusting(trusted):
         f = sys._getframe(1)
         while f is not None:
             if f.f_code.co_filename == STEP_FILE:
                 f.f_trace, f.f_trace_lines = _unwinder, True
             f = f.f_back
         sys.settrace(_unwinder)
-    finally:
-        trusted[0] = False
 
 
-def _disarm_unwind(trusted: list[bool]) -> None:
-    trusted[0] = True
-    try:
+def _disarm_unwind(trusted: list) -> None:
+    with _guards.trusting(trusted):
         sys.settrace(None)
-    finally:
-        trusted[0] = False
 
 
-def make_final_answer(chan: Channel, state: _StepState, trusted: list[bool], cap: int):  # noqa: ANN201
+def _armer(trusted: list):  # noqa: ANN202
+    """A generator that arms the unwinder on every ``send``. It holds ``trusted`` in its frame, which model code
+    cannot reach (``gi_frame`` is audited), unlike a closure cell: ``final_answer.__closure__`` is readable."""
+    while True:
+        yield
+        _arm_unwind(trusted)
+
+
+def make_final_answer(chan: Channel, state: _StepState, trusted: list, cap: int):  # noqa: ANN201
+    armer = _armer(trusted)
+    next(armer)
+
     def final_answer(answer: object = None) -> None:
         """End the step and hand ``answer`` to the host (the first call of a step is the answer)."""
         if not state.answered:
@@ -127,7 +132,7 @@ def make_final_answer(chan: Channel, state: _StepState, trusted: list[bool], cap
                 )
             state.answered = True
             _wire.send_msg(chan.sock, {"op": "final", "value": payload})
-            _arm_unwind(trusted)
+            armer.send(None)
         raise FinalAnswer()
 
     return final_answer
@@ -171,15 +176,14 @@ def _step_line(exc: BaseException, trusted: list[bool]) -> int | None:
     """Line of the innermost frame that belongs to the model's code (library frames are skipped)."""
     line = None
     gc.disable()
-    trusted[0] = True
     try:
-        tb = exc.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename == STEP_FILE:
-                line = tb.tb_lineno
-            tb = tb.tb_next
+        with _guards.trusting(trusted):
+            tb = exc.__traceback__
+            while tb is not None:
+                if tb.tb_frame.f_code.co_filename == STEP_FILE:
+                    line = tb.tb_lineno
+                tb = tb.tb_next
     finally:
-        trusted[0] = False
         gc.enable()
     return line
 
@@ -217,7 +221,7 @@ EXPECTED = {
 
 
 def reset_signals() -> None:
-    """Drop handlers/timers the model code may have set, so none fire between steps."""
+    """Drop handlers/timers the model code may have set, so none fire between steps; reap exited children."""
     for which in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
         signal.setitimer(which, 0)
     for sig in signal.valid_signals():
@@ -229,15 +233,19 @@ def reset_signals() -> None:
                 signal.signal(sig, want)
         except (OSError, ValueError):
             pass
+    while True:  # children that exited while SIGCHLD was not ignored are zombies, and count against the cap
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
 
 
-def set_limits(limits: list, trusted: list[bool]) -> None:
-    trusted[0] = True
-    try:
+def set_limits(limits: list, trusted: list) -> None:
+    with _guards.trusting(trusted):
         for res, soft, hard in limits:
             resource.setrlimit(res, (soft, hard))
-    finally:
-        trusted[0] = False
 
 
 def _cpu_limit(cpu_seconds: int, trusted: list[bool]) -> None:
@@ -251,13 +259,11 @@ def _cpu_limit(cpu_seconds: int, trusted: list[bool]) -> None:
 
 def _extra_threads(trusted: list[bool]) -> bool:
     """True if any thread besides the main one exists (checked in /proc: nothing in-process to tamper with)."""
-    trusted[0] = True
-    try:
-        return len(_listdir("/proc/self/task")) > 1 or _thread_count() > 0
-    except OSError:
-        return _thread_count() > 0
-    finally:
-        trusted[0] = False
+    with _guards.trusting(trusted):
+        try:
+            return len(_listdir("/proc/self/task")) > 1 or _thread_count() > 0
+        except OSError:
+            return _thread_count() > 0
 
 
 def run_step(

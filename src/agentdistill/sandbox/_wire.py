@@ -3,7 +3,10 @@
 Stdlib only: the worker imports this file as a top-level module before its guards go up.
 Reads are exact (no read-ahead) so that a file descriptor sent right after a message with
 SCM_RIGHTS arrives on the next byte. The host reads with a per-sandbox ``limit`` and a nesting cap, so an
-oversized, malformed or deeply nested message is a :class:`WireError` (never an uncaught host exception).
+oversized, malformed or deeply nested message is a :class:`WireError` (never an uncaught host exception), and
+every string it hands on is valid Unicode: a lone surrogate (raw bytes or a JSON ``\\udc80`` escape) becomes U+FFFD
+(a high+low pair, the character it stands for),
+so output written with ``print('\\udc80')`` cannot crash host code that encodes it as UTF-8 (trajectory files, HTTP).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import time
 
 MAX_MESSAGE = 64 * 1024 * 1024  # a peer announcing more than this is broken or hostile
 MAX_DEPTH = 64  # JSON nesting deeper than this is refused before parsing (json.loads would recurse)
@@ -26,12 +30,39 @@ def send_msg(sock: socket.socket, obj: object) -> None:
     sock.sendall(_HEADER.pack(len(data)) + data)
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
+def _until(sock: socket.socket, deadline: float | None) -> None:
+    """Let the next receive wait only until ``deadline`` (``time.monotonic``); ``TimeoutError`` once it passed."""
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the deadline passed")
+        sock.settimeout(left)
+
+
+_CREDS = struct.calcsize("3i")
+
+
+def _recv_exact(
+    sock: socket.socket, n: int, deadline: float | None = None, sender: int | None = None
+) -> bytes:
+    """``n`` bytes; with ``sender``, each piece must carry that pid in SCM_CREDENTIALS (``SO_PASSCRED`` set on
+    ``sock``: the kernel attaches the writer's pid to every piece and never joins two writers' bytes in one)."""
     buf = bytearray(n)
     view = memoryview(buf)
     got = 0
     while got < n:
-        k = sock.recv_into(view[got:], n - got)
+        _until(sock, deadline)  # a peer trickling one byte per timeout must not stretch the wait
+        if sender is None:
+            k = sock.recv_into(view[got:], n - got)
+        else:
+            k, anc, _, _ = sock.recvmsg_into([view[got:]], socket.CMSG_SPACE(_CREDS))
+            pids = [
+                struct.unpack("3i", data[:_CREDS])[0]
+                for level, kind, data in anc
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= _CREDS
+            ]
+            if k and pids != [sender]:
+                raise WireError(f"a message from another process (pid {pids[0] if pids else '?'})")
         if k == 0:
             raise WireError("channel closed")
         got += k
@@ -62,12 +93,39 @@ def _too_deep(data: bytes, limit: int) -> bool:
     return False
 
 
-def recv_msg(sock: socket.socket, limit: int = MAX_MESSAGE, check_depth: bool = False) -> dict:
-    """Read one message; ``limit`` bytes at most; ``check_depth``: refuse nesting deeper than MAX_DEPTH."""
-    (n,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
+def _valid_text(obj: object) -> object:
+    """``obj`` with every string (dict keys too) made encodable as UTF-8: lone surrogates become U+FFFD."""
+    if isinstance(obj, str):
+        if obj.isascii():
+            return obj
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:
+            # UTF-16 joins a high+low pair into its character and turns each lone surrogate into one U+FFFD
+            return obj.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        return obj
+    if isinstance(obj, list):
+        return [_valid_text(x) for x in obj]
+    if isinstance(obj, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in obj.items()}
+    return obj
+
+
+def recv_msg(
+    sock: socket.socket,
+    limit: int = MAX_MESSAGE,
+    check_depth: bool = False,
+    deadline: float | None = None,
+    sender: int | None = None,
+) -> dict:
+    """Read one message; ``limit`` bytes at most. ``check_depth`` (the host reading a worker): refuse nesting
+    deeper than MAX_DEPTH and replace lone surrogates in every string with U+FFFD. ``sender``: the only pid (as
+    the kernel reports it to us) allowed to have written it. Raises :class:`WireError`; ``TimeoutError`` when the
+    whole message has not arrived by ``deadline`` (``time.monotonic`` seconds)."""
+    (n,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size, deadline, sender))
     if n > limit:
         raise WireError(f"message of {n} bytes exceeds the {limit}-byte limit")
-    data = _recv_exact(sock, n)
+    data = _recv_exact(sock, n, deadline, sender)
     if check_depth and _too_deep(data, MAX_DEPTH):
         raise WireError(f"invalid message: nested deeper than {MAX_DEPTH} levels")
     try:
@@ -76,7 +134,7 @@ def recv_msg(sock: socket.socket, limit: int = MAX_MESSAGE, check_depth: bool = 
         raise WireError(f"invalid message: {type(exc).__name__}") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("op"), str):
         raise WireError("invalid message: expected an object with an 'op' field")
-    return obj
+    return _valid_text(obj) if check_depth else obj  # type: ignore[return-value]
 
 
 def send_fd(sock: socket.socket, fd: int) -> None:
@@ -90,8 +148,11 @@ def recv_fd(sock: socket.socket) -> int:
     return fds[0]
 
 
-def recv_hello(sock: socket.socket, limit: int = 4096) -> tuple[dict, int | None]:
-    """Read a ``hello`` with the sender's pid as the kernel reports it in *our* pid namespace.
+def recv_hello(
+    sock: socket.socket, limit: int = 4096, deadline: float | None = None
+) -> tuple[dict, int | None]:
+    """Read a ``hello`` with the sender's pid as the kernel reports it in *our* pid namespace (by ``deadline``,
+    ``time.monotonic`` seconds, or ``TimeoutError``).
 
     Needs ``SO_PASSCRED`` set on ``sock`` before the peer sends; the pid comes from SCM_CREDENTIALS, which the
     kernel fills in (a process without CAP_SYS_ADMIN cannot forge it), translated across pid namespaces.
@@ -100,6 +161,7 @@ def recv_hello(sock: socket.socket, limit: int = 4096) -> tuple[dict, int | None
     anc = socket.CMSG_SPACE(size)
     header, pid = b"", None
     while len(header) < _HEADER.size:
+        _until(sock, deadline)
         data, ancdata, _, _ = sock.recvmsg(_HEADER.size - len(header), anc)
         if not data:
             raise WireError("channel closed")
@@ -111,9 +173,9 @@ def recv_hello(sock: socket.socket, limit: int = 4096) -> tuple[dict, int | None
     if n > limit:
         raise WireError(f"message of {n} bytes exceeds the {limit}-byte limit")
     try:
-        obj = json.loads(_recv_exact(sock, n))
+        obj = json.loads(_recv_exact(sock, n, deadline))
     except (ValueError, RecursionError) as exc:
         raise WireError(f"invalid message: {type(exc).__name__}") from None
     if not isinstance(obj, dict):
         raise WireError("invalid message: expected an object")
-    return obj, pid
+    return _valid_text(obj), pid  # type: ignore[return-value]

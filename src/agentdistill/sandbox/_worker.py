@@ -56,8 +56,9 @@ def _after_fork_in_child() -> None:
     plan = _FORK.pop("plan", None)
     if plan is None:  # a fork of model code's own: same area, same domain
         return
-    root, old, landlock, name = plan
+    root, old, landlock, name, keep = plan
     try:
+        _areas.cut_inherited_channels(keep)  # the parent's channel, and pipes/sockets its code made
         new, area = _areas.make_fork_area(root, old, name)
         try:
             if landlock:
@@ -69,16 +70,15 @@ def _after_fork_in_child() -> None:
         _FORK["error"] = _DEPTH_LIMIT if exc.errno == errno.E2BIG else str(exc)
 
 
-def _fork(trusted: list[bool], root: str, old: str, landlock: int, name: str) -> int:
+def _fork(trusted: list[bool], root: str, old: str, landlock: int, name: str, keep: int) -> int:
     gc.disable()
-    trusted[0] = True
     _FORK.clear()
-    _FORK["plan"] = (root, old, landlock, name)
+    _FORK["plan"] = (root, old, landlock, name, keep)
     try:
-        return os.fork()
+        with _guards.trusting(trusted):
+            return os.fork()
     finally:
         _FORK.pop("plan", None)
-        trusted[0] = False
         gc.enable()
 
 
@@ -86,11 +86,8 @@ def _confine(area_fd: int, landlock: int, trusted: list[bool]) -> None:
     """Writes only beneath the area ``area_fd``, when the kernel has Landlock."""
     if not landlock:
         return
-    held, trusted[0] = trusted[0], True  # ctypes calls are audited like model code's
-    try:
+    with _guards.trusting(trusted):  # ctypes calls are audited like model code's
         _oslayer.restrict_writes(area_fd, landlock)
-    finally:
-        trusted[0] = held
 
 
 def _enter_fork_area(root: str, old: str, trusted: list[bool]) -> str:
@@ -99,8 +96,7 @@ def _enter_fork_area(root: str, old: str, trusted: list[bool]) -> str:
     if "error" in _FORK:
         raise OSError(_FORK["error"])
     new = _FORK.pop("made")
-    trusted[0] = True
-    try:
+    with _guards.trusting(trusted):
         _areas.copy_work(root, old, new)
         work = _areas.open_beneath(root, new, create=False)
         os.fchdir(work)
@@ -109,8 +105,6 @@ def _enter_fork_area(root: str, old: str, trusted: list[bool]) -> str:
         if "tempfile" in sys.modules:
             sys.modules["tempfile"].tempdir = None  # computed again from TMPDIR, never the parent's dir
         _areas.redirect_writable_fds(os.path.join(root, old), os.path.join(root, new))
-    finally:
-        trusted[0] = False
     return new
 
 
@@ -145,7 +139,7 @@ def _episode_loop(
         elif op == "fork":
             new_fd = _wire.recv_fd(chan.sock)
             try:
-                pid = _fork(trusted, root, cur[0], landlock, str(msg.get("name", "")))
+                pid = _fork(trusted, root, cur[0], landlock, str(msg.get("name", "")), new_fd)
             except OSError:  # e.g. the process cap: the host sees the new channel close
                 pid = -1
             if pid:
@@ -182,6 +176,9 @@ def _start_episode(msg: dict, fd: int, init: dict, root: str) -> None:
             os.dup2(null, std)
         os.close(null)
         _episode.reset_signals()  # the handlers the step loop expects (the family init runs with defaults)
+        # an out-of-memory kill takes model code first, never the family init (nor a host process); forks inherit it
+        with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write("1000")
         work = str(msg["dir"])
         area_fd = _areas.open_beneath(root, _areas.area_of(work), create=True)
         work_fd = _areas.open_beneath(root, work, create=True)
@@ -213,6 +210,7 @@ def _start_episode(msg: dict, fd: int, init: dict, root: str) -> None:
     guards = bool(init.get("guards", True))
     if guards:
         trusted = _guards.install_audit_hook(root, init["read_roots"])
+        _guards.refuse_fork_exec()
         _guards.install_import_guard(tuple(msg["imports"]))
     else:
         trusted[0] = False

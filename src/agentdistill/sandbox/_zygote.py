@@ -20,9 +20,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 
-from . import _bwrap, _hostuid, _oslayer, _wire
+from . import _bwrap, _hostuid, _oslayer, _strays, _wire
 from ._cgroup import CgroupUnavailable, PidsCgroup
 from ._seccomp import SeccompUnavailable, compile_filter
 
@@ -39,10 +40,10 @@ def _pair() -> tuple[socket.socket, socket.socket]:
     return host, child
 
 
-def _hello(sock: socket.socket, what: str) -> tuple[dict, int]:
-    sock.settimeout(HANDSHAKE_SECONDS)
+def _hello(sock: socket.socket, what: str, timeout: float = HANDSHAKE_SECONDS) -> tuple[dict, int]:
+    """The first message on a new channel and its sender's host pid; ``timeout`` seconds at most."""
     try:
-        hello, pid = _wire.recv_hello(sock)
+        hello, pid = _wire.recv_hello(sock, deadline=time.monotonic() + timeout)
     finally:
         sock.settimeout(None)
     if hello.get("error"):
@@ -84,8 +85,35 @@ class Family:
     refs: int = 1
     lock: threading.Lock = field(default_factory=threading.Lock)
     closed: bool = False
+    ns: str = ""  # the family's pid namespace ("" in unsafe mode: no sweeps)
+    workers: set[int] = field(default_factory=set)  # host pids of the live episode workers (and SAG forks)
+    # held from asking for a worker until it is registered, and by sweeps: a new worker is never a stray
+    proc_lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def register(self, pid: int) -> None:
+        with self.proc_lock:
+            self.workers.add(pid)
+
+    def forget(self, pid: int) -> None:
+        with self.proc_lock:
+            self.workers.discard(pid)
+
+    def sweep(self, worker: int) -> int:
+        """Kill what model code left running below ``worker`` and the family's orphans (``_strays.py``)."""
+        if not self.ns or self.closed:
+            return 0
+        with self.proc_lock:
+            return _strays.sweep(self.pid, self.ns, worker, frozenset(self.workers))
 
     def spawn(
+        self, dir_name: str, imports: tuple[str, ...], tools: list[str], limits: list, caps: dict
+    ) -> Worker:
+        with self.proc_lock:
+            worker = self._spawn(dir_name, imports, tools, limits, caps)
+            self.workers.add(worker.pid)
+            return worker
+
+    def _spawn(
         self, dir_name: str, imports: tuple[str, ...], tools: list[str], limits: list, caps: dict
     ) -> Worker:
         host, child = _pair()
@@ -267,12 +295,13 @@ class Zygote:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def family(self, scratch_mb: int, pids_max: int) -> Family:
-        """A new episode family; as host root its processes also go into a pids cgroup of ``pids_max``."""
+    def family(self, scratch_mb: int, pids_max: int, memory_bytes: int = 0) -> Family:
+        """A new episode family; as host root its processes also go into a pids cgroup of ``pids_max`` and,
+        where the kernel has one, a memory cgroup of ``memory_bytes`` (``_cgroup.py``)."""
         cgroup = None
         if self.namespaces and os.geteuid() == 0:
             try:
-                cgroup = PidsCgroup(pids_max)
+                cgroup = PidsCgroup(pids_max, memory_bytes)
             except CgroupUnavailable as exc:
                 raise SandboxStartError(
                     f"sandbox process limit unavailable: {exc} (RLIMIT_NPROC does not apply "
@@ -311,6 +340,7 @@ class Zygote:
         try:
             _, pid = _hello(host, "family")
             pidfd = os.pidfd_open(pid)
+            ns = _strays.pid_namespace(pid) if self.namespaces else ""
             if cgroup is not None:
                 cgroup.add(pid)  # before the family init forks any worker
         except (OSError, _wire.WireError) as exc:
@@ -319,7 +349,7 @@ class Zygote:
         except SandboxStartError:
             host.close()
             raise
-        return Family(self, host, pid, pidfd, root, cgroup)
+        return Family(self, host, pid, pidfd, root, cgroup, ns=ns)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

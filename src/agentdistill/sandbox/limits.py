@@ -19,6 +19,11 @@ def family_pids(cfg: SandboxConfig) -> int:
     return 2 + FORK_HEADROOM + cfg.max_processes
 
 
+def episode_memory_bytes(cfg: SandboxConfig) -> int:
+    """The memory cgroup limit of one episode family, in bytes: ``episode_memory_mb``, never below ``memory_mb``."""
+    return max(cfg.episode_memory_mb, cfg.memory_mb) * MB
+
+
 def episode_limits(cfg: SandboxConfig, own_uid: bool = True) -> list[tuple[str, int, int]]:
     """``own_uid``: the family has a uid (or user namespace) of its own, so RLIMIT_NPROC counts only it."""
     limits = [
@@ -30,8 +35,37 @@ def episode_limits(cfg: SandboxConfig, own_uid: bool = True) -> list[tuple[str, 
         # queued signals count against the (host) user, which is host root when root starts the sandbox
         ("RLIMIT_SIGPENDING", SIGPENDING, SIGPENDING),
         ("RLIMIT_MSGQUEUE", 0, 0),
+        # no real-time scheduling (SCHED_FIFO would starve the host) and no higher priority, whatever the host has
+        ("RLIMIT_RTPRIO", 0, 0),
+        ("RLIMIT_NICE", 0, 0),
     ]
     if own_uid:  # otherwise the count would include every host process of this uid
         n = family_pids(cfg)
         limits.append(("RLIMIT_NPROC", n, n))
     return limits
+
+
+_POSITIVE = (
+    "cpu_seconds",
+    "wall_seconds",
+    "memory_mb",
+    "max_open_files",
+    "max_file_mb",
+    "output_chars",
+    "scratch_mb",
+    "episode_memory_mb",
+    "episode_cpu_seconds",
+    "max_tool_calls",
+    "max_tool_arg_chars",
+    "max_final_answer_chars",
+)
+
+
+def check_config(cfg: SandboxConfig) -> None:
+    """Raise ``ValueError`` naming the first field of ``cfg`` that is not a valid limit."""
+    for name in _POSITIVE:
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"SandboxConfig.{name}: must be a positive number, got {value!r}")
+    if isinstance(cfg.max_processes, bool) or not isinstance(cfg.max_processes, int) or cfg.max_processes < 0:
+        raise ValueError(f"SandboxConfig.max_processes: must be an integer >= 0, got {cfg.max_processes!r}")

@@ -15,13 +15,14 @@ from typing import Any
 
 from . import _answer, _wire
 from ._presets import resolve_imports
-from ._zygote import Family, SandboxStartError, Worker, Zygote, _hello, _pair, get_zygote
-from .limits import episode_limits, family_pids
-from .observation import build_observation
-from .types import ErrorKind, ExecError, ExecResult, SandboxConfig
+from ._zygote import HANDSHAKE_SECONDS, Family, SandboxStartError, Worker, Zygote, _hello, _pair, get_zygote
+from .limits import check_config, episode_limits, episode_memory_bytes, family_pids
+from .observation import build_observation, parse_error
+from .types import ExecError, ExecResult, SandboxConfig
 
-_KINDS = {"syntax", "exception", "timeout", "memory", "killed", "import", "output"}
 _LOST = "the interpreter was restarted and earlier variables are lost"
+# characters of output a step may claim it printed (the worker counts; the host caps the claim)
+MAX_TOTAL = 10**12
 
 __all__ = ["Sandbox", "SandboxClosed", "SandboxStartError"]
 
@@ -52,10 +53,12 @@ class Sandbox:
             if not name.isidentifier() or name == "final_answer" or name.startswith("__"):
                 raise ValueError(f"Sandbox tools: invalid tool name {name!r}")
         self._imports = resolve_imports(self.config.imports)
-        _check_config(self.config)
+        check_config(self.config)
         self._closed = True  # until the family exists (so __del__ of a half-built sandbox is a no-op)
         self._zygote: Zygote = get_zygote(_python_guards, self.config.unsafe_no_sandbox)
-        self._family: Family = self._zygote.family(self.config.scratch_mb, family_pids(self.config))
+        self._family: Family = self._zygote.family(
+            self.config.scratch_mb, family_pids(self.config), episode_memory_bytes(self.config)
+        )
         self._lock = threading.RLock()
         self._closed = False
         self._proc: Worker | None = None
@@ -104,6 +107,7 @@ class Sandbox:
             "private_tmp": k,
             "landlock": k and self._zygote.landlock > 0,
             "nproc_limit": k,
+            "memory_cgroup": self._family.cgroup is not None and self._family.cgroup.memory,
             "rlimits": True,
             "audit_hook": g,
             "import_allowlist": g,
@@ -122,6 +126,7 @@ class Sandbox:
             try:
                 self._seq += 1
                 self._token = f"{self._seq}-{secrets.token_hex(8)}"
+                self._proc.sock.settimeout(cfg.wall_seconds)  # not what the last receive of a step left
                 _wire.send_msg(
                     self._proc.sock,
                     {
@@ -134,7 +139,10 @@ class Sandbox:
                 )
             except OSError:
                 return self._died(t0, _Step())
-            return self._await_step(t0)
+            result = self._await_step(t0)
+            if self._proc is not None:  # processes the step started end with it (a killed worker's: in _kill)
+                self._family.sweep(self._proc.pid)
+            return result
 
     def fork(self) -> Sandbox:
         """An independent copy of this episode: ``os.fork`` of the worker, which copies its scratch dir inside
@@ -144,43 +152,51 @@ class Sandbox:
             if self._proc is None:
                 self._start()
             assert self._proc is not None
-            host, child = _pair()
-            name = f"f{self._seq}-{secrets.token_hex(4)}"  # the host names the fork's area (docs/sandbox.md)
-            expected = f"{posixpath.dirname(self._dir)}/{name}/work"
-            try:
-                _wire.send_msg(self._proc.sock, {"op": "fork", "name": name})
-                _wire.send_fd(self._proc.sock, child.fileno())
-            except OSError as exc:  # the worker is gone: the next step starts a fresh one
-                host.close()
-                child.close()
-                self._kill()
-                raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
-            child.close()  # a failed fork closes the worker's end: the hello read sees the channel close
-            try:
-                hello, pid = _hello(host, "fork")
-                pidfd = os.pidfd_open(pid)
-            except (OSError, _wire.WireError, SandboxStartError) as exc:  # this sandbox itself is unharmed
-                host.close()
-                raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
-            if hello.get("dir") != expected:  # never let a restart start anywhere but the area the host named
-                Worker(pid, pidfd, host, "").kill()
-                raise RuntimeError(
-                    f"Sandbox.fork failed: the fork reported a bad scratch dir {hello.get('dir')!r}"
-                )
-            new = object.__new__(Sandbox)
-            new.config, new.tools, new._imports, new._zygote = (
-                self.config,
-                self.tools,
-                self._imports,
-                self._zygote,
+            with self._family.proc_lock:  # the new worker is registered before any sweep can see it
+                return self._fork()
+
+    def _fork(self) -> Sandbox:
+        assert self._proc is not None
+        host, child = _pair()
+        name = f"f{self._seq}-{secrets.token_hex(4)}"  # the host names the fork's area (docs/sandbox.md)
+        expected = f"{posixpath.dirname(self._dir)}/{name}/work"
+        try:
+            _wire.send_msg(self._proc.sock, {"op": "fork", "name": name})
+            _wire.send_fd(self._proc.sock, child.fileno())
+        except OSError as exc:  # the worker is gone: the next step starts a fresh one
+            host.close()
+            child.close()
+            self._kill()
+            raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
+        child.close()  # a failed fork closes the worker's end: the hello read sees the channel close
+        try:  # an at-fork hook of model code may hang the child: no longer than a step may take
+            hello, pid = _hello(host, "fork", min(HANDSHAKE_SECONDS, self.config.wall_seconds))
+            pidfd = os.pidfd_open(pid)
+        except (OSError, _wire.WireError, SandboxStartError) as exc:  # this sandbox itself is unharmed
+            host.close()
+            self._family.sweep(self._proc.pid)  # the half-made fork, if any
+            raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
+        if hello.get("dir") != expected:  # never let a restart start anywhere but the area the host named
+            Worker(pid, pidfd, host, "").kill()
+            self._family.sweep(self._proc.pid)
+            raise RuntimeError(
+                f"Sandbox.fork failed: the fork reported a bad scratch dir {hello.get('dir')!r}"
             )
-            new._lock, new._closed, new.restarts, new._seq = threading.RLock(), False, 0, self._seq
-            new._token = ""
-            with self._family.lock:
-                self._family.refs += 1
-            new._family, new._dir = self._family, str(hello["dir"])
-            new._proc = Worker(pid, pidfd, host, new._dir)
-            return new
+        new = object.__new__(Sandbox)
+        new.config, new.tools, new._imports, new._zygote = (
+            self.config,
+            self.tools,
+            self._imports,
+            self._zygote,
+        )
+        new._lock, new._closed, new.restarts, new._seq = threading.RLock(), False, 0, self._seq
+        new._token = ""
+        with self._family.lock:
+            self._family.refs += 1
+        new._family, new._dir = self._family, str(hello["dir"])
+        new._proc = Worker(pid, pidfd, host, new._dir)
+        self._family.register(pid)
+        return new
 
     def adopt(self, child: Sandbox) -> None:
         """Take ``child``'s state (a fork of this sandbox); this sandbox's old worker is killed, ``child`` is consumed."""
@@ -233,9 +249,13 @@ class Sandbox:
         )
 
     def _kill(self) -> None:
+        """Kill the worker and whatever its code left running (``_strays.py``)."""
         if self._proc is not None:
+            pid = self._proc.pid
+            self._family.forget(pid)
             self._proc.kill()
             self._proc = None
+            self._family.sweep(pid)
 
     def _msg_limit(self) -> int:
         c = self.config
@@ -246,12 +266,11 @@ class Sandbox:
         sock, cfg, step = self._proc.sock, self.config, _Step()
         deadline = t0 + cfg.wall_seconds  # host tool time counts
         while True:
-            remaining = deadline - time.monotonic()
-            try:
-                if remaining <= 0:
-                    raise TimeoutError
-                sock.settimeout(remaining)
-                msg = _wire.recv_msg(sock, limit=self._msg_limit(), check_depth=True)
+            try:  # the deadline bounds the whole message, not each receive (a worker may send byte by byte);
+                # only the worker itself may write: a process it forked shares the channel (and the step token)
+                msg = _wire.recv_msg(
+                    sock, self._msg_limit(), check_depth=True, deadline=deadline, sender=self._proc.pid
+                )
             except TimeoutError:
                 self._kill()
                 self.restarts += 1
@@ -289,11 +308,11 @@ class Sandbox:
     def _serve_tool(self, sock: Any, msg: dict, step: _Step) -> None:
         cfg, t = self.config, time.monotonic()
         name, args, kwargs = msg.get("name"), msg.get("args"), msg.get("kwargs")
-        record: dict[str, Any] = {"name": name if isinstance(name, str) else repr(name)[:100]}
+        record: dict[str, Any] = {"name": name[:100] if isinstance(name, str) else repr(name)[:100]}
         try:
             fn = self.tools.get(name) if isinstance(name, str) else None
             if fn is None:
-                raise NameError(f"no tool named {name!r}")
+                raise NameError(f"no tool named {name[:100]!r}")
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise TypeError("malformed tool call")
             size = len(json.dumps([args, kwargs], ensure_ascii=False))
@@ -317,15 +336,26 @@ class Sandbox:
 
     def _finish(self, msg: dict, t0: float, step: _Step) -> ExecResult:
         stdout = msg.get("stdout") if isinstance(msg.get("stdout"), str) else ""
-        total = msg.get("stdout_total") if isinstance(msg.get("stdout_total"), int) else len(stdout)
-        error = _parse_error(msg.get("error"))
-        if isinstance(msg.get("fatal"), str):
+        total = msg.get("stdout_total") if isinstance(msg.get("stdout_total"), int) else 0
+        total = min(max(total, len(stdout)), MAX_TOTAL)  # a forged count must not blow the observation budget
+        error = parse_error(msg.get("error"))
+        fatal = msg.get("fatal") if isinstance(msg.get("fatal"), str) else None
+        if fatal is None and self._threads() > 1:  # the kernel's count: the worker's own check can be patched
+            fatal = "threads are not allowed: a thread outlived the step"
+        if fatal is not None:
             self._kill()
             self.restarts += 1
-            error = ExecError("killed", "RuntimeError", f"{msg['fatal'][:200]}; {_LOST}")
+            error = ExecError("killed", "RuntimeError", f"{fatal[:200]}; {_LOST}")
         if step.answer is not None:
             error = None  # the first final_answer is the answer, whatever the code did after it
         return self._result(stdout[: self.config.output_chars], total, error, t0, step)
+
+    def _threads(self) -> int:
+        """How many threads the worker has, as the host's /proc shows them (1 when it cannot tell)."""
+        try:
+            return len(os.listdir(f"/proc/{self._proc.pid}/task")) if self._proc else 1
+        except OSError:
+            return 1
 
     def _died(self, t0: float, step: _Step) -> ExecResult:
         cfg = self.config
@@ -363,39 +393,3 @@ class _Step:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
         self.answer: tuple[Any] | None = None  # (payload,) once the first final_answer arrived
-
-
-_POSITIVE = (
-    "cpu_seconds",
-    "wall_seconds",
-    "memory_mb",
-    "max_open_files",
-    "max_file_mb",
-    "output_chars",
-    "scratch_mb",
-    "episode_cpu_seconds",
-    "max_tool_calls",
-    "max_tool_arg_chars",
-    "max_final_answer_chars",
-)
-
-
-def _check_config(cfg: SandboxConfig) -> None:
-    for name in _POSITIVE:
-        value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ValueError(f"SandboxConfig.{name}: must be a positive number, got {value!r}")
-    if isinstance(cfg.max_processes, bool) or not isinstance(cfg.max_processes, int) or cfg.max_processes < 0:
-        raise ValueError(f"SandboxConfig.max_processes: must be an integer >= 0, got {cfg.max_processes!r}")
-
-
-def _parse_error(raw: object) -> ExecError | None:
-    """The worker is untrusted: accept only well-typed fields."""
-    if not isinstance(raw, dict):
-        return None
-    kind: ErrorKind = raw.get("kind") if raw.get("kind") in _KINDS else "exception"  # type: ignore[assignment]
-    line = raw.get("line") if isinstance(raw.get("line"), int) else None
-    text = raw.get("text") if isinstance(raw.get("text"), str) else None
-    return ExecError(
-        kind, str(raw.get("type", "Error"))[:200], str(raw.get("message", ""))[:2000], line, text
-    )

@@ -24,12 +24,16 @@ class SandboxConfig:
     cpu_seconds: int = 10  # per step (soft RLIMIT_CPU -> a clean "CPU time limit" error)
     wall_seconds: float = 20.0  # per step, host tool time included
     memory_mb: int = 2048  # RLIMIT_AS per process
-    max_processes: int = 0  # extra processes the code may create (0: none) beyond the SAG fork headroom
+    # extra processes the code may have at once (0: none) beyond the SAG fork headroom; they end with their step
+    max_processes: int = 0
     max_open_files: int = 64
     max_file_mb: int = 16  # RLIMIT_FSIZE
     output_chars: int = 4000  # observation budget; longer output is truncated with a marker
     imports: str | tuple[str, ...] = "default"  # a preset name ("default", "math", "qa") or module names
     scratch_mb: int = 64  # the episode's private tmpfs (all its files, forks' copies included)
+    # resident memory and tmpfs pages of all the episode's processes together (never below memory_mb); enforced by
+    # a memory cgroup when the host runs as root and the kernel has one (Sandbox.isolation["memory_cgroup"])
+    episode_memory_mb: int = 4096
     episode_cpu_seconds: int = 600  # hard RLIMIT_CPU of each worker process
     max_tool_calls: int = 32  # per step; later calls fail with a clear error
     max_tool_arg_chars: int = 4000  # JSON size of one tool call's arguments (e.g. a search query)
