@@ -131,6 +131,7 @@ def is_action(code: str) -> bool:
 
 
 FINAL_ANSWER_VARIABLE = "final_answer_value"
+_TOOL = b"final_answer"
 
 
 def unshadow_final_answer(code: str) -> str:
@@ -148,9 +149,10 @@ def unshadow_final_answer(code: str) -> str:
     spots = sorted(((n.lineno - 1, n.col_offset) for n in names if id(n) not in called), reverse=True)
     for row, byte_col in spots:  # from the end, so earlier offsets stay valid
         raw = lines[row].encode()
-        if raw[byte_col : byte_col + len("final_answer")] != b"final_answer":
+        end = byte_col + len(_TOOL)
+        if raw[byte_col:end] != _TOOL:
             return code  # a position we cannot trust (inside an f-string): leave the code as written
-        lines[row] = (raw[:byte_col] + FINAL_ANSWER_VARIABLE.encode() + raw[byte_col + 12 :]).decode()
+        lines[row] = (raw[:byte_col] + FINAL_ANSWER_VARIABLE.encode() + raw[end:]).decode()
     fixed = "\n".join(lines)
     return fixed if syntax_error(fixed) is None else code
 

@@ -96,7 +96,7 @@ def _make(base: str) -> str:
     return path
 
 
-class PidsCgroup:
+class FamilyCgroups:
     """One family's groups: ``pids.max`` of ``pids_max``; with ``memory_bytes`` > 0 also a memory limit where the
     controller exists (``memory`` says whether it does). ``add(pid)`` before the family forks; ``remove()``
     after it is gone. Raises ``CgroupUnavailable`` when no pids group can be made."""

@@ -233,13 +233,18 @@ def reset_signals() -> None:
                 signal.signal(sig, want)
         except (OSError, ValueError):
             pass
-    while True:  # children that exited while SIGCHLD was not ignored are zombies, and count against the cap
+    reap_exited()  # children that exited while SIGCHLD was not ignored are zombies, and count against the cap
+
+
+def reap_exited() -> None:
+    """Collect every child that has exited (zombies hold a slot of the process cap); never blocks."""
+    while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            break
+            return
         if pid == 0:
-            break
+            return
 
 
 def set_limits(limits: list, trusted: list) -> None:

@@ -266,13 +266,7 @@ def _family(msg: dict, fd: int, init: dict) -> None:
                 while os.read(wake_r, 512):
                     pass
             ready = [r for r in ready if r is chan]
-        while True:  # reap: as pid 1 we inherit every orphan of the family
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
+        _episode.reap_exited()  # as pid 1 we inherit every orphan of the family
         if not ready:
             continue
         try:

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import _bwrap, _hostuid, _oslayer, _strays, _wire
-from ._cgroup import CgroupUnavailable, PidsCgroup
+from ._cgroup import CgroupUnavailable, FamilyCgroups
 from ._seccomp import SeccompUnavailable, compile_filter
 
 HANDSHAKE_SECONDS = 30.0
@@ -81,7 +81,7 @@ class Family:
     pid: int
     pidfd: int
     root: str
-    cgroup: PidsCgroup | None = None
+    cgroup: FamilyCgroups | None = None
     refs: int = 1
     lock: threading.Lock = field(default_factory=threading.Lock)
     closed: bool = False
@@ -301,7 +301,7 @@ class Zygote:
         cgroup = None
         if self.namespaces and os.geteuid() == 0:
             try:
-                cgroup = PidsCgroup(pids_max, memory_bytes)
+                cgroup = FamilyCgroups(pids_max, memory_bytes)
             except CgroupUnavailable as exc:
                 raise SandboxStartError(
                     f"sandbox process limit unavailable: {exc} (RLIMIT_NPROC does not apply "
@@ -314,7 +314,7 @@ class Zygote:
                 cgroup.remove()
             raise
 
-    def _family(self, scratch_mb: int, cgroup: PidsCgroup | None) -> Family:
+    def _family(self, scratch_mb: int, cgroup: FamilyCgroups | None) -> Family:
         host, child = _pair()
         with self.lock:
             self._count += 1

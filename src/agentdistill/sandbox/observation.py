@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from .types import ErrorKind, ExecError
 
-_KINDS = {"syntax", "exception", "timeout", "memory", "killed", "import", "output"}
+_KINDS = frozenset(get_args(ErrorKind))
 
 MAX_ERROR_CHARS = 2000
 
