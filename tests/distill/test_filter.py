@@ -86,7 +86,7 @@ def test_filter_relaxed_for_smoke_runs(tmp_path: Path) -> None:
     assert filter_trajectories(src, dst, require_correct=False, require_parsed=False).kept == 1
 
 
-def test_judge_keeps_a_correct_paraphrase_em_rejects(tmp_path: Path) -> None:
+def test_judge_keeps_a_correct_paraphrase_em_rejects(tmp_path: Path, capsys) -> None:
     from agentdistill.agent import run_episode
     from agentdistill.agent.replay import ReplayLLM
     from agentdistill.grading import grade
@@ -106,10 +106,13 @@ def test_judge_keeps_a_correct_paraphrase_em_rejects(tmp_path: Path) -> None:
         for t in records:
             w.write(t)
     assert filter_trajectories(src, dst).kept == 0
+    assert "filter (judge)" not in capsys.readouterr().err  # no model calls, no progress
     judge = LLMJudge(
         ReplayLLM(['{"explanation": "same city", "score": 1}', "no verdict", "still none", "nope"])
     )
     rep = filter_trajectories(src, tmp_path / "kept2.jsonl", judge=judge)
     assert rep.kept == 1 and rep.judge == {"rescued": 1, "agree": 0, "unparsed": 1}
+    # judging is minutes of model calls on a real run: a plain progress line with the count (stderr not a TTY)
+    assert "filter (judge): 2/2 records" in capsys.readouterr().err
     assert rep.dropped == {"incorrect": 1}  # an unparsed verdict falls back to EM
     assert [t.task.id for t in read_trajectories(tmp_path / "kept2.jsonl")] == ["q0"]

@@ -20,6 +20,7 @@ from typing import Any
 from agentdistill.agent.records import Trajectory, TrajectoryWriter, iter_trajectories
 from agentdistill.common.files import refuse_same_path
 from agentdistill.common.jsonl import JsonlAppender, iter_jsonl
+from agentdistill.common.progress import stage_progress
 from agentdistill.distill.sft import is_forced
 
 PARSE_ERROR_KINDS = frozenset({"empty", "no_code", "empty_code", "syntax"})
@@ -119,6 +120,14 @@ def rejudge(task: Any, prediction: Any, em_correct: bool, judge: Any, report: Fi
     return bool(g.correct)
 
 
+def _judge_progress(src: Path, judge: Any) -> Any:
+    """Progress over ``src``'s records while a judge re-grades them (minutes of model calls); silent without
+    one (filtering alone takes a second)."""
+    with open(src, "rb") as f:
+        total = sum(1 for _ in f)
+    return stage_progress("filter (judge)", total, unit="records", enabled=judge is not None)
+
+
 def filter_trajectories(
     src: Path,
     dst: Path,
@@ -134,13 +143,14 @@ def filter_trajectories(
     sel = _Selector(max_per_task)
     tmp = Path(dst).with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
-    with TrajectoryWriter(tmp, fsync=False) as writer:
+    with TrajectoryWriter(tmp, fsync=False) as writer, _judge_progress(src, judge) as progress:
         for traj in iter_trajectories(src):
             if judge is not None and traj.status == "answered" and not is_forced(traj):
                 traj.correct = rejudge(traj.task, traj.final_answer, bool(traj.correct), judge, sel.report)
             reason = drop_reason(traj, keep_exec_errors, require_correct, require_parsed)
             if sel.keep(f"{traj.task.dataset}/{traj.task.id}", reason, [s.raw for s in traj.steps]):
                 writer.write(traj)
+            progress.advance()
     tmp.replace(dst)
     return sel.finish()
 
@@ -156,7 +166,7 @@ def filter_cot(
     sel = _Selector(max_per_task)
     tmp = Path(dst).with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
-    with JsonlAppender(tmp) as out:
+    with JsonlAppender(tmp) as out, _judge_progress(src, judge) as progress:
         for _, rec in iter_jsonl(src):
             if judge is not None and rec.get("answer") is not None and not rec.get("error"):
                 rec["correct"] = rejudge(
@@ -174,6 +184,7 @@ def filter_cot(
                 reason = "incorrect" if rec.get("answer") is not None else "no_answer"
             if sel.keep(f"{rec['task']['dataset']}/{rec['task']['id']}", reason, [rec.get("text", "")]):
                 out.write(rec)
+            progress.advance()
     tmp.replace(dst)
     return sel.finish()
 
