@@ -142,7 +142,7 @@ def test_cache_by_judge_model_and_torn_line(tmp_path):
     assert not judge.grade(task, "").correct  # an empty answer is never correct, and costs no call
 
 
-def test_judge_results_file_tallies_against_em(tmp_path):
+def test_judge_results_file_tallies_against_em(tmp_path, capsys):
     tasks = [Task(id=str(i), dataset="hq", kind="qa", question=f"q{i}", answer="Paris") for i in range(3)]
     rows = [
         {"task": tasks[0].model_dump(), "prediction": "Paris", "grade": {"correct": True}},
@@ -171,6 +171,8 @@ def test_judge_results_file_tallies_against_em(tmp_path):
     assert [x["judge"]["correct"] for x in lines] == [True, True, False]
     assert json.loads((tmp_path / "judge_summary.json").read_text()) == summary
     assert read_judge_summary(tmp_path) == summary and read_judge_summary(tmp_path / "none") is None
+    # a real row is ~100 judge calls (minutes): a plain progress line over the QA answers (stderr not a TTY)
+    assert f"judge {tmp_path.name}: 3/3 answers" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agentdistill.common.jsonl import iter_jsonl
+from agentdistill.common.progress import stage_progress
 from agentdistill.data.task import Task
 from agentdistill.grading.types import Grade
 
@@ -247,25 +248,27 @@ def judge_results_file(
         latest[(task.dataset, task.id)] = (task, rec)
     tallies: dict[str, JudgeTally] = {}
     lines = []
-    for task, rec in latest.values():
-        if task.kind != "qa" or rec.get("failure") is not None:  # a backend failure is no answer: not judged
-            continue
-        em = bool(rec["grade"].get("correct"))
-        g = judge.grade(task, rec.get("prediction"))
-        tallies.setdefault(task.dataset, JudgeTally()).add(g, em)
-        lines.append(
-            json.dumps(
-                {
-                    "set": task.dataset,
-                    "id": task.id,
-                    "prediction": rec.get("prediction"),
-                    "em_correct": em,
-                    "judge": g.model_dump(),
-                },
-                ensure_ascii=False,
-                default=str,
+    # a backend failure is no answer: not judged; math is graded by equivalence
+    todo = [(t, r) for t, r in latest.values() if t.kind == "qa" and r.get("failure") is None]
+    with stage_progress(f"judge {results.parent.name}", len(todo), unit="answers") as progress:
+        for task, rec in todo:
+            em = bool(rec["grade"].get("correct"))
+            g = judge.grade(task, rec.get("prediction"))
+            tallies.setdefault(task.dataset, JudgeTally()).add(g, em)
+            lines.append(
+                json.dumps(
+                    {
+                        "set": task.dataset,
+                        "id": task.id,
+                        "prediction": rec.get("prediction"),
+                        "em_correct": em,
+                        "judge": g.model_dump(),
+                    },
+                    ensure_ascii=False,
+                    default=str,
+                )
             )
-        )
+            progress.advance()
     summary = {"judge_model": judge.model, "per_set": {k: v.as_dict() for k, v in tallies.items()}}
     out.mkdir(parents=True, exist_ok=True)
     for name, text in (
