@@ -6,10 +6,12 @@ from pathlib import Path
 
 from agentdistill.agent.replay import ReplayLLM
 from agentdistill.data import load_tasks
+from agentdistill.distill.filter import filter_cot, filter_trajectories
 from agentdistill.distill.generate import GenerateSettings, generate
 from agentdistill.evaluate.run import evaluate
 from agentdistill.evaluate.settings import EvalSettings
 from agentdistill.pipeline.ledger import ledger, ledger_markdown, write_ledger
+from agentdistill.pipeline.runner import _record_seconds
 
 
 def _agent_answer(answer: str) -> str:
@@ -37,6 +39,10 @@ def test_ledger_adds_up_yield_and_hours_from_records(tmp_path: Path) -> None:
     cot = ["x\n\nAnswer: \\boxed{" + math[0].answer + "}", "x\n\nAnswer: \\boxed{-1}", "x", "x"]
     generate(math + qa, ReplayLLM(cot), work / "cot" / "generate" / "cot.jsonl", GenerateSettings(mode="cot"))
     evaluate(math, ReplayLLM(cot[:2]), work / "eval" / "student-cot", EvalSettings(mode="cot"))
+    # both filters, as the filter stage writes them (the CoT arm's file is kept_cot.jsonl), and their wall time
+    filter_trajectories(work / "generate" / "trajectories.jsonl", work / "filter" / "kept.jsonl")
+    filter_cot(work / "cot" / "generate" / "cot.jsonl", work / "cot" / "filter" / "kept_cot.jsonl")
+    _record_seconds(work / "cot" / "stage_seconds.json", {"generate": 3.0, "filter": 1200.0})
 
     rows = {(r.arm, r.stage): r for r in ledger(work)}
     agent = rows[("agent", "generate")]
@@ -46,6 +52,11 @@ def test_ledger_adds_up_yield_and_hours_from_records(tmp_path: Path) -> None:
     assert abs(agent.seconds - sum(t["totals"]["seconds"] for t in trajs)) <= 0.05
     cot_row = rows[("cot", "generate")]
     assert (cot_row.records, cot_row.correct, cot_row.yield_per_100["all"]) == (4, 1, 25.0)
+    kept = rows[("agent", "filter")]
+    assert (kept.records, kept.yield_per_100) == (2, {"math": 50.0, "qa": 50.0, "all": 50.0})
+    cot_kept = rows[("cot", "filter")]  # the CoT arm's filter row is there, with its (judge's) wall time
+    assert (cot_kept.records, cot_kept.seconds) == (1, 1200.0)
+    assert cot_kept.yield_per_100 == {"math": 50.0, "qa": 0.0, "all": 25.0}
     ev = rows[("eval", "eval/student-cot")]
     assert (ev.records, ev.correct) == (2, 1)
     js, md = write_ledger(work, tmp_path / "report")

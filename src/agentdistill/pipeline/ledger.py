@@ -6,7 +6,9 @@ A long run (the study, issue 17) is resumed across sessions and machines, so one
 - ``generate`` (agent arm ``<work>/generate``, CoT arm ``<work>/cot/generate``): attempts, correct attempts,
   tasks attempted and solved, the yield — correct records per 100 tasks — overall and per task kind (qa, math),
   and the hours of the episodes (each record's wall time; at concurrency 1 that is the CPU time of the run).
-- ``filter``: records kept for training.
+- ``filter`` (``kept.jsonl``, the CoT arm's ``kept_cot.jsonl``): records kept for training, kept per 100
+  tasks per kind, and the filter's wall time from the workdir's ``stage_seconds.json`` (with a judge the
+  filter is minutes of model calls over every QA answer; its records carry no seconds).
 - ``train``: the trainer's own runtime (``DONE.json`` metrics).
 - ``eval/<run>``: questions graded and the hours of their episodes.
 
@@ -36,7 +38,8 @@ class LedgerRow:
     tasks_solved: int | None = None
     yield_per_100: dict[str, float] = field(
         default_factory=dict
-    )  # task kind (and "all") -> correct per 100 tasks
+    )  # task kind (and "all") -> correct (generate) or kept (filter) per 100 tasks
+    tasks_by_kind: dict[str, int] = field(default_factory=dict)  # generate: tasks attempted per kind
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -72,19 +75,42 @@ def generate_row(path: Path, arm: str) -> LedgerRow | None:
     yields = {k: round(100 * correct_by_kind.get(k, 0) / per_kind[k], 1) for k in kinds}
     yields["all"] = round(100 * correct / len(tasks), 1)
     return LedgerRow(
-        arm, "generate", len(records), round(seconds, 1), correct, len(tasks), len(solved), yields
+        arm, "generate", len(records), round(seconds, 1), correct, len(tasks), len(solved), yields, per_kind
     )
+
+
+def _stage_seconds(work: Path, stage: str) -> float:
+    """``stage``'s wall seconds in ``work/stage_seconds.json`` (summed over the invocations that finished it)."""
+    try:
+        seconds = json.loads((work / "stage_seconds.json").read_text(encoding="utf-8"))
+        return float(seconds.get(stage) or 0.0) if isinstance(seconds, dict) else 0.0
+    except (OSError, ValueError):
+        return 0.0
+
+
+def filter_row(path: Path, arm: str, generated: LedgerRow | None, seconds: float) -> LedgerRow:
+    """The kept records of one filter output; per kind, kept per 100 of the generate row's tasks."""
+    kept = _lines(path)
+    kinds = [str(r["task"].get("kind") or "other") for r in kept]
+    yields: dict[str, float] = {}
+    if generated is not None and generated.tasks:
+        for kind, tasks in generated.tasks_by_kind.items():
+            yields[kind] = round(100 * kinds.count(kind) / tasks, 1)
+        yields["all"] = round(100 * len(kept) / generated.tasks, 1)
+    return LedgerRow(arm, "filter", len(kept), round(seconds, 1), yield_per_100=yields)
 
 
 def _arm_rows(work: Path, arm: str) -> list[LedgerRow]:
     rows: list[LedgerRow] = []
+    generated = None
     for name in ("trajectories.jsonl", "cot.jsonl"):
         row = generate_row(work / "generate" / name, arm)
         if row is not None:
             rows.append(row)
-    kept = work / "filter" / "kept.jsonl"
-    if kept.is_file():
-        rows.append(LedgerRow(arm, "filter", len(_lines(kept)), 0.0))
+            generated = row
+    for name in ("kept.jsonl", "kept_cot.jsonl"):
+        if (work / "filter" / name).is_file():
+            rows.append(filter_row(work / "filter" / name, arm, generated, _stage_seconds(work, "filter")))
     done = work / "train" / "DONE.json"
     if done.is_file():
         stamp = json.loads(done.read_text())
