@@ -222,3 +222,26 @@ def test_judge_results_file_judges_a_retried_question_once_and_skips_failures(tm
     summary = judge_results_file(tmp_path / "results.jsonl", LLMJudge(api))
     assert len(api.calls) == 1
     assert summary["per_set"]["hq"]["n"] == 1 and summary["per_set"]["hq"]["judge_correct"] == 1
+
+
+def test_judge_seconds_are_the_calls_own_and_survive_a_resume_from_the_cache(tmp_path):
+    """The eval stage's hours count the judge: ``seconds`` is each verdict's call time when it was made, so
+    re-judging a resumed row from the cache (no calls) reports the same cost, not zero."""
+    import time
+
+    class SlowJudge(RecordedJudge):
+        def generate(self, messages, config, prefix=""):
+            time.sleep(0.05)
+            return super().generate(messages, config, prefix)
+
+    tasks = [Task(id=str(i), dataset="hq", kind="qa", question=f"q{i}", answer="Paris") for i in range(2)]
+    rows = [{"task": t.model_dump(), "prediction": "Paris", "grade": {"correct": True}} for t in tasks]
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cache = tmp_path / "cache.jsonl"
+    first = judge_results_file(results, LLMJudge(SlowJudge(['{"score": 1}'] * 2), cache))
+    assert first["seconds"] >= 0.1  # two calls of at least 0.05 s
+    lines = [json.loads(x) for x in cache.read_text().splitlines()]
+    assert all(x["seconds"] >= 0.05 for x in lines)
+    resumed = judge_results_file(results, LLMJudge(RecordedJudge([]), cache))  # all cached: asks nothing
+    assert resumed == first

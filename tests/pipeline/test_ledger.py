@@ -86,3 +86,24 @@ def test_eval_rows_count_each_question_once_and_leave_failures_out(tmp_path: Pat
     ev = {r.stage: r for r in ledger(tmp_path / "work")}["eval/student-cot"]
     assert (ev.records, ev.correct) == (2, 1)
     assert abs(ev.seconds - sum(x["seconds"] for x in lines)) <= 0.05  # cost: every attempt
+
+
+def test_eval_hours_count_the_qa_judge(tmp_path: Path) -> None:
+    """A judged row's cost is its episodes plus the judge's calls (judge_summary.json's ``seconds``)."""
+    import time
+
+    from agentdistill.grading.judge import LLMJudge, judge_results_file
+
+    class SlowReplay(ReplayLLM):
+        def generate(self, *args, **kwargs):  # the judge's calls take time, as a model's do
+            time.sleep(0.05)
+            return super().generate(*args, **kwargs)
+
+    qa = load_tasks("multihop-train", limit=2)
+    run = tmp_path / "work" / "eval" / "teacher-cot"
+    evaluate(qa, ReplayLLM(["x\n\nAnswer: nobody"] * 2), run, EvalSettings(mode="cot"))
+    summary = judge_results_file(run / "results.jsonl", LLMJudge(SlowReplay(['{"score": 0}'] * 2)))
+    assert summary["seconds"] >= 0.1
+    lines = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
+    ev = {r.stage: r for r in ledger(tmp_path / "work")}["eval/teacher-cot"]
+    assert abs(ev.seconds - (sum(x["seconds"] for x in lines) + summary["seconds"])) <= 0.05

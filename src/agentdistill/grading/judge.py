@@ -19,6 +19,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -186,6 +187,7 @@ class LLMJudge:
         k = self.key(question, pred, answer)
         rec = self._cache.get(k)
         if rec is None:
+            start = time.perf_counter()
             verdict, replies = self._ask(question, answer, pred)
             rec = {
                 "key": k,
@@ -197,6 +199,7 @@ class LLMJudge:
                 "replies": replies,
                 "attempts": len(replies),
                 "verdict": verdict,
+                "seconds": round(time.perf_counter() - start, 3),  # the calls' wall time (a cache hit: none)
             }
             with self._lock:
                 self._cache[k] = rec
@@ -213,12 +216,21 @@ class LLMJudge:
             )
         return Grade(correct=verdict, em=float(verdict), method="judge", detail=rec["raw"][:200])
 
+    def seconds(self, task: Task, prediction: object) -> float:
+        """Wall seconds the judge's calls took for this verdict when it was made (0.0: not judged yet, an empty
+        prediction, or a cache line written before the cache recorded time)."""
+        pred = "" if prediction is None else str(prediction)
+        rec = self._cache.get(self.key(task.question, pred, _gold(task)))
+        return float((rec or {}).get("seconds") or 0.0)
+
     def grade(self, task: Task, prediction: object) -> Grade:
         """Judge ``prediction`` against the task's answer (aliases listed after it, as the gold)."""
-        gold = (
-            task.answer if not task.aliases else f"{task.answer} (also accepted: {', '.join(task.aliases)})"
-        )
-        return self.judge(task.question, gold, prediction)
+        return self.judge(task.question, _gold(task), prediction)
+
+
+def _gold(task: Task) -> str:
+    """The gold the judge sees: the answer, then its aliases."""
+    return task.answer if not task.aliases else f"{task.answer} (also accepted: {', '.join(task.aliases)})"
 
 
 JUDGE_FILE = "judge.jsonl"
@@ -232,8 +244,9 @@ def judge_results_file(
 
     Writes ``judge.jsonl`` (one verdict per QA question: set, id, prediction, EM, judge grade) and
     ``judge_summary.json`` (per set: ``JudgeTally.as_dict()`` — n, judge accuracy, EM accuracy, agreement of
-    parsed verdicts with EM, unparsed count — and the judge model) into ``out_dir`` (default: the results'
-    folder), both atomically; returns the summary. Math questions are not judged (equivalence grading).
+    parsed verdicts with EM, unparsed count —; the judge model; ``seconds``, the wall time its calls took when
+    made, cached verdicts included) into ``out_dir`` (default: the results' folder), both atomically; returns
+    the summary. Math questions are not judged (equivalence grading).
     A question recorded more than once (a failure, then its retry) is judged on its last record; records of
     backend failures are not judged. Raises ``ValueError`` naming the file and line of a record without
     ``task`` / ``grade``.
@@ -250,11 +263,13 @@ def judge_results_file(
     lines = []
     # a backend failure is no answer: not judged; math is graded by equivalence
     todo = [(t, r) for t, r in latest.values() if t.kind == "qa" and r.get("failure") is None]
+    seconds = 0.0  # the verdicts' own wall time, cache hits too: a resumed row's total stays its real cost
     with stage_progress(f"judge {results.parent.name}", len(todo), unit="answers") as progress:
         for task, rec in todo:
             em = bool(rec["grade"].get("correct"))
             g = judge.grade(task, rec.get("prediction"))
             tallies.setdefault(task.dataset, JudgeTally()).add(g, em)
+            seconds += judge.seconds(task, rec.get("prediction"))
             lines.append(
                 json.dumps(
                     {
@@ -269,7 +284,11 @@ def judge_results_file(
                 )
             )
             progress.advance()
-    summary = {"judge_model": judge.model, "per_set": {k: v.as_dict() for k, v in tallies.items()}}
+    summary = {
+        "judge_model": judge.model,
+        "per_set": {k: v.as_dict() for k, v in tallies.items()},
+        "seconds": round(seconds, 1),
+    }
     out.mkdir(parents=True, exist_ok=True)
     for name, text in (
         (JUDGE_FILE, "\n".join(lines) + ("\n" if lines else "")),

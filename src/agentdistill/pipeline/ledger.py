@@ -10,7 +10,7 @@ A long run (the study, issue 17) is resumed across sessions and machines, so one
   tasks per kind, and the filter's wall time from the workdir's ``stage_seconds.json`` (with a judge the
   filter is minutes of model calls over every QA answer; its records carry no seconds).
 - ``train``: the trainer's own runtime (``DONE.json`` metrics).
-- ``eval/<run>``: questions graded and the hours of their episodes.
+- ``eval/<run>``: questions graded and the hours of their episodes and of the QA judge's calls.
 
 Hours are wall time of the work itself: model loading and a killed invocation's lost partial episode are not
 counted. Raises nothing on a missing stage (it is simply absent); a bad line raises ``JsonlError`` naming it.
@@ -121,6 +121,14 @@ def _arm_rows(work: Path, arm: str) -> list[LedgerRow]:
     return rows
 
 
+def _judge_seconds(run: Path) -> float:
+    """The QA judge's wall time over an eval row (``judge_summary.json``; 0.0 when not judged or older)."""
+    from agentdistill.grading.judge import read_judge_summary
+
+    summary = read_judge_summary(run) or {}
+    return float(summary.get("seconds") or 0.0)
+
+
 def ledger(work: Path) -> list[LedgerRow]:
     """Every stage's row for the workdir ``work`` and its CoT arm, in pipeline order."""
     work = Path(work)
@@ -132,6 +140,7 @@ def ledger(work: Path) -> list[LedgerRow]:
         lines = _lines(run / "results.jsonl")
         if lines:
             seconds = sum(float(r.get("seconds") or 0.0) for r in lines)  # cost: every attempt, retries too
+            seconds += _judge_seconds(run)
             # records: the last one per question (a retried failure is replaced), failures left out — as in
             # the eval summary's n
             latest = latest_by_key(lines, lambda r: record_key(r["task"]["dataset"], r["task"]["id"], 0))
