@@ -123,9 +123,11 @@ def rejudge(task: Any, prediction: Any, em_correct: bool, judge: Any, report: Fi
 def _judge_progress(src: Path, judge: Any) -> Any:
     """Progress over ``src``'s records while a judge re-grades them (minutes of model calls); silent without
     one (filtering alone takes a second)."""
+    if judge is None:  # no read of the file just to count it
+        return stage_progress("filter", None, enabled=False)
     with open(src, "rb") as f:
         total = sum(1 for _ in f)
-    return stage_progress("filter (judge)", total, unit="records", enabled=judge is not None)
+    return stage_progress("filter (judge)", total, unit="records")
 
 
 def filter_trajectories(
