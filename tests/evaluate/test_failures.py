@@ -142,6 +142,28 @@ CASES: list[tuple[Task, list[str], str | None]] = [
     ),
     # QA answered without calling the search tool it was offered
     (qa("nosearch"), [step("final_answer('Lyon')")], "no_search"),
+    # out of steps, the forced turn repeats the words of its own request instead of answering (a small model's
+    # habit, seen in the study's records): no answer, for QA and for math
+    (
+        qa("echo"),
+        [
+            step("print(search('Lyon city France'))"),
+            step("print(search('Rhone river'))"),
+            "no explanation, no code",
+        ],
+        "no_answer",
+    ),
+    (
+        math("echo_math", "What is 6 * 7?", "42"),
+        [step("x = 6 * 7"), step("y = x"), "Reply with the answer only."],
+        "no_answer",
+    ),
+    # a forced one-word answer that is also a word of the request is an answer, not an echo
+    (
+        Task(id="yn_forced", dataset="hotpotqa", kind="qa", question="Is Lyon in Spain?", answer="yes"),
+        [step("print(search('Lyon'))"), step("print(search('Spain'))"), "No"],
+        "yes_no_miss",
+    ),
     # a yes/no question answered wrong after a search
     (
         Task(id="yn", dataset="hotpotqa", kind="qa", question="Is Lyon in France?", answer="yes"),
@@ -185,6 +207,11 @@ def test_each_wrong_answer_is_read_as_built(run_dir: Path) -> None:
     # a forced answer after a search loop that did surface the gold answer is also a reading miss
     assert set(by_id["loop"].tags) == {"search_loop", "reading_miss", "forced"}
     assert by_id["words"].tags == ("no_answer",)  # a non-answer gets no reading of its (absent) value
+    assert by_id["echo"].tags == ("no_answer", "forced") and by_id["echo_math"].tags == (
+        "no_answer",
+        "forced",
+    )
+    assert by_id["yn_forced"].tags == ("yes_no_miss", "forced")
 
 
 def test_report_counts_and_files(run_dir: Path, tmp_path: Path) -> None:
@@ -195,12 +222,12 @@ def test_report_counts_and_files(run_dir: Path, tmp_path: Path) -> None:
     assert data[0]["primary"] == {c: wrong.count(c) for c in CATEGORIES}
     md = (tmp_path / "failures.md").read_text()
     assert f"{len(wrong)} wrong of {len(CASES)} scored questions." in md
-    assert wrong.count("wrong_setup") == 9 and len(wrong) == 22
-    assert "| wrong_setup | 9 (41% [23, 61]) | 9 |" in md  # share of the 22 wrong, 95% Wilson interval
+    assert wrong.count("wrong_setup") == 9 and len(wrong) == 25
+    assert "| wrong_setup | 9 (36% [20, 55]) | 9 |" in md  # share of the 25 wrong, 95% Wilson interval
     report = (tmp_path / "report.md").read_text()
     assert "## Why agent answers were wrong" in report
     counts = " | ".join(str(wrong.count(c)) for c in CATEGORIES if c in wrong)
-    assert f"| Student agent | {len(CASES)} | {len(wrong)} | {counts} | 5 |" in report  # 5 forced answers
+    assert f"| Student agent | {len(CASES)} | {len(wrong)} | {counts} | 8 |" in report  # 8 forced answers
 
 
 def test_cot_runs_and_correct_runs_are_not_read(run_dir: Path, tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from agentdistill.agent.loop import FORCED_ANSWER_REQUEST
 from agentdistill.agent.parse import PARSE_ERROR_KINDS
 from agentdistill.agent.records import Step, Trajectory
 from agentdistill.evaluate.records import ResultRecord, RunResult
@@ -39,8 +40,8 @@ from agentdistill.grading.qa import normalize_answer
 
 # category -> what it means, in the order an episode goes wrong (the first that applies is the primary one)
 CATEGORY_NOTES: dict[str, str] = {
-    "no_answer": "no `final_answer` (steps ran out, no forced answer), or a math answer with no number where "
-    "the gold answer has one",
+    "no_answer": "no `final_answer` (steps ran out, no forced answer), the forced turn repeating its request's "
+    "words instead of an answer, or a math answer with no number where the gold answer has one",
     "parse_errors": "more than half of the agent's steps could not be parsed (no code block, syntax error)",
     "search_loop": "the same search query sent twice, or the same code run in two consecutive steps",
     "code_errors": "more than half of the agent's steps raised when run",
@@ -58,6 +59,8 @@ CATEGORIES: tuple[str, ...] = tuple(CATEGORY_NOTES)
 # a number as code prints or a model types it: -1,234.5  7  3.2e+05 (not the digits inside a word like x2)
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _YES_NO = {"yes", "no"}
+# the forced turn's request in words, its placeholders out: a small model often answers it with its own words
+_REQUEST_WORDS = normalize_answer(re.sub(r"\{\w+\}", " ", FORCED_ANSWER_REQUEST))
 
 
 @dataclass(frozen=True)
@@ -250,11 +253,23 @@ def _qa_tag(rec: ResultRecord, traj: Trajectory) -> str:
     return "reading_miss" if any(_contains(seen, str(g)) for g in golds) else "retrieval_miss"
 
 
+def _echoes_request(traj: Trajectory, prediction: str) -> bool:
+    """The forced turn answered with two or more words of its own request ("no explanation, no code")."""
+    words = normalize_answer(prediction)
+    return traj.forced_final_answer and len(words.split()) >= 2 and f" {words} " in f" {_REQUEST_WORDS} "
+
+
 def _tags(rec: ResultRecord, traj: Trajectory) -> list[str]:
     steps = _agent_steps(traj)
     tags = []
-    unanswered = rec.prediction is None or (
-        rec.task.kind == "math" and not _numbers(str(rec.prediction)) and bool(_numbers(str(rec.task.answer)))
+    unanswered = (
+        rec.prediction is None
+        or _echoes_request(traj, str(rec.prediction))
+        or (
+            rec.task.kind == "math"
+            and not _numbers(str(rec.prediction))
+            and bool(_numbers(str(rec.task.answer)))
+        )
     )
     if unanswered:
         tags.append("no_answer")
