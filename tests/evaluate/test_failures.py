@@ -164,6 +164,19 @@ CASES: list[tuple[Task, list[str], str | None]] = [
         [step("print(search('Lyon'))"), step("print(search('Spain'))"), "No"],
         "yes_no_miss",
     ),
+    # the prompt's own example code run in place of the task (seen in the study's records: the teacher answering a
+    # MATH problem with its example's 102, the student searching for "what to look up", the student prompt's
+    # example, whose closing fence shares its line)
+    (
+        qa("copy_qa"),
+        [step('print(search("what to look up"))'), step('final_answer("Lyon")')],
+        "copied_example",
+    ),
+    (
+        math("copy_math", "What is 6 * 7?", "42"),
+        [step('print(search("what to look up"))\n# look it up'), step("final_answer(84)")],
+        "copied_example",
+    ),
     # a yes/no question answered wrong after a search
     (
         Task(id="yn", dataset="hotpotqa", kind="qa", question="Is Lyon in France?", answer="yes"),
@@ -212,6 +225,8 @@ def test_each_wrong_answer_is_read_as_built(run_dir: Path) -> None:
         "forced",
     )
     assert by_id["yn_forced"].tags == ("yes_no_miss", "forced")
+    assert by_id["copy_math"].tags == ("copied_example", "hand_arithmetic")
+    assert by_id["copy_qa"].tags == ("copied_example", "retrieval_miss")
 
 
 def test_report_counts_and_files(run_dir: Path, tmp_path: Path) -> None:
@@ -222,8 +237,8 @@ def test_report_counts_and_files(run_dir: Path, tmp_path: Path) -> None:
     assert data[0]["primary"] == {c: wrong.count(c) for c in CATEGORIES}
     md = (tmp_path / "failures.md").read_text()
     assert f"{len(wrong)} wrong of {len(CASES)} scored questions." in md
-    assert wrong.count("wrong_setup") == 9 and len(wrong) == 25
-    assert "| wrong_setup | 9 (36% [20, 55]) | 9 |" in md  # share of the 25 wrong, 95% Wilson interval
+    assert wrong.count("wrong_setup") == 9 and len(wrong) == 27
+    assert "| wrong_setup | 9 (33% [19, 52]) | 9 |" in md  # share of the 27 wrong, 95% Wilson interval
     report = (tmp_path / "report.md").read_text()
     assert "## Why agent answers were wrong" in report
     counts = " | ".join(str(wrong.count(c)) for c in CATEGORIES if c in wrong)

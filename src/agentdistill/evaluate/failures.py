@@ -43,6 +43,8 @@ CATEGORY_NOTES: dict[str, str] = {
     "no_answer": "no `final_answer` (steps ran out, no forced answer), the forced turn repeating its request's "
     "words instead of an answer, or a math answer with no number where the gold answer has one",
     "parse_errors": "more than half of the agent's steps could not be parsed (no code block, syntax error)",
+    "copied_example": "the agent ran the prompt's worked example (every line of a step's code is a line of the "
+    "system message) in place of working on its own task",
     "search_loop": "the same search query sent twice, or the same code run in two consecutive steps",
     "code_errors": "more than half of the agent's steps raised when run",
     "no_search": "QA: the search tool was offered and never called",
@@ -59,6 +61,7 @@ CATEGORIES: tuple[str, ...] = tuple(CATEGORY_NOTES)
 # a number as code prints or a model types it: -1,234.5  7  3.2e+05 (not the digits inside a word like x2)
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _YES_NO = {"yes", "no"}
+_COPY_MIN_CHARS = 20  # a copied step's code, lines stripped: `final_answer("India")` is 21
 # the forced turn's request in words, its placeholders out: a small model often answers it with its own words
 _REQUEST_WORDS = normalize_answer(re.sub(r"\{\w+\}", " ", FORCED_ANSWER_REQUEST))
 
@@ -110,6 +113,19 @@ def _repeated(traj: Trajectory) -> bool:
         return True
     codes = [s.code.strip() for s in _agent_steps(traj)]
     return any(a and a == b for a, b in zip(codes, codes[1:], strict=False))
+
+
+def _copies_example(traj: Trajectory) -> bool:
+    """A step's code is the prompt's own example: each of its lines (comments and blank lines aside) is a line of
+    the system message, and together they are at least ``_COPY_MIN_CHARS`` long (``print(result)`` is no copy)."""
+    prompt = "\n".join(m.get("content", "") for m in traj.messages if m.get("role") == "system")
+    # a fence may share a line with the code it closes (`print(12 * 7)```<end_code>`): split at fences too
+    prompt_lines = {part.strip() for line in prompt.splitlines() for part in line.split("```")}
+    for step in _agent_steps(traj):
+        lines = [ln.strip() for ln in step.code.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+        if sum(map(len, lines)) >= _COPY_MIN_CHARS and all(ln in prompt_lines for ln in lines):
+            return True
+    return False
 
 
 def _printed(steps: list[Step]) -> str:
@@ -275,6 +291,8 @@ def _tags(rec: ResultRecord, traj: Trajectory) -> list[str]:
         tags.append("no_answer")
     if 2 * sum(s.error_kind in PARSE_ERROR_KINDS for s in steps) > len(steps):
         tags.append("parse_errors")
+    if _copies_example(traj):
+        tags.append("copied_example")
     if _repeated(traj):
         tags.append("search_loop")
     if 2 * sum(s.error_kind is not None and s.error_kind not in PARSE_ERROR_KINDS for s in steps) > len(
