@@ -158,6 +158,8 @@ CASES: list[tuple[Task, list[str], str | None]] = [
         [step("x = 6 * 7"), step("y = x"), "Reply with the answer only."],
         "no_answer",
     ),
+    # an answer that is the system prompt's placeholder, not the task's: no answer either
+    (qa("echo_prompt"), [step('final_answer("what to look up")')], "no_answer"),
     # a forced one-word answer that is also a word of the request is an answer, not an echo
     (
         Task(id="yn_forced", dataset="hotpotqa", kind="qa", question="Is Lyon in Spain?", answer="yes"),
@@ -237,8 +239,8 @@ def test_report_counts_and_files(run_dir: Path, tmp_path: Path) -> None:
     assert data[0]["primary"] == {c: wrong.count(c) for c in CATEGORIES}
     md = (tmp_path / "failures.md").read_text()
     assert f"{len(wrong)} wrong of {len(CASES)} scored questions." in md
-    assert wrong.count("wrong_setup") == 9 and len(wrong) == 27
-    assert "| wrong_setup | 9 (33% [19, 52]) | 9 |" in md  # share of the 27 wrong, 95% Wilson interval
+    assert wrong.count("wrong_setup") == 9 and len(wrong) == 28
+    assert "| wrong_setup | 9 (32% [18, 51]) | 9 |" in md  # share of the 28 wrong, 95% Wilson interval
     report = (tmp_path / "report.md").read_text()
     assert "## Why agent answers were wrong" in report
     counts = " | ".join(str(wrong.count(c)) for c in CATEGORIES if c in wrong)

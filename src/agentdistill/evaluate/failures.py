@@ -40,8 +40,8 @@ from agentdistill.grading.qa import normalize_answer
 
 # category -> what it means, in the order an episode goes wrong (the first that applies is the primary one)
 CATEGORY_NOTES: dict[str, str] = {
-    "no_answer": "no `final_answer` (steps ran out, no forced answer), the forced turn repeating its request's "
-    "words instead of an answer, or a math answer with no number where the gold answer has one",
+    "no_answer": "no `final_answer` (steps ran out, no forced answer), an answer made of the harness's own "
+    "words (the forced turn's request, the prompt's placeholder), or a math answer with no number where the gold answer has one",
     "parse_errors": "more than half of the agent's steps could not be parsed (no code block, syntax error)",
     "copied_example": "the agent ran the prompt's worked example (every line of a step's code is a line of the "
     "system message) in place of working on its own task",
@@ -62,8 +62,8 @@ CATEGORIES: tuple[str, ...] = tuple(CATEGORY_NOTES)
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _YES_NO = {"yes", "no"}
 _COPY_MIN_CHARS = 20  # a copied step's code, lines stripped: `final_answer("India")` is 21
-# the forced turn's request in words, its placeholders out: a small model often answers it with its own words
-_REQUEST_WORDS = normalize_answer(re.sub(r"\{\w+\}", " ", FORCED_ANSWER_REQUEST))
+# the forced turn's request, its placeholders out: a small model often answers it with its own words
+_FORCED_REQUEST = re.sub(r"\{\w+\}", " ", FORCED_ANSWER_REQUEST)
 
 
 @dataclass(frozen=True)
@@ -269,10 +269,16 @@ def _qa_tag(rec: ResultRecord, traj: Trajectory) -> str:
     return "reading_miss" if any(_contains(seen, str(g)) for g in golds) else "retrieval_miss"
 
 
-def _echoes_request(traj: Trajectory, prediction: str) -> bool:
-    """The forced turn answered with two or more words of its own request ("no explanation, no code")."""
-    words = normalize_answer(prediction)
-    return traj.forced_final_answer and len(words.split()) >= 2 and f" {words} " in f" {_REQUEST_WORDS} "
+def _echoes_prompt(traj: Trajectory, prediction: str) -> bool:
+    """The answer is two or more words of what the harness told the agent — its system message, a format
+    reminder, the forced turn's request ("no explanation, no code", "what to look up") — not of the task."""
+    if len(normalize_answer(prediction).split()) < 2:
+        return False
+    harness = [m.get("content", "") for m in traj.messages if m.get("role") == "system"]
+    harness += [s.error for s in traj.steps if s.error_kind in PARSE_ERROR_KINDS and s.error]
+    harness += [_FORCED_REQUEST] if traj.forced_final_answer else []
+    # punctuation to spaces first: `search("what to look up")` holds the words, SQuAD normalising would glue them
+    return any(_contains(re.sub(r"[^\w\s]", " ", text), prediction) for text in harness)
 
 
 def _tags(rec: ResultRecord, traj: Trajectory) -> list[str]:
@@ -280,7 +286,7 @@ def _tags(rec: ResultRecord, traj: Trajectory) -> list[str]:
     tags = []
     unanswered = (
         rec.prediction is None
-        or _echoes_request(traj, str(rec.prediction))
+        or _echoes_prompt(traj, str(rec.prediction))
         or (
             rec.task.kind == "math"
             and not _numbers(str(rec.prediction))
