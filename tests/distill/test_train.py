@@ -88,7 +88,14 @@ def test_lora_run_loss_decreases_merged_generates_and_resumes(student_dir, tmp_p
 
     again = train(_cfg(student_dir, tmp_path, max_steps=4))
     assert again.metrics["resumed_from"] and again.metrics["resumed_from"].endswith("checkpoint-3")
-    assert again.metrics["global_step"] == 4 and len(again.metrics["losses"]) == 1
+    # the curve is the whole run's: the checkpoint's 3 logged losses, then the resumed step's
+    assert again.metrics["global_step"] == 4 and len(again.metrics["losses"]) == 4
+    assert again.metrics["losses"][:3] == losses
+    # a finished run's clock is not continued: this attempt is the run extended, counted on its own
+    assert (
+        again.metrics["attempts"] == 1
+        and again.metrics["train_seconds"] >= again.metrics["train_runtime"] * 0.9
+    )
     # other settings (here the learning rate) start over: old checkpoints are moved aside, not resumed
     fresh = train(_cfg(student_dir, tmp_path, max_steps=1, learning_rate=1e-4))
     assert fresh.metrics["resumed_from"] is None and fresh.metrics["global_step"] == 1

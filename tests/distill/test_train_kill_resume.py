@@ -26,8 +26,8 @@ SCRIPT = textwrap.dedent("""
                       learning_rate=2e-3, warmup_ratio=0.0, lr_scheduler="constant", effective_batch=1,
                       max_seq_len=128, save_steps=1, max_steps=6, progress=False)
     result = train(cfg)
-    print(json.dumps({"resumed_from": result.metrics["resumed_from"], "global_step": result.metrics["global_step"],
-                      "merged": str(result.merged_dir)}))
+    keys = ("resumed_from", "global_step", "losses", "train_seconds", "train_runtime", "attempts")
+    print(json.dumps({**{k: result.metrics[k] for k in keys}, "merged": str(result.merged_dir)}))
 """)
 
 
@@ -54,6 +54,12 @@ def test_train_killed_after_a_checkpoint_resumes(tiny_hf_dir: Path, tmp_path: Pa
     assert result["resumed_from"] and Path(result["resumed_from"]).name.startswith("checkpoint-")
     assert int(Path(result["resumed_from"]).name.split("-")[1]) >= 1
     assert result["global_step"] == 6
+    # the metrics cover the whole run, not only the attempt after the kill: every step's loss, and the wall
+    # clock of both attempts (HF's train_runtime is the last attempt's; the killed one ran >= 2 steps)
+    assert len(result["losses"]) == 6
+    assert result["attempts"] == 2 and result["train_seconds"] > result["train_runtime"]
+    clock = json.loads((out / "train_clock.json").read_text())
+    assert clock["finished"] and clock["attempts"] == 2
     merged = Path(result["merged"])
     assert (merged / "config.json").is_file() and any(merged.glob("*.safetensors"))
     assert not list(out.glob(".merged.tmp-*"))  # the temporary dir was renamed, not left behind
@@ -69,5 +75,6 @@ def test_train_killed_after_a_checkpoint_resumes(tiny_hf_dir: Path, tmp_path: Pa
     assert again.returncode == 0, again.stderr[-3000:]
     result = json.loads(again.stdout.strip().splitlines()[-1])
     assert result["resumed_from"] is None and result["global_step"] == 6
+    assert result["attempts"] == 1  # another run: the old run's clock is not continued
     assert list(out.glob("checkpoints.stale-*"))  # kept aside, not deleted
     assert json.loads((out / "train_config.json").read_text())["examples_sha256"] != saved["examples_sha256"]

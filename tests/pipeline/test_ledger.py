@@ -107,3 +107,24 @@ def test_eval_hours_count_the_qa_judge(tmp_path: Path) -> None:
     lines = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
     ev = {r.stage: r for r in ledger(tmp_path / "work")}["eval/teacher-cot"]
     assert abs(ev.seconds - (sum(x["seconds"] for x in lines) + summary["seconds"])) <= 0.05
+
+
+def test_training_resumed_before_the_clock_existed_is_a_lower_bound(tmp_path: Path) -> None:
+    """The fault this guards: a training killed and resumed from a checkpoint reported HF's ``train_runtime``,
+    the last attempt's only, and the ledger printed it as the stage's hours. Stamps written since carry the
+    clock over every attempt (``metrics.train_seconds``); an older resumed stamp is shown as a lower bound.
+    The stamp is the study's CoT-arm ``DONE.json`` as the train stage wrote it then (its fields, fewer losses)."""
+    train = tmp_path / "work" / "cot" / "train"
+    train.mkdir(parents=True)
+    resumed = "runs/study/cot/train/student/checkpoints/checkpoint-50"
+    metrics = {"global_step": 129, "examples": 339, "resumed_from": resumed, "train_runtime": 2635.7474}
+    (train / "DONE.json").write_text(json.dumps({"run_id": "r", "metrics": metrics, "train_seconds": 2635.7}))
+    row = {(r.arm, r.stage): r for r in ledger(tmp_path / "work")}[("cot", "train")]
+    assert row.lower_bound and row.seconds == 2635.7
+    md = ledger_markdown([row])
+    assert "| ≥0.73 |" in md and "| all | | | | | | ≥0.73 |" in md and "lower bound" in md
+    # the same run stamped with the clock: exact, no mark
+    metrics["train_seconds"] = 5456.0
+    (train / "DONE.json").write_text(json.dumps({"run_id": "r", "metrics": metrics, "train_seconds": 5456.0}))
+    row = {(r.arm, r.stage): r for r in ledger(tmp_path / "work")}[("cot", "train")]
+    assert not row.lower_bound and "| 1.52 |" in ledger_markdown([row]) and "≥" not in ledger_markdown([row])

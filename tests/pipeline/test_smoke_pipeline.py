@@ -6,6 +6,7 @@ from pathlib import Path
 from agentdistill.agent.records import read_trajectories
 from agentdistill.evaluate.records import load_run
 from agentdistill.pipeline.config import load_config
+from agentdistill.pipeline.ledger import ledger
 from agentdistill.pipeline.runner import run_pipeline
 from repo_scripts import load_script
 
@@ -19,6 +20,12 @@ def test_smoke_pipeline_runs_and_resumes(tiny_gguf: Path, tmp_path: Path) -> Non
     assert len(trajs) == 2 and all(t.prefix for t in trajs)
     stamp = json.loads((work / "train" / "DONE.json").read_text())
     assert stamp["model_kind"] == "llamacpp" and (work / "train" / stamp["model_path"]).is_file()
+    # the ledger's training hours are the trainer's clock over every attempt, not HF's last-attempt runtime
+    assert (
+        stamp["train_seconds"] == stamp["metrics"]["train_seconds"] > 0 and stamp["metrics"]["attempts"] == 1
+    )
+    train_row = {(r.arm, r.stage): r for r in ledger(work)}[("agent", "train")]
+    assert train_row.seconds == stamp["train_seconds"] and not train_row.lower_bound
     runs = [load_run(d) for d in result.run_dirs]
     assert [r.label for r in runs] == [r.label for r in cfg.eval.runs]
     assert all(sum(m.n for m in r.summary.per_set.values()) == 2 for r in runs)

@@ -9,7 +9,9 @@ A long run (the study, issue 17) is resumed across sessions and machines, so one
 - ``filter`` (``kept.jsonl``, the CoT arm's ``kept_cot.jsonl``): records kept for training, kept per 100
   tasks per kind, and the filter's wall time from the workdir's ``stage_seconds.json`` (with a judge the
   filter is minutes of model calls over every QA answer; its records carry no seconds).
-- ``train``: the trainer's own runtime (``DONE.json`` metrics).
+- ``train``: the trainer's own runtime over every attempt of the run (``DONE.json``). A run resumed from a
+  checkpoint before the trainer kept that clock has only its last attempt's runtime: its hours are a lower
+  bound, marked ``≥`` (``lower_bound``).
 - ``eval/<run>``: questions graded and the hours of their episodes and of the QA judge's calls.
 
 Hours are wall time of the work itself: model loading and a killed invocation's lost partial episode are not
@@ -40,6 +42,9 @@ class LedgerRow:
         default_factory=dict
     )  # task kind (and "all") -> correct (generate) or kept (filter) per 100 tasks
     tasks_by_kind: dict[str, int] = field(default_factory=dict)  # generate: tasks attempted per kind
+    lower_bound: bool = (
+        False  # seconds miss some of the work (train: attempts before a resume, older metrics)
+    )
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -117,7 +122,10 @@ def _arm_rows(work: Path, arm: str) -> list[LedgerRow]:
         metrics = stamp.get("metrics") or {}
         # every build of the run (a rebuild on a machine without the weights too); older stamps: the one build
         runtime = float(stamp.get("train_seconds") or metrics.get("train_runtime") or 0.0)
-        rows.append(LedgerRow(arm, "train", int(metrics.get("examples") or 0), round(runtime, 1)))
+        partial = bool(metrics.get("resumed_from")) and "train_seconds" not in metrics
+        rows.append(
+            LedgerRow(arm, "train", int(metrics.get("examples") or 0), round(runtime, 1), lower_bound=partial)
+        )
     return rows
 
 
@@ -160,11 +168,17 @@ def ledger_markdown(rows: list[LedgerRow]) -> str:
         solved = f"{r.tasks} ({r.tasks_solved})" if r.tasks is not None else ""
         yields = ", ".join(f"{k} {v:.1f}" for k, v in r.yield_per_100.items())
         correct = "" if r.correct is None else str(r.correct)
-        lines.append(
-            f"| {r.arm} | {r.stage} | {r.records} | {correct} | {solved} | {yields} | {r.seconds / 3600:.2f} |"
-        )
+        hours = f"{'≥' if r.lower_bound else ''}{r.seconds / 3600:.2f}"
+        lines.append(f"| {r.arm} | {r.stage} | {r.records} | {correct} | {solved} | {yields} | {hours} |")
+    partial = any(r.lower_bound for r in rows)
     total = sum(r.seconds for r in rows) / 3600
-    lines.append(f"| all | | | | | | {total:.2f} |")
+    lines.append(f"| all | | | | | | {'≥' if partial else ''}{total:.2f} |")
+    if partial:
+        lines.append("")
+        lines.append(
+            "≥: a lower bound — training resumed from a checkpoint before the trainer kept a clock over every "
+            "attempt, so only the last attempt's runtime is known."
+        )
     return "\n".join(lines) + "\n"
 
 

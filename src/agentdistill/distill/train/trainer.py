@@ -5,7 +5,9 @@ effective batch 8. Efficiency on by default (issue 8): padding-free packing (seq
 ``position_ids`` → block-diagonal attention; assistant labels preserved per example), and a chunked linear
 cross-entropy that never builds full-vocabulary logits for the batch. Outputs in ``out_dir``: ``adapter/``
 (LoRA), ``merged/`` (plain HF model + tokenizer with its inference chat template), optionally ``model.gguf``,
-and ``train_metrics.json``. A re-run resumes from the last checkpoint in ``out_dir/checkpoints``.
+and ``train_metrics.json``. A re-run resumes from the last checkpoint in ``out_dir/checkpoints``; the metrics'
+``losses`` and ``train_seconds`` then cover the whole run, every attempt's (``train_runtime`` is HF's, this
+attempt's only).
 
 The data may be SFT examples, agent trajectories or CoT records (``generate --mode cot``): the latter two are
 converted (``distill.sft``; forced final-answer trajectories are left out). Before the model is loaded, every
@@ -28,6 +30,8 @@ from agentdistill.common.files import atomic_dir, atomic_write_json, move_stale
 from agentdistill.distill.settings import TrainSettings
 from agentdistill.distill.sft import SFTDataError, read_sft_jsonl, records_to_sft, sniff_kind, write_sft_jsonl
 from agentdistill.distill.train.length import LengthReport, example_lengths, fit_to_length
+
+CLOCK = "train_clock.json"  # the run's wall seconds over all its attempts (progress.TrainClock)
 
 
 class TrainConfig(TrainSettings):
@@ -224,7 +228,8 @@ def _run_config(cfg: TrainConfig, examples_sha: str) -> dict[str, Any]:
 
 def _retire_stale_checkpoints(out: Path, cfg: TrainConfig, examples_sha: str) -> None:
     """Checkpoints written under other settings or other examples must not be resumed: move them aside (a
-    ``train_config.json`` without a fingerprint, from before it existed, counts as other examples)."""
+    ``train_config.json`` without a fingerprint, from before it existed, counts as other examples), and the
+    clock of that other run (``train_clock.json``) is not continued."""
     saved, ckpts = out / "train_config.json", out / "checkpoints"
     if not (saved.exists() and ckpts.is_dir()):
         return
@@ -245,12 +250,13 @@ def _retire_stale_checkpoints(out: Path, cfg: TrainConfig, examples_sha: str) ->
     if before != now:
         changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
         moved = move_stale(ckpts)
+        (out / CLOCK).unlink(missing_ok=True)
         print(f"train: checkpoints made with other {', '.join(changed)} moved aside to {moved}", flush=True)
 
 
 def train(cfg: TrainConfig) -> TrainOutput:
     """Run (or resume) training and write adapter / merged model / GGUF; returns their paths and metrics."""
-    from agentdistill.distill.train.progress import LossLog, RichProgress
+    from agentdistill.distill.train.progress import RichProgress, TrainClock, logged_losses
 
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -261,8 +267,8 @@ def train(cfg: TrainConfig) -> TrainOutput:
     examples_sha = examples_sha256(examples)
     _retire_stale_checkpoints(out, cfg, examples_sha)
     atomic_write_json(out / "train_config.json", _run_config(cfg, examples_sha))
-    log = LossLog()
-    callbacks: list[Any] = [log] + ([RichProgress()] if cfg.progress else [])
+    clock = TrainClock(out / CLOCK)
+    callbacks: list[Any] = [clock] + ([RichProgress()] if cfg.progress else [])
     trainer = build_trainer(cfg, examples, callbacks=callbacks)
     resume = last_checkpoint(out / "checkpoints") if cfg.resume else None
     result = trainer.train(resume_from_checkpoint=resume)
@@ -284,16 +290,20 @@ def train(cfg: TrainConfig) -> TrainOutput:
                 _save_tokenizer(tok, tmp)
         if cfg.export_gguf and merged_dir is not None:
             gguf_path = _export_gguf(merged_dir, out / f"model-{cfg.gguf_quant}.gguf", cfg.gguf_quant)
+    losses = logged_losses(trainer.state.log_history)  # the checkpoint's steps too, when resumed
     metrics = {
         "train_loss": result.training_loss,
         "global_step": result.global_step,
-        "losses": log.losses,
-        "first_loss": log.losses[0] if log.losses else None,
-        "last_loss": log.losses[-1] if log.losses else None,
+        "losses": losses,
+        "first_loss": losses[0] if losses else None,
+        "last_loss": losses[-1] if losses else None,
         "examples": len(examples),
         "over_length": lengths.as_dict(),
         "resumed_from": resume,
         **{k: v for k, v in result.metrics.items() if isinstance(v, int | float)},
+        # HF's train_runtime is this attempt's; these cover every attempt of the run (resumed ones too)
+        "train_seconds": round(clock.seconds, 1),
+        "attempts": clock.attempts,
     }
     atomic_write_json(out / "train_metrics.json", metrics)
     return TrainOutput(adapter_dir=adapter_dir, merged_dir=merged_dir, gguf_path=gguf_path, metrics=metrics)

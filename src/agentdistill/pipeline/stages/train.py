@@ -45,7 +45,11 @@ def weights_sha256(path: Path) -> str:
 
 
 def _runtime(metrics: dict | None) -> float:
-    return round(float((metrics or {}).get("train_runtime") or 0.0), 1)
+    """A build's training seconds: every attempt's (``train_seconds``: a run resumed from a checkpoint counts
+    the attempts before the kill too); metrics written before that field existed have HF's last-attempt
+    ``train_runtime`` only."""
+    m = metrics or {}
+    return round(float(m.get("train_seconds") or m.get("train_runtime") or 0.0), 1)
 
 
 def read_done(train_dir: Path) -> dict | None:
