@@ -42,9 +42,8 @@ class LedgerRow:
         default_factory=dict
     )  # task kind (and "all") -> correct (generate) or kept (filter) per 100 tasks
     tasks_by_kind: dict[str, int] = field(default_factory=dict)  # generate: tasks attempted per kind
-    lower_bound: bool = (
-        False  # seconds miss some of the work (train: attempts before a resume, older metrics)
-    )
+    # seconds miss some of the work (train: the attempts before a resume, in metrics older than the clock)
+    lower_bound: bool = False
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
