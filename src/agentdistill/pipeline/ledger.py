@@ -54,11 +54,20 @@ def _sample(r: dict[str, Any]) -> int:
     return int((r.get("settings") or {}).get("sample", r.get("sample", 0)) or 0)
 
 
-def generate_row(path: Path, arm: str) -> LedgerRow | None:
-    """The yield and hours of one generate output (agent trajectories or CoT records); None if absent."""
-    records = latest_by_key(
+def latest_records(path: Path) -> list[dict[str, Any]]:
+    """A generate output's records, the last one per (set, task, sample) (a retried failure replaces it)."""
+    return latest_by_key(
         _lines(path), lambda r: record_key(r["task"]["dataset"], r["task"]["id"], _sample(r))
     )
+
+
+def generate_row(path: Path, arm: str) -> LedgerRow | None:
+    """The yield and hours of one generate output (agent trajectories or CoT records); None if absent."""
+    return generate_row_of(latest_records(path), arm)
+
+
+def generate_row_of(records: list[dict[str, Any]], arm: str) -> LedgerRow | None:
+    """``generate_row`` over records already read (deduplicated, as ``latest_records`` gives them)."""
     if not records:
         return None
     tasks: dict[tuple[str, str], str] = {}

@@ -1,0 +1,106 @@
+"""The FTP pilot script on real records: the smoke config's teacher rollouts (real 135M model, real retriever)
+with and without the first-thought prefix, 2 attempts per task, paired by task."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agentdistill.common.jsonl import iter_jsonl
+from agentdistill.pipeline.config import load_config
+from agentdistill.pipeline.runner import run_pipeline
+from repo_scripts import load_script
+
+TASKS = [{"set": "multihop-train", "limit": 1}, {"set": "gsm8k-train", "limit": 1}]
+
+
+@pytest.fixture(scope="module")
+def arms(tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("ftp_pilot")
+    works = {}
+    for name, ftp in (("ftp", True), ("base", False)):
+        work = root / name
+        overrides = {
+            "workdir": str(work),
+            "generate.tasks": TASKS,
+            "generate.ftp": ftp,
+            "generate.samples": 2,
+            "generate.stop_after_correct": 1,
+            "generate.max_steps": 1,  # a short run: the pilot reads records, their length does not matter
+            "generate.max_tokens": 48,
+        }
+        run_pipeline(load_config("smoke", overrides), stages=("generate",))
+        works[name] = work
+    return works
+
+
+def _records(work: Path) -> list[dict]:
+    return [r for _, r in iter_jsonl(work / "generate" / "trajectories.jsonl")]
+
+
+def test_pilot_pairs_the_arms_task_by_task(arms: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "pilot.json"
+    mod = load_script("benchmarks/ftp_pilot.py")
+    assert mod.main(["--ftp", str(arms["ftp"]), "--base", str(arms["base"]), "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["run"]["command"].startswith("python benchmarks/ftp_pilot.py")
+    assert len(res["run"]["load_end"]) == 3
+    assert res["samples"] == 2 and res["tasks_settled"] == 2 and res["ftp_tasks_unsettled"] == 0
+    ftp_records = _records(arms["ftp"])
+    assert all(r["settings"]["ftp"] and r["steps"][0]["prefix"].startswith("Thought: ") for r in ftp_records)
+    for name, work in (("ftp", arms["ftp"]), ("no_ftp", arms["base"])):
+        records, arm = _records(work), res["arms"][name]
+        solved = {r["task"]["id"] for r in records if r["correct"]}
+        assert arm["attempts"] == len(records)
+        for task in {r["task"]["id"] for r in records}:  # an unsolved task gets both attempts, no more
+            attempts = [r for r in records if r["task"]["id"] == task]
+            assert len(attempts) == 2 or (len(attempts) == 1 and attempts[0]["correct"])
+        assert arm["correct"] == sum(bool(r["correct"]) for r in records)
+        assert arm["tasks"] == 2 and arm["tasks_solved"] == len(solved)
+        assert arm["tasks_by_kind"] == {"math": 1, "qa": 1}
+        assert arm["kept"] <= arm["tasks_solved"]
+        assert arm["kept_per_100"]["all"] == pytest.approx(50 * arm["kept"])
+        steps = [s for r in records for s in r["steps"] if not s.get("forced")]
+        assert arm["steps"] == len(steps)
+        assert arm["parse_failures"] == sum(r["totals"]["parse_failures"] for r in records)
+        seconds = sum(r["totals"]["seconds"] for r in records)
+        assert arm["seconds_per_task"] == pytest.approx(seconds / 2, abs=0.06)
+        assert res["projection"][name]["hours"] == pytest.approx(
+            arm["seconds_per_task"] * 600 / 3600, abs=0.06
+        )
+    paired = res["tasks_solved_ftp_minus_no_ftp"]
+    assert paired["n"] == 2
+    assert paired["diff_pts"] == pytest.approx(
+        50 * (res["arms"]["ftp"]["tasks_solved"] - res["arms"]["no_ftp"]["tasks_solved"])
+    )
+    table = out.with_suffix(".md").read_text()
+    assert "| ftp | 2 |" in table and "| no_ftp | 2 |" in table and "McNemar" in table
+
+
+def test_a_task_still_being_sampled_is_left_out(arms: dict[str, Path], tmp_path: Path) -> None:
+    cut = tmp_path / "cut"
+    shutil.copytree(arms["ftp"], cut)
+    records = _records(cut)
+    unsolved = [r for r in records if not r["correct"]]
+    if not unsolved:
+        pytest.fail("the 135M teacher solved every smoke task: pick tasks it cannot solve")
+    # as if the run was killed before the second attempt of an unsolved task
+    dropped = next(r for r in unsolved if r["settings"]["sample"] == 1)
+    kept = [r for r in records if r is not dropped]
+    (cut / "generate" / "trajectories.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    mod = load_script("benchmarks/ftp_pilot.py")
+    res = mod.pilot(cut, arms["base"], {"qa": 300, "math": 300})
+    assert res["tasks_settled"] == 1 and res["ftp_tasks_unsettled"] == 1
+    assert res["arms"]["ftp"]["tasks"] == res["arms"]["no_ftp"]["tasks"] == 1
+    assert dropped["task"]["kind"] not in res["arms"]["no_ftp"]["tasks_by_kind"]
+
+
+def test_the_arms_must_be_what_they_say(arms: dict[str, Path], tmp_path: Path) -> None:
+    mod = load_script("benchmarks/ftp_pilot.py")
+    with pytest.raises(SystemExit, match="must have ftp=True"):
+        mod.pilot(arms["base"], arms["base"], {"qa": 1, "math": 1})
+    with pytest.raises(SystemExit, match="is missing"):
+        mod.pilot(tmp_path / "nowhere", arms["base"], {"qa": 1, "math": 1})
