@@ -10,7 +10,7 @@ tasks, already made without FTP, and writes, per arm:
 - steps, parse failures per step, those of the first step (the one FTP starts), the episodes' hours;
 - the paired test on tasks solved (Newcombe interval, exact McNemar) and a projection to the arm's full task list.
 
-Only *settled* tasks enter: solved, or given every attempt (``samples``); a pilot cut short leaves the rest out.
+A pilot cut short is compared on the attempt rounds it finished, in both arms alike (``rounds_done``).
 
     python benchmarks/ftp_pilot.py [--ftp runs/study-ftp] [--base runs/study] [--out results/study/ftp_pilot.json]
 
@@ -58,11 +58,17 @@ def arm_settings(work: Path, ftp: bool) -> dict[str, Any]:
     return settings
 
 
-def settled_tasks(records: list[dict[str, Any]], samples: int) -> set[tuple[str, str]]:
-    """Tasks whose attempts are over: one is correct, or all ``samples`` were made."""
+def _sample(r: dict[str, Any]) -> int:
+    return int((r.get("settings") or {}).get("sample") or 0)
+
+
+def rounds_done(records: list[dict[str, Any]], samples: int) -> int:
+    """Attempt rounds every started task has finished: a solved task is done with all ``samples`` rounds (it
+    stops at its first correct attempt), an unsolved one with as many as it has attempts. Comparing both arms
+    on their first ``rounds_done`` attempts keeps a pilot cut short from favouring the tasks it solved."""
     attempts = Counter(_task(r) for r in records)
     solved = {_task(r) for r in records if r.get("correct")}
-    return {t for t, n in attempts.items() if t in solved or n >= samples}
+    return min((samples if t in solved else n for t, n in attempts.items()), default=0)
 
 
 def arm_summary(records: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -114,7 +120,10 @@ def projection(arm: dict[str, Any], tasks_by_kind: dict[str, int]) -> dict[str, 
 
 
 def pilot(ftp_work: Path, base_work: Path, full_tasks: dict[str, int]) -> dict[str, Any]:
-    """Both arms on the FTP pilot's settled tasks, the paired test on tasks solved, the projection."""
+    """Both arms on the FTP pilot's tasks and finished rounds, the paired test on tasks solved, the projection.
+
+    Exits 2 (``SystemExit`` with a message) when a workdir is missing, is not its arm, samples differently, or
+    lacks a pilot task's records, or when the pilot has not finished one round."""
     samples = int(arm_settings(ftp_work, True).get("samples") or 1)
     base_samples = int(arm_settings(base_work, False).get("samples") or 1)
     if samples != base_samples:
@@ -123,11 +132,17 @@ def pilot(ftp_work: Path, base_work: Path, full_tasks: dict[str, int]) -> dict[s
     if not ftp_all:
         sys.exit(f"ftp_pilot: {ftp_work / RECORDS} has no records")
     base_all = latest_records(base_work / RECORDS)
-    tasks = settled_tasks(ftp_all, samples) & settled_tasks(base_all, samples)
-    if not tasks:
-        sys.exit("ftp_pilot: no task is settled in both arms yet")
+    tasks = {_task(r) for r in ftp_all}
+    missing = tasks - {_task(r) for r in base_all}
+    if missing:
+        sys.exit(f"ftp_pilot: {len(missing)} of the pilot's tasks have no records in {base_work / RECORDS}")
+    rounds = min(
+        rounds_done(ftp_all, samples), rounds_done([r for r in base_all if _task(r) in tasks], samples)
+    )
+    if rounds == 0:
+        sys.exit("ftp_pilot: the pilot has not finished its first round of attempts yet")
     arms = {
-        name: [r for r in records if _task(r) in tasks]
+        name: [r for r in records if _task(r) in tasks and _sample(r) < rounds]
         for name, records in (("ftp", ftp_all), ("no_ftp", base_all))
     }
     summaries = {name: arm_summary(records, name) for name, records in arms.items()}
@@ -136,8 +151,8 @@ def pilot(ftp_work: Path, base_work: Path, full_tasks: dict[str, int]) -> dict[s
     test = paired_comparison([t in solved["ftp"] for t in order], [t in solved["no_ftp"] for t in order])
     return {
         "samples": samples,
-        "tasks_settled": len(tasks),
-        "ftp_tasks_unsettled": len({_task(r) for r in ftp_all} - tasks),
+        "tasks": len(tasks),
+        "rounds_compared": rounds,
         "arms": summaries,
         "tasks_solved_ftp_minus_no_ftp": {
             "n": test.n,
@@ -157,7 +172,8 @@ def pilot(ftp_work: Path, base_work: Path, full_tasks: dict[str, int]) -> dict[s
 def markdown(res: dict[str, Any]) -> str:
     """The pilot as a Markdown table (one row per arm) and the paired test."""
     lines = [
-        f"FTP pilot: {res['tasks_settled']} tasks settled in both arms (up to {res['samples']} attempts each)",
+        f"FTP pilot: {res['tasks']} tasks, each arm's first {res['rounds_compared']} of up to {res['samples']} "
+        "attempts per task (an attempt after a correct one is never made)",
         "",
         "| arm | tasks | attempts | solved | yield/100 (qa / math / all) | kept/100 | parse fail/step "
         f"| s/task | projected kept, hours ({sum(res['projection']['tasks_by_kind'].values())} tasks) |",

@@ -48,7 +48,7 @@ def test_pilot_pairs_the_arms_task_by_task(arms: dict[str, Path], tmp_path: Path
     res = json.loads(out.read_text())
     assert res["run"]["command"].startswith("python benchmarks/ftp_pilot.py")
     assert len(res["run"]["load_end"]) == 3
-    assert res["samples"] == 2 and res["tasks_settled"] == 2 and res["ftp_tasks_unsettled"] == 0
+    assert res["samples"] == 2 and res["tasks"] == 2 and res["rounds_compared"] == 2
     ftp_records = _records(arms["ftp"])
     assert all(r["settings"]["ftp"] and r["steps"][0]["prefix"].startswith("Thought: ") for r in ftp_records)
     for name, work in (("ftp", arms["ftp"]), ("no_ftp", arms["base"])):
@@ -66,8 +66,11 @@ def test_pilot_pairs_the_arms_task_by_task(arms: dict[str, Path], tmp_path: Path
         steps = [s for r in records for s in r["steps"] if not s.get("forced")]
         assert arm["steps"] == len(steps)
         assert arm["parse_failures"] == sum(r["totals"]["parse_failures"] for r in records)
-        seconds = sum(r["totals"]["seconds"] for r in records)
-        assert arm["seconds_per_task"] == pytest.approx(seconds / 2, abs=0.06)
+        # the episodes' wall time and, with FTP, the CoT call that made each prefix before its episode
+        cot_seconds = [r["settings"]["ftp_cot_seconds"] for r in records]
+        assert all(c > 0 for c in cot_seconds) if name == "ftp" else not any(cot_seconds)
+        seconds = sum(r["totals"]["seconds"] for r in records) + sum(cot_seconds)
+        assert arm["seconds_per_task"] == pytest.approx(seconds / 2, abs=0.1)
         assert res["projection"][name]["hours"] == pytest.approx(
             arm["seconds_per_task"] * 600 / 3600, abs=0.06
         )
@@ -80,22 +83,29 @@ def test_pilot_pairs_the_arms_task_by_task(arms: dict[str, Path], tmp_path: Path
     assert "| ftp | 2 |" in table and "| no_ftp | 2 |" in table and "McNemar" in table
 
 
-def test_a_task_still_being_sampled_is_left_out(arms: dict[str, Path], tmp_path: Path) -> None:
+def test_a_pilot_cut_short_is_compared_on_its_finished_rounds(arms: dict[str, Path], tmp_path: Path) -> None:
     cut = tmp_path / "cut"
     shutil.copytree(arms["ftp"], cut)
     records = _records(cut)
     unsolved = [r for r in records if not r["correct"]]
     if not unsolved:
         pytest.fail("the 135M teacher solved every smoke task: pick tasks it cannot solve")
-    # as if the run was killed before the second attempt of an unsolved task
+    # as if the run was killed before the second attempt of an unsolved task: both arms count 1 attempt a task,
+    # not the other task's 2 against this one's 1 (which would favour whatever the cut run had solved)
     dropped = next(r for r in unsolved if r["settings"]["sample"] == 1)
     kept = [r for r in records if r is not dropped]
     (cut / "generate" / "trajectories.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
     mod = load_script("benchmarks/ftp_pilot.py")
     res = mod.pilot(cut, arms["base"], {"qa": 300, "math": 300})
-    assert res["tasks_settled"] == 1 and res["ftp_tasks_unsettled"] == 1
-    assert res["arms"]["ftp"]["tasks"] == res["arms"]["no_ftp"]["tasks"] == 1
-    assert dropped["task"]["kind"] not in res["arms"]["no_ftp"]["tasks_by_kind"]
+    assert res["tasks"] == 2 and res["rounds_compared"] == 1
+    first = {
+        name: [r for r in _records(w) if r["settings"]["sample"] == 0]
+        for name, w in (("ftp", cut), ("no_ftp", arms["base"]))
+    }
+    for name, arm in res["arms"].items():
+        assert arm["attempts"] == arm["tasks"] == 2
+        assert arm["correct"] == sum(bool(r["correct"]) for r in first[name])
+    assert mod.rounds_done(kept, 2) == 1 and mod.rounds_done(records, 2) == 2
 
 
 def test_the_arms_must_be_what_they_say(arms: dict[str, Path], tmp_path: Path) -> None:
@@ -104,3 +114,9 @@ def test_the_arms_must_be_what_they_say(arms: dict[str, Path], tmp_path: Path) -
         mod.pilot(arms["base"], arms["base"], {"qa": 1, "math": 1})
     with pytest.raises(SystemExit, match="is missing"):
         mod.pilot(tmp_path / "nowhere", arms["base"], {"qa": 1, "math": 1})
+    short = tmp_path / "short"
+    shutil.copytree(arms["base"], short)
+    records = [r for r in _records(short) if r["task"]["kind"] == "qa"]
+    (short / "generate" / "trajectories.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    with pytest.raises(SystemExit, match="1 of the pilot's tasks have no records"):
+        mod.pilot(arms["ftp"], short, {"qa": 1, "math": 1})

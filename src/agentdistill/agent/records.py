@@ -94,7 +94,7 @@ class Totals(BaseModel):
 
 
 class TrajectorySettings(BaseModel):
-    """What produced a trajectory, as written by the agent loop and (``sample`` .. ``ftp_cot``) by ``generate``.
+    """What produced a trajectory, as written by the agent loop and (``sample`` .. ``ftp_cot_seconds``) by ``generate``.
 
     Typed so that readers use names something writes: ``search_tool`` and ``k`` are None when the episode had
     no retriever (the student prompt then offers no search). Records written before this model existed read
@@ -116,6 +116,7 @@ class TrajectorySettings(BaseModel):
     seed: int | None = None
     ftp: bool = False
     ftp_cot: str | None = None  # the CoT the first-thought prefix was cut from
+    ftp_cot_seconds: float = 0.0  # wall time of that CoT call, before the episode (not in ``totals.seconds``)
 
     @property
     def search(self) -> bool:

@@ -92,7 +92,9 @@ def _agent_attempt(
     gen = _gen_config(s, seed)
     prefix = None
     cot_text = None
+    cot_seconds = 0.0
     if s.ftp:
+        cot_start = time.perf_counter()
         # Only the CoT's first paragraph is used: stop at the first blank line instead of paying for the rest.
         try:
             cot = run_cot(
@@ -108,6 +110,7 @@ def _agent_attempt(
             )
         except Exception:  # backend down: the episode below records the failure (status "error")
             cot = None
+        cot_seconds = round(time.perf_counter() - cot_start, 3)
         cot_text = cot.text if cot is not None else None
         prefix = (first_thought_prefix(cot.text) or None) if cot is not None else None
     traj = run_episode(
@@ -127,7 +130,13 @@ def _agent_attempt(
     traj.correct = bool(g and g.correct)
     traj.grade = g.model_dump() if g else None
     traj.settings = traj.settings.model_copy(
-        update={"sample": sample, "seed": seed, "ftp": s.ftp, "ftp_cot": cot_text}
+        update={
+            "sample": sample,
+            "seed": seed,
+            "ftp": s.ftp,
+            "ftp_cot": cot_text,
+            "ftp_cot_seconds": cot_seconds,
+        }
     )
     return traj
 

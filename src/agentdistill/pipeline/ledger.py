@@ -5,7 +5,8 @@ A long run (the study, issue 17) is resumed across sessions and machines, so one
 
 - ``generate`` (agent arm ``<work>/generate``, CoT arm ``<work>/cot/generate``): attempts, correct attempts,
   tasks attempted and solved, the yield — correct records per 100 tasks — overall and per task kind (qa, math),
-  and the hours of the episodes (each record's wall time; at concurrency 1 that is the CPU time of the run).
+  and the hours of the episodes (each record's wall time, with the first-thought prefix's CoT call where there
+  is one; at concurrency 1 that is the CPU time of the run).
 - ``filter`` (``kept.jsonl``, the CoT arm's ``kept_cot.jsonl``): records kept for training, kept per 100
   tasks per kind, and the filter's wall time from the workdir's ``stage_seconds.json`` (with a judge the
   filter is minutes of model calls over every QA answer; its records carry no seconds).
@@ -79,6 +80,7 @@ def generate_row_of(records: list[dict[str, Any]], arm: str) -> LedgerRow | None
         kind = str(r["task"].get("kind") or "other")
         tasks[key] = kind
         seconds += float((r.get("totals") or {}).get("seconds", r.get("seconds", 0.0)) or 0.0)
+        seconds += float((r.get("settings") or {}).get("ftp_cot_seconds") or 0.0)  # the FTP's CoT call
         if r.get("correct"):
             solved.add(key)
             correct_by_kind[kind] = correct_by_kind.get(kind, 0) + 1
