@@ -38,3 +38,24 @@ def test_script_rewrites_between_markers_and_refuses_bad_readme(tmp_path: Path) 
     assert mod.main(["--demo", str(demo), "--readme", str(readme)]) == 1
     with pytest.raises(ValueError, match="needs exactly one"):
         mod.replace_between_markers("x", "y", readme)
+
+
+def test_report_mode_copies_the_reports_table_and_paired_tests(tmp_path: Path) -> None:
+    mod = load_script("scripts/readme_table.py")
+    report = ROOT / "results" / "demo" / "report.md"  # a report publish_run committed
+    block = mod.report_text(report)
+    text = report.read_text(encoding="utf-8")
+    accuracy = text.split("## Accuracy (%)\n", 1)[1].split("\n## ", 1)[0].strip()
+    paired = text.split("## Key comparisons (paired)\n", 1)[1].split("\n## ", 1)[0].strip()
+    assert block.index("### Accuracy (%)") < block.index("### Key comparisons (paired)")
+    assert accuracy in block and paired in block and "## Paired comparisons" not in block
+    readmes = [tmp_path / "a.md", tmp_path / "b.md"]
+    for r in readmes:
+        r.write_text(f"top\n{mod.STUDY_START}\nold\n{mod.STUDY_END}\nend\n")
+    assert mod.main(["--report", str(report), "--readme", *map(str, readmes)]) == 0
+    for r in readmes:
+        assert r.read_text() == f"top\n{mod.STUDY_START}\n{block}{mod.STUDY_END}\nend\n"
+    with pytest.raises(ValueError, match="no section 'Nope'"):
+        mod.report_text(report, ("Accuracy (%)", "Nope"))
+    readmes[0].write_text(f"{mod.START}\n{mod.END}\n")  # the demo's markers, not the study's
+    assert mod.main(["--report", str(report), "--readme", str(readmes[0])]) == 1

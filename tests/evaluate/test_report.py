@@ -207,7 +207,8 @@ def run_dirs(tmp_path: Path) -> list[Path]:
 
 def test_table_values_layout_and_grouping(run_dirs: list[Path]) -> None:
     table = results_table([load_run(d) for d in run_dirs])
-    assert [c.name for c in table.columns] == ["hotpotqa", "gsm8k"]  # QA first; one set per domain: no avg
+    # QA first; one set per domain: no domain average, the overall Avg over both
+    assert [c.name for c in table.columns] == ["hotpotqa", "gsm8k", "Avg"]
     assert round(table.value("Teacher (agent)", "hotpotqa"), 1) == 66.7
     assert table.value("Teacher (agent)", "gsm8k") == 50.0
     assert round(table.value("Student CoT", "hotpotqa"), 1) == 33.3
@@ -235,6 +236,18 @@ def test_domain_averages_when_two_sets_per_domain(tmp_path: Path) -> None:
     table = results_table([load_run(write_run(tmp_path, "r", "Agent", recs))])
     assert [c.name for c in table.columns] == ["hotpotqa", "bamboogle", "QA avg"]
     assert table.value("Agent", "QA avg") == 50.0
+
+
+def test_overall_average_over_every_set_when_both_domains(run_dirs: list[Path]) -> None:
+    """The paper's headline "Avg": the unweighted mean over every test set (here QA hotpotqa n=3, math gsm8k
+    n=2), its interval the MOVER interval of that mean, since the sets' n differ; none with one domain."""
+    table = results_table([load_run(d) for d in run_dirs])
+    assert [c.name for c in table.columns] == ["hotpotqa", "gsm8k", "Avg"]
+    teacher = next(r for r in table.rows if r.label == "Teacher (agent)")
+    assert teacher.accuracy["Avg"] == pytest.approx((200 / 3 + 50) / 2)  # 2 of 3 and 1 of 2
+    assert teacher.interval["Avg"] == mean_interval([wilson(2, 3), wilson(1, 2)])
+    assert teacher.f1["Avg"] is None  # F1 is QA's alone
+    assert "| Avg (n=5) |" in accuracy_markdown(table).split("\n")[0]
 
 
 def test_report_files_markdown_and_self_contained_html(run_dirs: list[Path], tmp_path: Path) -> None:

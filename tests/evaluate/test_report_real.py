@@ -36,13 +36,14 @@ def _check(run_dirs: list[Path], out: Path) -> str:
     runs = [load_run(d) for d in run_dirs]
     assert not [w for r in runs for w in r.warnings]  # summary.json agrees with results.jsonl
     table = results_table(runs)
-    assert [c.name for c in table.columns] == ["hotpotqa", "gsm8k"]
+    assert [c.name for c in table.columns] == ["hotpotqa", "gsm8k", "Avg"]
     for run, row in zip(runs, table.rows, strict=True):
         for name in ("hotpotqa", "gsm8k"):
             expected = (
                 100.0 * sum(r.grade.correct for r in run.records_for(name)) / len(run.records_for(name))
             )
             assert row.accuracy[name] == pytest.approx(expected)
+        assert row.accuracy["Avg"] == pytest.approx((row.accuracy["hotpotqa"] + row.accuracy["gsm8k"]) / 2)
     html = write_report(runs, out, "real runs").html.read_text()
     assert html.count('class="item"') == 2 * len(runs)
     return html

@@ -95,7 +95,7 @@ def _best_cells(table: ResultsTable) -> set[tuple[str, str, str]]:
 def _domain_spans(table: ResultsTable) -> list[tuple[str, int]]:
     spans: list[tuple[str, int]] = []
     for col in table.columns:
-        name = "Question answering" if col.kind == "qa" else "Math"
+        name = {"qa": "Question answering", "math": "Math"}.get(col.kind, "All")
         if spans and spans[-1][0] == name:
             spans[-1] = (name, spans[-1][1] + 1)
         else:
@@ -159,7 +159,7 @@ def render_markdown(
     parts += ["## Accuracy (%)", "", accuracy_markdown(table), ""]
     parts += [
         "Exact match for QA, math equivalence for math; in brackets the 95% Wilson score interval, n questions "
-        "per set. Averages are unweighted means over a domain's sets (with unequal n, the MOVER interval of the mean).",
+        "per set. Averages are unweighted means over a domain's sets, Avg over every set (with unequal n, the MOVER interval of the mean).",
         "",
     ]
     if key:

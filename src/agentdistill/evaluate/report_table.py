@@ -21,7 +21,7 @@ class Column:
     """A test set (or a domain average) in the table."""
 
     name: str
-    kind: str  # "qa" | "math"
+    kind: str  # "qa" | "math" | "all" (the average over every set, as the paper's "Avg")
     is_average: bool = False
 
 
@@ -135,7 +135,8 @@ def _f1_average(parts: list[tuple[float | None, tuple[float, float] | None]]) ->
 
 def results_table(runs: list[RunResult]) -> ResultsTable:
     """Build the table: QA sets first, then math, each in order of first appearance; an average column per
-    domain with two or more sets (only for rows that have every set of that domain)."""
+    domain with two or more sets, and with both domains an "Avg" over every set (the unweighted mean of the
+    sets, as the paper's headline "Avg" of its test sets); an average only for rows that have all its sets."""
     names: list[str] = []
     for run in runs:
         for name in run.summary.per_set:
@@ -148,6 +149,8 @@ def results_table(runs: list[RunResult]) -> ResultsTable:
         columns += domain
         if len(domain) >= 2:
             columns.append(Column("QA avg" if kind == "qa" else "Math avg", kind, is_average=True))
+    if len({kinds[n] for n in names}) == 2:
+        columns.append(Column("Avg", "all", is_average=True))
 
     rows: list[Row] = []
     efficiency: list[EfficiencyRow] = []
@@ -157,7 +160,7 @@ def results_table(runs: list[RunResult]) -> ResultsTable:
         row = Row(model=s.model, label=run.label, run_name=s.run_name)
         for col in columns:
             if col.is_average:
-                domain = [c.name for c in columns if c.kind == col.kind and not c.is_average]
+                domain = [c.name for c in columns if col.kind in ("all", c.kind) and not c.is_average]
                 row.accuracy[col.name] = _mean([row.accuracy.get(n) for n in domain])
                 row.f1[col.name] = _mean([row.f1.get(n) for n in domain]) if col.kind == "qa" else None
                 row.interval[col.name] = _pooled([row.interval.get(n) for n in domain])
