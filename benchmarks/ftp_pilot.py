@@ -14,7 +14,8 @@ A pilot cut short is compared on the attempt rounds it finished, in both arms al
 
     python benchmarks/ftp_pilot.py [--ftp runs/study-ftp] [--base runs/study] [--out results/study/ftp_pilot.json]
 
-Exit 2 with a message when a workdir has no records or its stamp says it is not the arm it should be.
+Exits non-zero with a message naming the workdir when one has no records, is not the arm it should be, or the
+two arms differ in anything but ``ftp``.
 """
 
 from __future__ import annotations
@@ -105,29 +106,43 @@ def arm_summary(records: list[dict[str, Any]], name: str) -> dict[str, Any]:
         "first_step_parse_failures": dict(
             Counter(s["error_kind"] for s in first if s.get("error_kind") in PARSE_KINDS)
         ),
+        "errors": sum(r.get("status") == "error" for r in records),  # backend failures: retried on resume
         "hours": round(row.seconds / 3600, 3),
         "seconds_per_task": round(row.seconds / row.tasks, 1),
+        "seconds_per_task_by_kind": {
+            k: round(kind_row.seconds / n, 1)
+            for k, n in row.tasks_by_kind.items()
+            if (kind_row := generate_row_of([r for r in records if _kind(r) == k], name)) is not None
+        },
     }
 
 
-def projection(arm: dict[str, Any], tasks_by_kind: dict[str, int]) -> dict[str, float]:
-    """The arm's kept trajectories and hours on ``tasks_by_kind`` tasks, at the pilot's per-kind rates."""
-    rate = arm["kept_per_100"]
+def projection(arm: dict[str, Any], tasks_by_kind: dict[str, int]) -> dict[str, float | None]:
+    """The arm's kept trajectories and hours on ``tasks_by_kind`` tasks at the pilot's per-kind rates (over the
+    rounds compared); None when the pilot has no task of a kind (a run cut before its first math task)."""
+    rate, seconds = arm["kept_per_100"], arm["seconds_per_task_by_kind"]
+    if any(k not in seconds for k in tasks_by_kind):
+        return {"kept": None, "hours": None}
     return {
-        "kept": round(sum(rate.get(k, 0.0) * n / 100 for k, n in tasks_by_kind.items()), 1),
-        "hours": round(arm["seconds_per_task"] * sum(tasks_by_kind.values()) / 3600, 1),
+        "kept": round(sum(rate[k] * n / 100 for k, n in tasks_by_kind.items()), 1),
+        "hours": round(sum(seconds[k] * n for k, n in tasks_by_kind.items()) / 3600, 1),
     }
 
 
 def pilot(ftp_work: Path, base_work: Path, full_tasks: dict[str, int]) -> dict[str, Any]:
     """Both arms on the FTP pilot's tasks and finished rounds, the paired test on tasks solved, the projection.
 
-    Exits 2 (``SystemExit`` with a message) when a workdir is missing, is not its arm, samples differently, or
-    lacks a pilot task's records, or when the pilot has not finished one round."""
-    samples = int(arm_settings(ftp_work, True).get("samples") or 1)
-    base_samples = int(arm_settings(base_work, False).get("samples") or 1)
-    if samples != base_samples:
-        sys.exit(f"ftp_pilot: the arms sample {samples} vs {base_samples} attempts per task; pair alike arms")
+    Raises ``SystemExit`` with a message when a workdir is missing, is not its arm, differs from the other in
+    anything but ``ftp``, does not stop a task at its first correct attempt, or lacks a pilot task's records."""
+    ftp_settings, base_settings = arm_settings(ftp_work, True), arm_settings(base_work, False)
+    differ = sorted(
+        k for k in {*ftp_settings, *base_settings} - {"ftp"} if ftp_settings.get(k) != base_settings.get(k)
+    )
+    if differ:
+        sys.exit(f"ftp_pilot: {ftp_work} and {base_work} differ in {', '.join(differ)}; pair alike arms")
+    if ftp_settings.get("stop_after_correct") != 1:
+        sys.exit("ftp_pilot: rounds are compared only when a task stops at its first correct attempt")
+    samples = int(ftp_settings.get("samples") or 1)
     ftp_all = latest_records(ftp_work / RECORDS)
     if not ftp_all:
         sys.exit(f"ftp_pilot: {ftp_work / RECORDS} has no records")
@@ -139,8 +154,6 @@ def pilot(ftp_work: Path, base_work: Path, full_tasks: dict[str, int]) -> dict[s
     rounds = min(
         rounds_done(ftp_all, samples), rounds_done([r for r in base_all if _task(r) in tasks], samples)
     )
-    if rounds == 0:
-        sys.exit("ftp_pilot: the pilot has not finished its first round of attempts yet")
     arms = {
         name: [r for r in records if _task(r) in tasks and _sample(r) < rounds]
         for name, records in (("ftp", ftp_all), ("no_ftp", base_all))
@@ -176,7 +189,7 @@ def markdown(res: dict[str, Any]) -> str:
         "attempts per task (an attempt after a correct one is never made)",
         "",
         "| arm | tasks | attempts | solved | yield/100 (qa / math / all) | kept/100 | parse fail/step "
-        f"| s/task | projected kept, hours ({sum(res['projection']['tasks_by_kind'].values())} tasks) |",
+        f"| s/task | projected on {sum(res['projection']['tasks_by_kind'].values())} tasks at these rates: kept, hours |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, a in res["arms"].items():
@@ -184,7 +197,8 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {a['tasks']} | {a['attempts']} | {a['tasks_solved']} "
             f"| {y.get('qa', 0.0)} / {y.get('math', 0.0)} / {y['all']} | {a['kept_per_100']['all']} "
-            f"| {a['parse_failure_rate']:.3f} | {a['seconds_per_task']} | {p['kept']}, {p['hours']} h |"
+            f"| {a['parse_failure_rate']:.3f} | {a['seconds_per_task']} | {p['kept'] if p['kept'] is not None else '–'}, "
+            f"{p['hours'] if p['hours'] is not None else '–'} h |"
         )
     t = res["tasks_solved_ftp_minus_no_ftp"]
     lines += [

@@ -87,12 +87,12 @@ def test_a_pilot_cut_short_is_compared_on_its_finished_rounds(arms: dict[str, Pa
     cut = tmp_path / "cut"
     shutil.copytree(arms["ftp"], cut)
     records = _records(cut)
-    unsolved = [r for r in records if not r["correct"]]
-    if not unsolved:
-        pytest.fail("the 135M teacher solved every smoke task: pick tasks it cannot solve")
+    second = [r for r in records if r["settings"]["sample"] == 1]
+    if not second:
+        pytest.fail("the 135M teacher solved every smoke task at once: pick tasks it cannot solve")
     # as if the run was killed before the second attempt of an unsolved task: both arms count 1 attempt a task,
     # not the other task's 2 against this one's 1 (which would favour whatever the cut run had solved)
-    dropped = next(r for r in unsolved if r["settings"]["sample"] == 1)
+    dropped = second[0]
     kept = [r for r in records if r is not dropped]
     (cut / "generate" / "trajectories.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
     mod = load_script("benchmarks/ftp_pilot.py")
@@ -120,3 +120,59 @@ def test_the_arms_must_be_what_they_say(arms: dict[str, Path], tmp_path: Path) -
     (short / "generate" / "trajectories.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     with pytest.raises(SystemExit, match="1 of the pilot's tasks have no records"):
         mod.pilot(arms["ftp"], short, {"qa": 1, "math": 1})
+
+
+def test_discordant_tasks_and_the_projection(arms: dict[str, Path], tmp_path: Path) -> None:
+    """The real records, regraded: FTP solves the QA task at its first attempt, no FTP the math task at its
+    second (the attempts after a correct one are removed, as generation never makes them)."""
+    works = {}
+    for name, solve in (("ftp", ("qa", 0)), ("base", ("math", 1))):
+        works[name] = tmp_path / name
+        shutil.copytree(arms[name], works[name])
+        records = []
+        for r in _records(works[name]):
+            kind, sample = r["task"]["kind"], r["settings"]["sample"]
+            if kind == solve[0] and sample > solve[1]:
+                continue
+            r["correct"] = (kind, sample) == solve
+            records.append(r)
+        (works[name] / "generate" / "trajectories.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in records)
+        )
+    mod = load_script("benchmarks/ftp_pilot.py")
+    res = mod.pilot(works["ftp"], works["base"], {"qa": 300, "math": 100})
+    assert res["rounds_compared"] == 2 and res["tasks"] == 2
+    ftp, base = res["arms"]["ftp"], res["arms"]["no_ftp"]
+    assert (ftp["attempts"], ftp["tasks_solved"], ftp["yield_per_100"]) == (
+        3,
+        1,
+        {"math": 0.0, "qa": 100.0, "all": 50.0},
+    )
+    assert (base["attempts"], base["tasks_solved"], base["yield_per_100"]) == (
+        4,
+        1,
+        {"math": 100.0, "qa": 0.0, "all": 50.0},
+    )
+    paired = res["tasks_solved_ftp_minus_no_ftp"]
+    assert (paired["only_ftp"], paired["only_no_ftp"], paired["diff_pts"], paired["mcnemar_p"]) == (
+        1,
+        1,
+        0.0,
+        1.0,
+    )
+    for name, arm in (("ftp", ftp), ("no_ftp", base)):
+        proj, per_kind = res["projection"][name], arm["seconds_per_task_by_kind"]
+        assert proj["kept"] == pytest.approx(
+            3 * arm["kept_per_100"]["qa"] + arm["kept_per_100"]["math"], abs=0.1
+        )
+        assert proj["hours"] == pytest.approx(
+            (300 * per_kind["qa"] + 100 * per_kind["math"]) / 3600, abs=0.06
+        )
+    assert ftp["errors"] == base["errors"] == 0
+    assert mod.projection(ftp, {"qa": 1, "geometry": 1}) == {"kept": None, "hours": None}
+    other = tmp_path / "other"
+    shutil.copytree(arms["ftp"], other)
+    settings = json.loads((other / "generate" / "settings.json").read_text())
+    (other / "generate" / "settings.json").write_text(json.dumps({**settings, "max_tokens": 4096}))
+    with pytest.raises(SystemExit, match="differ in max_tokens"):
+        mod.pilot(other, arms["base"], {"qa": 1, "math": 1})

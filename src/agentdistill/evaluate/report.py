@@ -136,7 +136,7 @@ PAIRED_NOTE = (
 )
 KEY_NOTE = (
     "A − B over every question both runs answered, pooled over a domain's sets (each set weighs by its n) and "
-    "over all sets; same interval and McNemar test as below."
+    "over all sets; same interval and McNemar test as the per-set paired comparisons."
 )
 
 

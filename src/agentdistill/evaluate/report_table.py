@@ -149,7 +149,7 @@ def results_table(runs: list[RunResult]) -> ResultsTable:
         columns += domain
         if len(domain) >= 2:
             columns.append(Column("QA avg" if kind == "qa" else "Math avg", kind, is_average=True))
-    if len({kinds[n] for n in names}) == 2:
+    if len({kinds[n] for n in names}) >= 2:
         columns.append(Column("Avg", "all", is_average=True))
 
     rows: list[Row] = []
