@@ -22,6 +22,7 @@ from agentdistill.evaluate.report_table import accuracy_markdown, results_table
 
 # The demo's rows in the paper's order (teacher first); other eval_*.json files follow, sorted by name.
 ORDER = ["teacher-agent", "student-agent-before", "student-agent-distilled", "student-agent-distilled-sag"]
+ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- demo-table:start -->", "<!-- demo-table:end -->"
 STUDY_START, STUDY_END = "<!-- study-table:start -->", "<!-- study-table:end -->"
 # the report's sections a README shows (agentdistill/evaluate: the report's own "## " headings)
@@ -55,7 +56,11 @@ def report_text(report: Path, sections: tuple[str, ...] = STUDY_SECTIONS) -> str
     if missing:
         raise ValueError(f"{report}: no section {', '.join(repr(t) for t in missing)}")
     blocks = [f"### {t}\n\n{parts[t]}\n" for t in sections]
-    return "\n".join(blocks) + f"\nFrom `{report.as_posix()}` (`python scripts/readme_table.py --report`).\n"
+    try:  # named from the repository root, wherever the script runs
+        shown = report.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        shown = report.as_posix()
+    return "\n".join(blocks) + f"\nFrom `{shown}` (`python scripts/readme_table.py --report`).\n"
 
 
 def replace_between_markers(text: str, block: str, where: Path, start: str = START, end: str = END) -> str:
