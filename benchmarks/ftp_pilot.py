@@ -32,7 +32,7 @@ from agentdistill.agent.parse import ParseErrorKind
 from agentdistill.common.jsonl import iter_jsonl
 from agentdistill.distill.filter import filter_trajectories
 from agentdistill.evaluate.stats import paired_comparison
-from agentdistill.pipeline.ledger import generate_row_of, latest_records
+from agentdistill.pipeline.ledger import generate_row_of, latest_records, record_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "study" / "ftp_pilot.json"
@@ -59,10 +59,6 @@ def arm_settings(work: Path, ftp: bool) -> dict[str, Any]:
     return settings
 
 
-def _sample(r: dict[str, Any]) -> int:
-    return int((r.get("settings") or {}).get("sample") or 0)
-
-
 def rounds_done(records: list[dict[str, Any]], samples: int) -> int:
     """Attempt rounds every started task has finished: a solved task is done with all ``samples`` rounds (it
     stops at its first correct attempt), an unsolved one with as many as it has attempts. Comparing both arms
@@ -85,6 +81,7 @@ def arm_summary(records: list[dict[str, Any]], name: str) -> dict[str, Any]:
         kept = Counter(_kind(r) for _, r in iter_jsonl(dst))
     steps = [s for r in records for s in r.get("steps") or [] if not s.get("forced")]
     first = [r["steps"][0] for r in records if r.get("steps")]
+    parse_failures = sum(s.get("error_kind") in PARSE_KINDS for s in steps)
     return {
         "attempts": row.records,
         "correct": row.correct,
@@ -99,10 +96,8 @@ def arm_summary(records: list[dict[str, Any]], name: str) -> dict[str, Any]:
         },
         "dropped": dict(report.dropped),
         "steps": len(steps),
-        "parse_failures": sum(s.get("error_kind") in PARSE_KINDS for s in steps),
-        "parse_failure_rate": round(
-            sum(s.get("error_kind") in PARSE_KINDS for s in steps) / max(len(steps), 1), 3
-        ),
+        "parse_failures": parse_failures,
+        "parse_failure_rate": round(parse_failures / max(len(steps), 1), 3),
         "first_step_parse_failures": dict(
             Counter(s["error_kind"] for s in first if s.get("error_kind") in PARSE_KINDS)
         ),
@@ -155,7 +150,7 @@ def pilot(ftp_work: Path, base_work: Path, full_tasks: dict[str, int]) -> dict[s
         rounds_done(ftp_all, samples), rounds_done([r for r in base_all if _task(r) in tasks], samples)
     )
     arms = {
-        name: [r for r in records if _task(r) in tasks and _sample(r) < rounds]
+        name: [r for r in records if _task(r) in tasks and record_sample(r) < rounds]
         for name, records in (("ftp", ftp_all), ("no_ftp", base_all))
     }
     summaries = {name: arm_summary(records, name) for name, records in arms.items()}

@@ -51,14 +51,15 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [r for _, r in iter_jsonl(path, on_torn_tail=lambda _msg: None)] if path.is_file() else []
 
 
-def _sample(r: dict[str, Any]) -> int:
+def record_sample(r: dict[str, Any]) -> int:
+    """The attempt index of a generate record (``settings.sample``; older CoT records: top-level ``sample``)."""
     return int((r.get("settings") or {}).get("sample", r.get("sample", 0)) or 0)
 
 
 def latest_records(path: Path) -> list[dict[str, Any]]:
     """A generate output's records, the last one per (set, task, sample) (a retried failure replaces it)."""
     return latest_by_key(
-        _lines(path), lambda r: record_key(r["task"]["dataset"], r["task"]["id"], _sample(r))
+        _lines(path), lambda r: record_key(r["task"]["dataset"], r["task"]["id"], record_sample(r))
     )
 
 
