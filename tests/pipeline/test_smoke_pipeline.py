@@ -35,6 +35,23 @@ def test_smoke_pipeline_runs_and_resumes(tiny_gguf: Path, tmp_path: Path) -> Non
     again = run_pipeline(cfg)
     assert len(read_trajectories(work / "generate" / "trajectories.jsonl")) == 2
     assert json.loads((work / "train" / "DONE.json").read_text()) == stamp
+    # The kept records' bytes change, not the examples they convert to (a record's timestamp here; in the study, a
+    # field the record schema gained): training is skipped, so the eval rows stay. The stamp hashed the file's
+    # bytes before, so a new settings field retrained the study's student and retired its scored rows.
+    traj = work / "generate" / "trajectories.jsonl"
+    rows = [json.loads(line) for line in traj.read_text().splitlines()]
+    traj.write_text(
+        "".join(json.dumps({**r, "created_at": "2020-01-01T00:00:00+00:00"}) + "\n" for r in rows)
+    )
+    kept, scored = (
+        (work / "filter" / "kept.jsonl").read_bytes(),
+        [(d / "results.jsonl").read_bytes() for d in again.run_dirs],
+    )
+    run_pipeline(cfg)
+    assert (work / "filter" / "kept.jsonl").read_bytes() != kept
+    assert json.loads((work / "train" / "DONE.json").read_text()) == stamp
+    assert [(d / "results.jsonl").read_bytes() for d in again.run_dirs] == scored
+    assert not list(work.glob("eval/*.stale-*"))
     assert [len(load_run(d).records) for d in again.run_dirs] == [2, 2]
     # Another machine: the committed snapshot (records and stamps, no weights) unpacked into another workdir.
     # Train finds its stamp but no weights and trains again from the same kept records and seed; a
@@ -52,4 +69,18 @@ def test_smoke_pipeline_runs_and_resumes(tiny_gguf: Path, tmp_path: Path) -> Non
     assert (elsewhere / "train" / done["model_path"]).is_file()
     for here, there in zip(again.run_dirs, moved.run_dirs, strict=True):
         assert (there / "results.jsonl").read_bytes() == (here / "results.jsonl").read_bytes()  # not redone
+        assert not list(there.parent.glob(f"{there.name}.stale-*"))
+    # A stamp whose inputs' hash no longer matches (an older hash formula, changed settings) trains again; weights
+    # that come out bit-identical keep the run id and the eval rows, and the hours add up over both builds.
+    older = {**done, "hash": "0" * 64}
+    (elsewhere / "train" / "DONE.json").write_text(json.dumps(older))
+    run_pipeline(load_config("smoke", {"workdir": str(elsewhere)}))
+    redone = json.loads((elsewhere / "train" / "DONE.json").read_text())
+    assert redone["run_id"] == stamp["run_id"] and redone["hash"] == done["hash"]
+    assert [r["identical"] for r in redone["rebuilds"]] == [True, True]
+    assert (
+        redone["train_seconds"] == done["train_seconds"] + redone["rebuilds"][-1]["metrics"]["train_seconds"]
+    )
+    for here, there in zip(again.run_dirs, moved.run_dirs, strict=True):
+        assert (there / "results.jsonl").read_bytes() == (here / "results.jsonl").read_bytes()
         assert not list(there.parent.glob(f"{there.name}.stale-*"))

@@ -4,9 +4,18 @@ from agentdistill.distill.train.trainer import (
     TrainConfig,
     TrainOutput,
     build_trainer,
+    data_fingerprint,
     last_checkpoint,
     prepare_data,
     train,
 )
 
-__all__ = ["TrainConfig", "TrainOutput", "build_trainer", "last_checkpoint", "prepare_data", "train"]
+__all__ = [
+    "TrainConfig",
+    "TrainOutput",
+    "build_trainer",
+    "data_fingerprint",
+    "last_checkpoint",
+    "prepare_data",
+    "train",
+]

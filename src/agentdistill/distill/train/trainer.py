@@ -90,6 +90,22 @@ def prepare_data(cfg: TrainConfig) -> Path:
     return out
 
 
+def data_fingerprint(cfg: TrainConfig) -> str:
+    """sha256 of the examples ``cfg.data`` converts to (before the length filter; its inputs, the tokenizer and
+    ``max_seq_len``, are settings): what a run learns from. The data file's bytes are not it: a field the
+    record schema gains (a new timing field, say) rewrites every kept line and changes none of the examples.
+    Writes nothing. Raises ``SFTDataError`` for data that converts to no example."""
+    if sniff_kind(cfg.data) == "sft":
+        examples = read_sft_jsonl(Path(cfg.data))
+    else:
+        examples, skipped = records_to_sft(cfg.data, cfg.student_prompt)
+        if not examples:
+            raise SFTDataError(
+                f"{cfg.data}: no trajectories to train on (left out: {dict(skipped) or 'none'})"
+            )
+    return examples_sha256(examples)
+
+
 def prepare_examples(cfg: TrainConfig) -> tuple[list[list[dict[str, str]]], LengthReport]:
     """The examples that will be trained on, measured with the tokenizer alone (no model load): over-length
     ones dropped or refused per ``cfg.over_length``. Raises ``OverLengthError`` / ``SFTDataError``."""

@@ -84,16 +84,24 @@ class TrainStage(Stage):
     run_for_dependents = True  # eval needs the trained model's spec and run id
 
     def run(self, ctx: Context) -> TrainedModel:
-        from agentdistill.distill.train import TrainConfig, train
+        from agentdistill.distill.train import TrainConfig, data_fingerprint, train
 
         cfg, train_dir = ctx.cfg, ctx.folder(self)
         kept = FILTER.kept(cfg, ctx.work)
         ctx.pool.release()  # free the teacher's memory for training
         t = cfg.train
+        tc = TrainConfig(
+            **t.model_dump(),
+            model=cfg.student.model,
+            out_dir=train_dir / "student",
+            data=_sft_data(kept, train_dir, cfg.generate.mode),
+        )
         settings = {
             "student": cfg.student.model,
             "train": t.model_dump(),
-            "data": _file_sha(kept),
+            "data": data_fingerprint(
+                tc
+            ),  # the examples, not the file's bytes (a new record field changes those)
             "seed": t.seed,
         }
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
@@ -109,12 +117,6 @@ class TrainStage(Stage):
                 "training again from the same kept records, settings and seed"
             )
         train_dir.mkdir(parents=True, exist_ok=True)
-        tc = TrainConfig(
-            **t.model_dump(),
-            model=cfg.student.model,
-            out_dir=train_dir / "student",
-            data=_sft_data(kept, train_dir, cfg.generate.mode),
-        )
         out = train(tc)
         if out.gguf_path:
             kind, path = "llamacpp", Path(out.gguf_path)
@@ -132,12 +134,15 @@ class TrainStage(Stage):
             "metrics": out.metrics,  # of the weights on disk
             "train_seconds": _runtime(out.metrics),  # every build of this run id, rebuilds included
         }
-        if same:  # a rebuild: the same run only when the weights came out bit-identical
+        identical = done is not None and done.get("weights_sha256") == sha
+        # A rebuild (same inputs, weights gone) is the same run only when its weights come out bit-identical. So is
+        # a build whose inputs' hash changed but whose weights did not (eval scores weights, nothing else): its
+        # eval rows stay, and its hours stay the first build's plus this one's.
+        if same or identical:
             assert done is not None
-            identical = done.get("weights_sha256") == sha
             record = {
                 **{k: v for k, v in done.items() if k != "model_spec"},  # old stamps: an absolute path
-                **{k: record[k] for k in ("model_kind", "model_path")},
+                **{k: record[k] for k in ("hash", "model_kind", "model_path")},
                 "run_id": done["run_id"] if identical else record["run_id"],
                 "weights_sha256": sha,
                 "metrics": done.get("metrics") if identical else out.metrics,
