@@ -59,3 +59,22 @@ def test_report_mode_copies_the_reports_table_and_paired_tests(tmp_path: Path) -
         mod.report_text(report, ("Accuracy (%)", "Nope"))
     readmes[0].write_text(f"{mod.START}\n{mod.END}\n")  # the demo's markers, not the study's
     assert mod.main(["--report", str(report), "--readme", str(readmes[0])]) == 1
+
+
+def test_the_study_readmes_show_the_published_report() -> None:
+    """Both READMEs carry the published study report's table and paired tests, every row of the config."""
+    from agentdistill.pipeline.config import load_config
+
+    mod = load_script("scripts/readme_table.py")
+    block = mod.report_text(ROOT / "results" / "study" / "report.md")
+    for readme in (ROOT / "README.md", ROOT / "results" / "study" / "README.md"):
+        assert f"{mod.STUDY_START}\n{block}{mod.STUDY_END}" in readme.read_text(encoding="utf-8"), readme
+    assert "From `results/study/report.md`" in block
+    table = block.split("### Accuracy (%)", 1)[1].split("###", 1)[0]
+    rows = [line.split("|") for line in table.splitlines() if line.startswith("| ")]
+    header, body = rows[0], rows[1:]
+    assert [r[2].strip() for r in body] == [r.label for r in load_config("study").eval.runs]
+    sets = [f"{s.set} (n={s.limit})" for s in load_config("study").eval.sets]
+    assert all(s in [h.strip() for h in header] for s in sets) and "Avg (n=200)" in header[-2]
+    # the paired test the study exists for, on all 200 questions
+    assert "| All (pooled) | Student agent-distilled | Student CoT-distilled | 200 |" in block
