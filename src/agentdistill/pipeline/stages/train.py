@@ -3,7 +3,9 @@
 It hands the next stages a :class:`TrainedModel`: the model spec to load and the run id that names this
 training run (eval results of an earlier model are retired when it changes). ``DONE.json`` keeps the run id,
 the model's path relative to the stage folder (no machine path: the file travels in committed snapshots), the
-sha256 of its weights and the hash of the inputs, so an unchanged re-run returns them without training.
+sha256 of its weights and the hash of the inputs (the settings, the seed and the examples the kept records
+convert to: not the file's bytes, which a new record field changes), so an unchanged re-run returns them
+without training. A build whose weights come out bit-identical to the stamp's keeps its run id, whatever the hash.
 
 Weights are not committed. On a fresh machine the stamp matches but the weights are gone: the stage trains
 again from the same kept records, settings and seed. A bit-identical rebuild (same weights sha256) keeps the run
