@@ -52,6 +52,18 @@ def run_with_replay(cfg: PipelineConfig, stage: str, script: list[str]) -> Repla
     return llm
 
 
+def kept_set(cfg: PipelineConfig) -> Path:
+    """A kept set written by the real generate and filter stages: the replayed teacher answers right."""
+    gold = load_tasks("gsm8k-train", limit=1)[0].answer
+    run_with_replay(
+        cfg, "generate", [f"Thought: compute.\nCode:\n```py\nfinal_answer('{gold}')\n```<end_code>"]
+    )
+    run_pipeline(cfg, ("filter",))
+    kept = cfg.workdir / "filter" / "kept.jsonl"
+    assert len(read_trajectories(kept)) == 1
+    return kept
+
+
 def configs(llm: ReplayLLM) -> list[Any]:
     return [config for _, config, _ in llm.calls]
 
@@ -283,11 +295,10 @@ def test_every_train_setting_reaches_the_trainer(tmp_path: Path, monkeypatch: py
         return TrainOutput(adapter_dir=None, merged_dir=None, gguf_path=gguf)
 
     monkeypatch.setattr(train_pkg, "train", fake_train)
-    changed = {**_all_changed(TrainSettings), "lora_target": "q_proj"}
+    # valid other values where a made-up one cannot load (the stage converts the kept records with the prompt)
+    changed = {**_all_changed(TrainSettings), "lora_target": "q_proj", "student_prompt": "teacher"}
     cfg = make_cfg(tmp_path, train=changed)
-    kept = cfg.workdir / "filter" / "kept.jsonl"
-    kept.parent.mkdir(parents=True)
-    kept.write_text('{"task": {}}\n')
+    kept_set(cfg)
     run_pipeline(cfg, ("train",))
     assert len(seen) == 1
     assert seen[0].model_dump(include=set(TrainSettings.model_fields)) == cfg.train.model_dump() == changed
@@ -318,9 +329,7 @@ def test_train_rebuilds_missing_weights_and_keeps_the_run_only_when_identical(
 
     monkeypatch.setattr(train_pkg, "train", fake_train)
     cfg = make_cfg(tmp_path)
-    kept = cfg.workdir / "filter" / "kept.jsonl"
-    kept.parent.mkdir(parents=True)
-    kept.write_text('{"task": {}}\n')
+    kept_set(cfg)
     first = run_pipeline(cfg, ("train",)).outputs["train"]
     gguf = cfg.workdir / "train" / "student" / "model.gguf"
     gguf.unlink()
@@ -339,3 +348,23 @@ def test_train_rebuilds_missing_weights_and_keeps_the_run_only_when_identical(
     run_pipeline(cfg, ("train",))
     times = json.loads(seconds.read_text())
     assert times["generate"] == 1156.0 and times["train"] >= 9999.0  # stage totals over invocations
+
+
+def test_train_stamp_hashes_the_examples_not_the_kept_files_bytes(tmp_path: Path) -> None:
+    """What training learns from is the examples the kept records convert to: a record rewritten with other
+    metadata (a timestamp, timings, the task record) keeps the fingerprint; another conversation changes it."""
+    from agentdistill.distill.train import TrainConfig, data_fingerprint
+
+    kept = kept_set(make_cfg(tmp_path))
+    tc = TrainConfig(model="student-spec", out_dir=tmp_path / "out", data=kept)
+    before = data_fingerprint(tc)
+    row = json.loads(kept.read_text())
+    task = {**row["task"], "question": row["task"]["question"] + " (as asked)"}
+    kept.write_text(
+        json.dumps({**row, "created_at": "2020-01-01T00:00:00+00:00", "totals": {}, "task": task}) + "\n"
+    )
+    assert data_fingerprint(tc) == before and not (tmp_path / "out").exists()  # writes nothing
+    user = next(m for m in row["messages"] if m["role"] == "user")
+    user["content"] += " Answer in words."
+    kept.write_text(json.dumps(row) + "\n")
+    assert data_fingerprint(tc) != before
