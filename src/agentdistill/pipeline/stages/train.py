@@ -98,12 +98,11 @@ class TrainStage(Stage):
             out_dir=train_dir / "student",
             data=_sft_data(kept, train_dir, cfg.generate.mode),
         )
+        # the data is the examples the records convert to, not the file's bytes (a new record field changes those)
         settings = {
             "student": cfg.student.model,
             "train": t.model_dump(),
-            "data": data_fingerprint(
-                tc
-            ),  # the examples, not the file's bytes (a new record field changes those)
+            "data": data_fingerprint(tc),
             "seed": t.seed,
         }
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
