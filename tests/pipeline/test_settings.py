@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,30 @@ def test_a_renamed_setting_alone_does_not_make_output_stale(tmp_path: Path) -> N
     (stage / "settings.json").write_text('{"teacher": "a", "sag": 1}')
     with pytest.raises(StaleOutputError, match=r"changed: sag_n"):
         check_settings(stage, {"teacher": "a", "sag_n": 4})
+
+
+def test_a_setting_added_since_the_stamp_changes_nothing_at_its_default(tmp_path: Path) -> None:
+    """Output stamped before a setting existed resumes while the setting holds its default (the behaviour from
+    before it existed); any other value is a change. Nested settings (an eval row's) alike."""
+    stage = tmp_path / "generate"
+    stage.mkdir()
+    old = {"teacher": "a", "run": {"mode": "agent"}}
+    defaults = {"samples": 1, "run": {"rag": False}}
+    (stage / "settings.json").write_text(json.dumps(old))
+    check_settings(
+        stage, {"teacher": "a", "samples": 1, "run": {"mode": "agent", "rag": False}}, defaults=defaults
+    )
+    assert json.loads((stage / "settings.json").read_text())["samples"] == 1  # the stamp now names it
+    (stage / "settings.json").write_text(json.dumps(old))
+    with pytest.raises(StaleOutputError, match=r"\(changed: samples\)"):
+        check_settings(
+            stage, {"teacher": "a", "samples": 4, "run": {"mode": "agent", "rag": False}}, defaults=defaults
+        )
+    with pytest.raises(StaleOutputError, match=r"\(changed: run\)"):
+        check_settings(
+            stage, {"teacher": "a", "samples": 1, "run": {"mode": "agent", "rag": True}}, defaults=defaults
+        )
+    with pytest.raises(
+        StaleOutputError, match=r"\(changed: samples\)"
+    ):  # a setting without a declared default
+        check_settings(stage, {"teacher": "a", "samples": 1, "run": {"mode": "agent"}})

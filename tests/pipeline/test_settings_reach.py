@@ -368,3 +368,28 @@ def test_train_stamp_hashes_the_examples_not_the_kept_files_bytes(tmp_path: Path
     user["content"] += " Answer in words."
     kept.write_text(json.dumps(row) + "\n")
     assert data_fingerprint(tc) != before
+
+
+def test_output_stamped_before_a_setting_existed_resumes(tmp_path: Path) -> None:
+    """Teacher records and scored rows written before a setting was added to the code are resumed while that
+    setting holds its default: a new setting must not cost hours of rollouts (or stop the run)."""
+    cfg = make_cfg(tmp_path)
+    run_with_replay(cfg, "generate", [ANSWER])
+    stamp_file = cfg.workdir / "generate" / "settings.json"
+    stamp = json.loads(stamp_file.read_text())
+    del stamp["stop_after_correct"], stamp["sag_n"]  # as stamped before these settings existed
+    stamp_file.write_text(json.dumps(stamp))
+    assert run_with_replay(cfg, "generate", [ANSWER]).calls == [] and len(_trajs(cfg.workdir)) == 1
+    assert {"stop_after_correct", "sag_n"} <= set(json.loads(stamp_file.read_text()))
+    run_with_replay(cfg, "eval", [ANSWER])
+    row = cfg.workdir / "eval" / "s"
+    scored = (row / "results.jsonl").read_bytes()
+    stamp = json.loads((row / "settings.json").read_text())
+    del stamp["sag_top_p"], stamp["run"]["rag"]
+    (row / "settings.json").write_text(json.dumps(stamp))
+    assert run_with_replay(cfg, "eval", [ANSWER]).calls == []
+    assert (row / "results.jsonl").read_bytes() == scored and not list(row.parent.glob("s.stale-*"))
+    # a setting the stamp lacks, set to another value than its default, is a change: the row is redone
+    (row / "settings.json").write_text(json.dumps({k: v for k, v in stamp.items() if k != "temperature"}))
+    run_with_replay(make_cfg(tmp_path, eval={"temperature": 0.5}), "eval", [ANSWER])
+    assert list(row.parent.glob("s.stale-*"))

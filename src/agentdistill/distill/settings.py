@@ -3,6 +3,8 @@
 The pipeline config composes these models (``pipeline/config.py``), the runners take them
 (``distill/generate.py``, ``distill/filter.py``, ``distill/train/``), and the CLI's defaults are checked
 against them (``tests/pipeline/test_cli_defaults.py``). Unknown fields are errors, never silently ignored.
+A new setting's default reproduces the behaviour from before it existed: output stamped earlier then stays
+valid (``pipeline.stages.base.check_settings``).
 Agent-episode defaults (steps, tokens per turn, SAG) come from :mod:`agentdistill.agent.settings`.
 """
 

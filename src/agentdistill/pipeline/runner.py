@@ -49,7 +49,7 @@ def _timed(result: PipelineResult, stage: Stage, ctx: Context) -> None:
     start = time.perf_counter()
     stamp = stage.stamp(ctx)
     if stamp is not None:
-        check_settings(ctx.folder(stage), stamp)
+        check_settings(ctx.folder(stage), stamp, defaults=stage.stamp_defaults(ctx.cfg))
     ctx.outputs[stage.name] = stage.run(ctx)
     result.stage_seconds[stage.name] = round(time.perf_counter() - start, 1)
     console.print(f"[green]✓ {stage.name}[/] in {result.stage_seconds[stage.name]:.0f} s")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
 from rich.console import Console
 
 from agentdistill.common.files import move_stale
@@ -98,17 +99,58 @@ class ModelPool:
 RENAMED_STAMP_KEYS = {"sag": "sag_n"}
 
 
-def check_settings(stage_dir: Path, settings: dict[str, Any], archive_stale: bool = False) -> None:
+def _as_stamp(obj: Any) -> Any:
+    """A value as a stamp file holds it (JSON, keys sorted; what JSON cannot hold as its ``str``)."""
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def settings_defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """The defaults of a settings model's fields, as a stamp holds them (required fields have none)."""
+    return _as_stamp(
+        {
+            name: f.get_default(call_default_factory=True)
+            for name, f in model.model_fields.items()
+            if not f.is_required()
+        }
+    )
+
+
+def _added_at_default(
+    before: dict[str, Any], current: dict[str, Any], defaults: dict[str, Any]
+) -> dict[str, Any]:
+    """``before`` with the settings it lacks taken from ``current`` where they hold their default (nested too).
+
+    A setting added to the code after a stamp was written is absent from it. Its default is the behaviour the code
+    had before the setting existed (the project's rule for new settings), so at that value it changes nothing."""
+    out = dict(before)
+    for key, value in current.items():
+        if key not in out:
+            if key in defaults and defaults[key] == value:
+                out[key] = value
+        elif isinstance(value, dict) and isinstance(out[key], dict) and isinstance(defaults.get(key), dict):
+            out[key] = _added_at_default(out[key], value, defaults[key])
+    return out
+
+
+def check_settings(
+    stage_dir: Path,
+    settings: dict[str, Any],
+    archive_stale: bool = False,
+    defaults: dict[str, Any] | None = None,
+) -> None:
     """Record a stage's settings beside its output; never resume output made with different ones.
 
     Stale output is an error (teacher rollouts are expensive to lose), or with ``archive_stale`` it is moved
-    aside to ``<dir>.stale-N`` (eval runs of a retrained model are cheap to redo and wrong to keep).
+    aside to ``<dir>.stale-N`` (eval runs of a retrained model are cheap to redo and wrong to keep). Not changes:
+    a renamed setting (``RENAMED_STAMP_KEYS``), and a setting the stamp lacks that holds its default
+    (``defaults``: the settings' defaults in the stamp's shape, ``settings_defaults``): one added to the code since.
     """
     stage_dir.mkdir(parents=True, exist_ok=True)
     path = stage_dir / "settings.json"
-    current = json.loads(json.dumps(settings, sort_keys=True, default=str))
+    current = _as_stamp(settings)
     if path.exists():
         before = {RENAMED_STAMP_KEYS.get(k, k): v for k, v in json.loads(path.read_text()).items()}
+        before = _added_at_default(before, current, defaults or {})
         if before != current:
             changed = sorted(k for k in set(before) | set(current) if before.get(k) != current.get(k))
             if archive_stale:
@@ -169,6 +211,10 @@ class Stage:
     def stamp(self, ctx: Context) -> dict[str, Any] | None:
         """What the stage's output depends on; output made with another stamp is never resumed (None: no check)."""
         return None
+
+    def stamp_defaults(self, cfg: PipelineConfig) -> dict[str, Any]:
+        """The stamp's settings at their defaults (``settings_defaults``): an older stamp may lack them."""
+        return {}
 
     def run(self, ctx: Context) -> Any:
         raise NotImplementedError

@@ -12,7 +12,14 @@ from typing import Any
 from agentdistill.evaluate.run import evaluate
 from agentdistill.evaluate.settings import EvalMethod, EvalSampling, EvalSettings
 from agentdistill.pipeline.config import EvalRun, PipelineConfig
-from agentdistill.pipeline.stages.base import Context, Stage, check_settings, load_slices, slug
+from agentdistill.pipeline.stages.base import (
+    Context,
+    Stage,
+    check_settings,
+    load_slices,
+    settings_defaults,
+    slug,
+)
 from agentdistill.pipeline.stages.train import TrainedModel
 
 
@@ -40,6 +47,10 @@ class EvalStage(Stage):
 
     def run(self, ctx: Context) -> list[Path]:
         cfg, e = ctx.cfg, ctx.cfg.eval
+        defaults = {
+            **settings_defaults(type(e)),
+            "run": settings_defaults(EvalRun),
+        }  # of settings added since
         trained: TrainedModel | None = ctx.outputs.get("train")
         tasks = load_slices(e.sets)
         specs = {"teacher": cfg.teacher.model, "student": cfg.student.model}
@@ -74,7 +85,7 @@ class EvalStage(Stage):
                 "retriever": cfg.retriever,
                 **e.model_dump(exclude={"sets", "runs", "concurrency"}),
             }
-            check_settings(run_dir, stamp, archive_stale=True)
+            check_settings(run_dir, stamp, archive_stale=True, defaults=defaults)
             evaluate(
                 tasks,
                 lambda spec=spec: ctx.pool.get(spec),

@@ -9,7 +9,7 @@ from agentdistill.common.files import atomic_write_json
 from agentdistill.distill.generate import generate
 from agentdistill.distill.settings import GenerateSettings
 from agentdistill.pipeline.config import PipelineConfig
-from agentdistill.pipeline.stages.base import Context, Stage, console, load_slices
+from agentdistill.pipeline.stages.base import Context, Stage, console, load_slices, settings_defaults
 
 
 class GenerateStage(Stage):
@@ -31,6 +31,9 @@ class GenerateStage(Stage):
             "retriever": cfg.retriever,
             **cfg.generate.model_dump(exclude={"tasks", "concurrency"}),
         }
+
+    def stamp_defaults(self, cfg: PipelineConfig) -> dict[str, Any]:
+        return settings_defaults(type(cfg.generate))
 
     def run(self, ctx: Context) -> Path:
         cfg, out = ctx.cfg, self.records(ctx.cfg, ctx.work)
