@@ -120,3 +120,19 @@ def test_pipeline_report_part_way_leaves_out_pairs_without_results(
     key = md.split("## Key comparisons (paired)", 1)[1].split("## Paired comparisons", 1)[0]
     assert "| All (pooled) | A | B | 8 |" in key and "| C |" not in key
     assert "Key comparisons (paired)" in (tmp_path / "w" / "report" / "report.html").read_text()
+
+
+def test_pipeline_report_from_disk_keeps_the_configs_row_order(run_dirs: list[Path], tmp_path: Path) -> None:
+    """`--stages report` reads the rows from their folders: in the config's order, not alphabetical."""
+    import shutil
+
+    from agentdistill.pipeline.runner import run_pipeline
+
+    rows = [{"label": x, "model": "student"} for x in ("B", "A")]
+    cfg = load_config("smoke", {"workdir": str(tmp_path / "w"), "eval.runs": rows, "compare": []})
+    for d in run_dirs:
+        shutil.copytree(d, tmp_path / "w" / "eval" / d.name.lower())  # the pipeline's folder names (slugs)
+    run_pipeline(cfg, ("report",))
+    md = (tmp_path / "w" / "report" / "report.md").read_text()
+    table = md.split("## Accuracy (%)", 1)[1].split("\n## ", 1)[0]
+    assert 0 < table.index(" | B | ") < table.index(" | A | ")

@@ -67,10 +67,18 @@ def accuracy_figure(table: ResultsTable) -> Figure:
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
-    ax.legend(
-        fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(3, n_series)
-    )
     fig.tight_layout()
+    # the legend goes under the tick labels (two lines when they carry n), measured once they are laid out
+    fig.canvas.draw()
+    labels = ax.xaxis.get_tightbbox(fig.canvas.get_renderer())  # type: ignore[attr-defined]
+    below = ax.transAxes.inverted().transform((0, labels.y0))[1] if labels is not None else -0.1
+    ax.legend(
+        fontsize=8,
+        frameon=False,
+        loc="upper center",
+        bbox_to_anchor=(0.5, below - 0.02),
+        ncol=min(3, n_series),
+    )
     return fig
 
 

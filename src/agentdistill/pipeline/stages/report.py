@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from agentdistill.pipeline.stages.base import Context, Stage, console
+from agentdistill.pipeline.stages.base import Context, Stage, console, slug
+
+
+def _runs_on_disk(eval_dir: Path, order: list[str]) -> list[Path]:
+    """Every current run folder (none retired, ``.stale-N``): the config's rows in its order (``order``: their
+    folder names), then any others by name. A ``--stages report`` re-run then lists rows as the full run did."""
+    found = {p.name: p for p in eval_dir.iterdir() if p.is_dir() and ".stale-" not in p.name}
+    return [found[n] for n in order if n in found] + [found[n] for n in sorted(found) if n not in order]
 
 
 class ReportStage(Stage):
@@ -15,8 +23,9 @@ class ReportStage(Stage):
         from agentdistill.evaluate.records import load_run
         from agentdistill.evaluate.report import write_report
 
-        eval_dir = ctx.work / "eval"
-        dirs = ctx.outputs.get("eval") or sorted(p for p in eval_dir.iterdir() if ".stale-" not in p.name)
+        dirs = ctx.outputs.get("eval") or _runs_on_disk(
+            ctx.work / "eval", [slug(r.label) for r in ctx.cfg.eval.runs]
+        )
         from agentdistill.evaluate.compare import parse_pair
         from agentdistill.pipeline.ledger import write_ledger
 
