@@ -26,6 +26,11 @@ def test_smoke_pipeline_runs_and_resumes(tiny_gguf: Path, tmp_path: Path) -> Non
     )
     train_row = {(r.arm, r.stage): r for r in ledger(work)}[("agent", "train")]
     assert train_row.seconds == stamp["train_seconds"] and not train_row.lower_bound
+    # the report's ledger counts this run's filter time (it was written before the run's stage times were)
+    published = json.loads((work / "report" / "ledger.json").read_text())
+    filter_row = next(r for r in published if (r["arm"], r["stage"]) == ("agent", "filter"))
+    stage_times = json.loads((work / "stage_seconds.json").read_text())
+    assert filter_row["seconds"] == stage_times["filter"] == result.stage_seconds["filter"]
     runs = [load_run(d) for d in result.run_dirs]
     assert [r.label for r in runs] == [r.label for r in cfg.eval.runs]
     assert all(sum(m.n for m in r.summary.per_set.values()) == 2 for r in runs)

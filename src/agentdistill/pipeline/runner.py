@@ -52,14 +52,16 @@ def _timed(result: PipelineResult, stage: Stage, ctx: Context) -> None:
         check_settings(ctx.folder(stage), stamp, defaults=stage.stamp_defaults(ctx.cfg))
     ctx.outputs[stage.name] = stage.run(ctx)
     result.stage_seconds[stage.name] = round(time.perf_counter() - start, 1)
+    # recorded as each stage ends: the report stage's ledger then counts this invocation's earlier stages, and a
+    # run killed later keeps the seconds of the stages it finished
+    _record_seconds(ctx.work / "stage_seconds.json", {stage.name: result.stage_seconds[stage.name]})
     console.print(f"[green]✓ {stage.name}[/] in {result.stage_seconds[stage.name]:.0f} s")
 
 
 def _record_seconds(path: Path, seconds: dict[str, float]) -> None:
-    """Add this invocation's wall seconds per stage to ``stage_seconds.json``: each stage's total over every
-    invocation that ran it, so a run resumed many times (or a ``--stages report`` re-run) keeps its real cost.
-    An invocation killed before it returns adds nothing; the ledger (``pipeline/ledger.py``) sums the records'
-    own seconds instead."""
+    """Add a finished stage's wall seconds to ``stage_seconds.json``: each stage's total over every invocation
+    that ran it, so a run resumed many times (or a ``--stages report`` re-run) keeps its real cost. A stage killed
+    before it ends adds nothing; the ledger (``pipeline/ledger.py``) sums the records' own seconds instead."""
     try:
         before = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -102,5 +104,4 @@ def run_pipeline(
                 _timed(result, stage, ctx)
     finally:
         pool.release()
-        _record_seconds(work / "stage_seconds.json", result.stage_seconds)
     return result
