@@ -353,6 +353,7 @@ def test_train_rebuilds_missing_weights_and_keeps_the_run_only_when_identical(
 def test_train_stamp_hashes_the_examples_not_the_kept_files_bytes(tmp_path: Path) -> None:
     """What training learns from is the examples the kept records convert to: a record rewritten with other
     metadata (a timestamp, timings, the task record) keeps the fingerprint; another conversation changes it."""
+    from agentdistill.distill.sft import SFTDataError
     from agentdistill.distill.train import TrainConfig, data_fingerprint
 
     kept = kept_set(make_cfg(tmp_path))
@@ -368,6 +369,12 @@ def test_train_stamp_hashes_the_examples_not_the_kept_files_bytes(tmp_path: Path
     user["content"] += " Answer in words."
     kept.write_text(json.dumps(row) + "\n")
     assert data_fingerprint(tc) != before
+    kept.write_text(json.dumps({**row, "forced_final_answer": True}) + "\n")  # never trained on
+    with pytest.raises(
+        SFTDataError,
+        match=r"kept.jsonl: no trajectories to train on \(left out: \{'forced_final_answer': 1\}\)",
+    ):
+        data_fingerprint(tc)
 
 
 def test_output_stamped_before_a_setting_existed_resumes(tmp_path: Path) -> None:

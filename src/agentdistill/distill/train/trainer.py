@@ -85,9 +85,13 @@ def prepare_data(cfg: TrainConfig) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     (out.parent / "sft_skipped.json").write_text(json.dumps(dict(skipped), indent=2))
     if not examples:
-        raise SFTDataError(f"{cfg.data}: no trajectories to train on (left out: {dict(skipped) or 'none'})")
+        raise _no_examples(cfg, skipped)
     write_sft_jsonl(examples, out)
     return out
+
+
+def _no_examples(cfg: TrainConfig, skipped: Any) -> SFTDataError:
+    return SFTDataError(f"{cfg.data}: no trajectories to train on (left out: {dict(skipped) or 'none'})")
 
 
 def data_fingerprint(cfg: TrainConfig) -> str:
@@ -100,9 +104,7 @@ def data_fingerprint(cfg: TrainConfig) -> str:
     else:
         examples, skipped = records_to_sft(cfg.data, cfg.student_prompt)
         if not examples:
-            raise SFTDataError(
-                f"{cfg.data}: no trajectories to train on (left out: {dict(skipped) or 'none'})"
-            )
+            raise _no_examples(cfg, skipped)
     return examples_sha256(examples)
 
 
