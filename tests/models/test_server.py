@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,78 @@ def test_n_samples_in_one_request_and_prefix_reuse(bins: Any, tiny_gguf: Path, t
         assert turn2.usage.cached_prompt_tokens >= turn1.usage.prompt_tokens - 1 > 0
     finally:
         llm.close()
+
+
+def _cached_after_another_prompt(tiny_gguf: Path, log_dir: Path, **options: Any) -> tuple[int, int]:
+    """An agent-like prompt, a CoT-like prompt on the same single slot, then the agent-like prompt's family
+    again (a first-thought-prefix rollout's pattern): (first request's prompt tokens, third's cached tokens)."""
+    system = "You solve tasks by writing Python code. " + " ".join(
+        f"Rule {i}: print what you use." for i in range(30)
+    )
+    agent = [{"role": "system", "content": system}, {"role": "user", "content": "What is 2 + 2?"}]
+    cot = [
+        {"role": "system", "content": "Think step by step."},
+        {"role": "user", "content": "What is 3 + 3?"},
+    ]
+    again = [agent[0], {"role": "user", "content": "What is 5 + 5?"}]
+    llm = load_llm(f"server:{tiny_gguf}", parallel=1, n_ctx=1024, log_dir=str(log_dir), **options)
+    try:
+        first = llm.generate(agent, GenerationConfig(max_tokens=4, stop=STOP))
+        llm.generate(cot, GenerationConfig(max_tokens=4, stop=STOP))
+        third = llm.generate(again, GenerationConfig(max_tokens=4, stop=STOP))
+    finally:
+        llm.close()
+    return first.usage.prompt_tokens, third.usage.cached_prompt_tokens
+
+
+def test_a_prompt_family_keeps_its_prefix_when_another_takes_the_slot(
+    bins: Any, tiny_gguf: Path, tmp_path: Path
+) -> None:
+    prompt_tokens, cached = _cached_after_another_prompt(tiny_gguf, tmp_path)
+    # the system prompt came back from the RAM cache
+    assert prompt_tokens > 150 and cached >= prompt_tokens - 20
+    prompt_tokens, cached = _cached_after_another_prompt(tiny_gguf, tmp_path, prompt_cache_mib=0)
+    assert cached < 20  # without the prompt cache the CoT prompt evicted it: prefilled again
+
+
+def test_a_negative_prompt_cache_is_refused(tiny_gguf: Path, tmp_path: Path) -> None:
+    with (
+        pytest.raises(ServerError, match="prompt_cache_mib"),
+        serve_model(str(tiny_gguf), prompt_cache_mib=-1),
+    ):
+        pass
+
+
+def _generate_through_a_stall(llm: Any, seconds: float) -> Any:
+    """Generate while the server process is stopped (SIGSTOP) for ``seconds`` right after the request is sent."""
+    pid = llm.served.process.pid
+    stop = threading.Timer(0.3, os.kill, (pid, signal.SIGSTOP))
+    cont = threading.Timer(0.3 + seconds, os.kill, (pid, signal.SIGCONT))
+    stop.start(), cont.start()
+    try:
+        return llm.generate(MSGS, GenerationConfig(max_tokens=8, stop=STOP))
+    finally:
+        stop.join(), cont.join()
+
+
+def test_a_slow_generation_is_waited_for_not_cut_and_retried(
+    bins: Any, tiny_gguf: Path, tmp_path: Path
+) -> None:
+    # a reply comes when the whole generation is done: a loaded CPU makes it slow, not lost
+    llm = load_llm(f"server:{tiny_gguf}", parallel=1, n_ctx=512, log_dir=str(tmp_path))
+    try:
+        assert _generate_through_a_stall(llm, 4.0).text
+        assert [s["requests"] for s in llm.stats().values()] == [1]  # one request: no timeout, no retry
+    finally:
+        llm.close()
+    short = load_llm(
+        f"server:{tiny_gguf}", parallel=1, n_ctx=512, log_dir=str(tmp_path), timeout=1.0, retries=0
+    )
+    try:
+        with pytest.raises(GenerationError, match="timed out|Timeout"):
+            _generate_through_a_stall(short, 4.0)  # a caller's own short timeout still applies
+    finally:
+        short.close()
 
 
 _CHILD = """

@@ -5,7 +5,8 @@ cached once per machine).
 
 Run: `serve_model` starts ``llama-server`` on a free loopback port with ``--parallel`` slots, one unified KV
 cache of ``parallel * n_ctx`` cells (``--kv-unified``: a SAG request with ``n`` samples shares the prompt's
-cells), waits for ``/health``, writes the server log into ``log_dir`` and stops the server when the ``with``
+cells), with a host-memory prompt cache (``--cache-ram``, llama.cpp PR 16391: a slot's KV state is saved to RAM
+when another prompt takes the slot and restored when its prefix comes back), waits for ``/health``, writes the server log into ``log_dir`` and stops the server when the ``with``
 block ends, at interpreter exit (atexit) and when this process dies (``PR_SET_PDEATHSIG`` on Linux).
 `ServedLLM` drives it with the HTTP transport of the ``openai:`` backend (`agentdistill.llm.openai_http`);
 every prompt is rendered client-side with the same template as the in-process backend and sent with
@@ -141,16 +142,25 @@ def start_server(
     log_dir: str | Path | None = None,
     name: str | None = None,
     startup_timeout: float = 300.0,
+    prompt_cache_mib: int = 1024,
     extra_args: tuple[str, ...] = (),
 ) -> ServedModel:
     """Start llama-server for ``model`` (embedded name or .gguf path) and wait until ``/health`` is ok.
 
     ``parallel``: slots (sequences decoded together); ``n_ctx``: tokens per sequence (prompt + completion);
-    ``n_threads``: CPU threads (default: all cores); ``log_dir``: where ``llama-server-<name>-<port>.log`` goes
+    ``n_threads``: CPU threads (default: all cores); ``prompt_cache_mib``: RAM (MiB) for llama-server's
+    prompt cache, 0 disables it. With it, prompts of two kinds that alternate on one slot each keep their
+    prefix: a first-thought-prefix rollout sends a CoT request before each agent episode, which without it
+    evicts the agent prompt, so the next episode prefills its whole system prompt again (measured in
+    ``benchmarks/results/prompt_cache.json``). Idle slots are not cleared into it (``--no-cache-idle-slots``):
+    with several slots each keeps its own cache as before. ``log_dir``: where ``llama-server-<name>-<port>.log`` goes
     (default ``<cache_dir>/llama-server/logs``). The caller must `ServedModel.stop` it (`serve_model` does).
     """
-    if parallel < 1 or n_ctx < 16:
-        raise ServerError(f"parallel must be >= 1 and n_ctx >= 16, got parallel={parallel}, n_ctx={n_ctx}")
+    if parallel < 1 or n_ctx < 16 or prompt_cache_mib < 0:
+        raise ServerError(
+            f"parallel must be >= 1, n_ctx >= 16 and prompt_cache_mib >= 0, got parallel={parallel}, "
+            f"n_ctx={n_ctx}, prompt_cache_mib={prompt_cache_mib}"
+        )
     try:
         resolved = resolve_model(model)
     except ModelError as exc:
@@ -191,7 +201,8 @@ def start_server(
             str(n_batch),
             "--no-webui",
             "--cache-ram",
-            "0",
+            str(prompt_cache_mib),
+            "--no-cache-idle-slots",
             *extra_args,
         ]
         if lora_path:
@@ -233,6 +244,13 @@ def serve_model(model: str, **options: Any) -> Iterator[ServedModel]:
         served.stop()
 
 
+# Seconds a request to the server this process owns may take. A reply comes only when the whole generation is
+# done, so the HTTP backend's 120 s (meant for remote APIs) cut slow but healthy generations on a loaded 2-core
+# CPU (384 tokens at 1.5 tok/s), and each retry began the generation again until the attempt failed. A dead
+# server still fails at once (connection refused), a hung one after this long.
+SERVED_TIMEOUT = 1800.0
+
+
 class ServedLLM(OpenAIHTTPLLM):
     """The HTTP backend bound to a llama-server it owns (``close()`` also stops the server).
 
@@ -256,6 +274,7 @@ class ServedLLM(OpenAIHTTPLLM):
 
     def __init__(self, served: ServedModel, **http_options: Any) -> None:
         http_options.setdefault("max_concurrency", max(16, 2 * served.parallel))
+        http_options.setdefault("timeout", SERVED_TIMEOUT)
         base = served.url.removesuffix("/v1")
         props: dict[str, Any] = {}
         with contextlib.suppress(httpx.HTTPError, ValueError):
@@ -334,7 +353,16 @@ class ServedLLM(OpenAIHTTPLLM):
             self.served.stop()
 
 
-SERVER_OPTS = {"parallel", "n_ctx", "n_threads", "n_batch", "lora_path", "log_dir", "startup_timeout"}
+SERVER_OPTS = {
+    "parallel",
+    "n_ctx",
+    "n_threads",
+    "n_batch",
+    "lora_path",
+    "log_dir",
+    "startup_timeout",
+    "prompt_cache_mib",
+}
 SERVED_HTTP_OPTS = {"name", "timeout", "retries", "backoff", "chat_template", "max_concurrency", "extra_body"}
 
 
