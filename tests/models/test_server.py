@@ -141,15 +141,16 @@ def test_a_negative_prompt_cache_is_refused(tiny_gguf: Path, tmp_path: Path) -> 
 
 
 def _generate_through_a_stall(llm: Any, seconds: float) -> Any:
-    """Generate while the server process is stopped (SIGSTOP) for ``seconds`` right after the request is sent."""
+    """Generate while the server process is stopped (SIGSTOP) for ``seconds``: stopped before the request is sent,
+    so the request is in flight for the whole stall (the kernel still accepts the connection)."""
     pid = llm.served.process.pid
-    stop = threading.Timer(0.3, os.kill, (pid, signal.SIGSTOP))
-    cont = threading.Timer(0.3 + seconds, os.kill, (pid, signal.SIGCONT))
-    stop.start(), cont.start()
+    os.kill(pid, signal.SIGSTOP)
+    cont = threading.Timer(seconds, os.kill, (pid, signal.SIGCONT))
+    cont.start()
     try:
         return llm.generate(MSGS, GenerationConfig(max_tokens=8, stop=STOP))
     finally:
-        stop.join(), cont.join()
+        cont.join()
 
 
 def test_a_slow_generation_is_waited_for_not_cut_and_retried(
