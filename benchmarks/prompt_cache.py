@@ -4,7 +4,7 @@ An FTP attempt sends the teacher a CoT request, then the agent episode's first t
 evicts the agent's system prompt, so without the prompt cache every attempt prefills it again. This runs the real
 FTP generate path (`agentdistill.distill.generate`; one agent step per attempt, the turn the cache changes; the
 study's 384 tokens) on the same tasks and seeds with ``prompt_cache_mib=0`` and with the default, alternating the two settings over
-``--rounds`` so that machine load falls on both. Writes benchmarks/results/prompt_cache.json: per setting, wall
+``--rounds`` (the order flips every round) so that machine load falls on both. Writes benchmarks/results/prompt_cache.json: per setting, wall
 seconds, the first agent turn's prefilled (uncached) prompt tokens and seconds, and on how many tasks the first
 step's text is the same within and across the settings.
 
@@ -45,17 +45,22 @@ def _run(teacher: str, mib: int, tasks: list, retriever, tmp: Path, tag: str) ->
     trajs = read_trajectories(out)
     first = [t.steps[0] for t in trajs if t.steps]
     return {
+        "first_step_texts": {
+            f"{t.task.dataset}/{t.task.id}": t.steps[0].raw if t.steps else None for t in trajs
+        },
         "wall_seconds": round(wall, 1),
         "first_turn_uncached_tokens": sum(s.prompt_tokens - s.cached_prompt_tokens for s in first),
         "first_turn_seconds": round(sum(s.gen_seconds for s in first), 1),
         "cot_seconds": round(sum(t.settings.ftp_cot_seconds or 0.0 for t in trajs), 1),
-        "first_step_texts": [s.raw for s in first],
     }
 
 
-def _same(rows: list[dict]) -> int:
-    """How many tasks have the same first-step text in every run of ``rows``."""
-    return sum(len(set(texts)) == 1 for texts in zip(*(r["first_step_texts"] for r in rows), strict=True))
+def _same(rows: list[dict]) -> int | None:
+    """How many tasks have the same first-step text in every run of ``rows`` (None for fewer than two runs)."""
+    if len(rows) < 2:
+        return None
+    tasks = rows[0]["first_step_texts"]
+    return sum(len({r["first_step_texts"].get(k) for r in rows}) == 1 for k in tasks)
 
 
 def main() -> None:
@@ -73,8 +78,8 @@ def main() -> None:
     retriever = load_retriever("default")
     runs: dict[int, list[dict]] = {0: [], DEFAULT_MIB: []}
     with tempfile.TemporaryDirectory() as tmp:
-        for r in range(args.rounds):
-            for mib in runs:
+        for r in range(args.rounds):  # the order flips every round: load drift falls on both settings
+            for mib in list(runs)[:: 1 if r % 2 == 0 else -1]:
                 runs[mib].append(_run(args.teacher, mib, tasks, retriever, Path(tmp), f"r{r}-{mib}"))
                 print(f"round {r + 1}/{args.rounds} prompt_cache_mib={mib}: {runs[mib][-1]['wall_seconds']} s",
                       file=sys.stderr, flush=True)  # fmt: skip
@@ -102,7 +107,7 @@ def main() -> None:
         "same_first_step_tasks": {
             "within_off": _same(runs[0]),
             "within_on": _same(runs[DEFAULT_MIB]),
-            "across": _same([runs[0][0], runs[DEFAULT_MIB][0]]),
+            "across": _same(runs[0] + runs[DEFAULT_MIB]),
             "of": len(tasks),
         },
     }

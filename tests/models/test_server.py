@@ -21,7 +21,7 @@ import pytest
 
 from agentdistill.llm.types import ContextOverflowError, GenerationConfig, GenerationError
 from agentdistill.models.loading import load_llm
-from agentdistill.models.server import ServerError, ensure_server_binaries, serve_model
+from agentdistill.models.server import SERVED_TIMEOUT, ServerError, ensure_server_binaries, serve_model
 
 STOP = ("<|im_end|>", "<|endoftext|>")
 MSGS = [
@@ -132,7 +132,7 @@ def test_a_prompt_family_keeps_its_prefix_when_another_takes_the_slot(
     assert cached < 20  # without the prompt cache the CoT prompt evicted it: prefilled again
 
 
-def test_a_negative_prompt_cache_is_refused(tiny_gguf: Path, tmp_path: Path) -> None:
+def test_a_negative_prompt_cache_is_refused(tiny_gguf: Path) -> None:
     with (
         pytest.raises(ServerError, match="prompt_cache_mib"),
         serve_model(str(tiny_gguf), prompt_cache_mib=-1),
@@ -159,8 +159,9 @@ def test_a_slow_generation_is_waited_for_not_cut_and_retried(
     # a reply comes when the whole generation is done: a loaded CPU makes it slow, not lost
     llm = load_llm(f"server:{tiny_gguf}", parallel=1, n_ctx=512, log_dir=str(tmp_path))
     try:
+        assert llm._client.timeout.read == SERVED_TIMEOUT  # not the 120 s meant for remote APIs
         assert _generate_through_a_stall(llm, 4.0).text
-        assert [s["requests"] for s in llm.stats().values()] == [1]  # one request: no timeout, no retry
+        assert list(llm.stats().values()) == [{"requests": 1, "failures": 0}]  # no timeout, no retry
     finally:
         llm.close()
     short = load_llm(

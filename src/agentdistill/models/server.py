@@ -153,8 +153,8 @@ def start_server(
     prefix: a first-thought-prefix rollout sends a CoT request before each agent episode, which without it
     evicts the agent prompt, so the next episode prefills its whole system prompt again (measured in
     ``benchmarks/results/prompt_cache.json``). Idle slots are not cleared into it (``--no-cache-idle-slots``):
-    with several slots each keeps its own cache as before. ``log_dir``: where ``llama-server-<name>-<port>.log`` goes
-    (default ``<cache_dir>/llama-server/logs``). The caller must `ServedModel.stop` it (`serve_model` does).
+    with several slots each keeps its own cache as before. ``log_dir``: where ``llama-server-<name>-<port>.log``
+    goes (default ``<cache_dir>/llama-server/logs``). The caller must `ServedModel.stop` it (`serve_model` does).
     """
     if parallel < 1 or n_ctx < 16 or prompt_cache_mib < 0:
         raise ServerError(
@@ -247,7 +247,7 @@ def serve_model(model: str, **options: Any) -> Iterator[ServedModel]:
 # Seconds a request to the server this process owns may take. A reply comes only when the whole generation is
 # done, so the HTTP backend's 120 s (meant for remote APIs) cut slow but healthy generations on a loaded 2-core
 # CPU (384 tokens at 1.5 tok/s), and each retry began the generation again until the attempt failed. A dead
-# server still fails at once (connection refused), a hung one after this long.
+# server still fails at once (connection refused), a hung one after (retries + 1) times this long.
 SERVED_TIMEOUT = 1800.0
 
 
@@ -260,6 +260,7 @@ class ServedLLM(OpenAIHTTPLLM):
     is the GGUF's chat template rendered client-side (as in-process) and the sampler chain is the in-process
     one (temperature, then top-p; no top-k / min-p), so greedy output matches the in-process backend.
     ``n`` samples share one prefill (llama-server's ``n_cmpl``); more than ``parallel`` are split into requests.
+    A request may take ``SERVED_TIMEOUT`` seconds unless the caller sets ``timeout``.
     """
 
     FIELDS = [
