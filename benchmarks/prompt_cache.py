@@ -3,10 +3,10 @@
 An FTP attempt sends the teacher a CoT request, then the agent episode's first turn. On one slot the CoT prompt
 evicts the agent's system prompt, so without the prompt cache every attempt prefills it again. This runs the real
 FTP generate path (`agentdistill.distill.generate`; one agent step per attempt, the turn the cache changes; the
-study's 384 tokens) on the same tasks and seeds with ``prompt_cache_mib=0`` and with the default, alternating the two settings over
-``--rounds`` (the order flips every round) so that machine load falls on both. Writes benchmarks/results/prompt_cache.json: per setting, wall
-seconds, the first agent turn's prefilled (uncached) prompt tokens and seconds, and on how many tasks the first
-step's text is the same within and across the settings.
+study's 384 tokens) on the same tasks and seeds with ``prompt_cache_mib=0`` and with the default, alternating the
+two settings over ``--rounds`` (the order flips every round) so that machine load falls on both. Writes
+benchmarks/results/prompt_cache.json: per setting, wall seconds, the first agent turn's prefilled (uncached)
+prompt tokens and seconds, and on how many tasks the first step's text is the same within and across the settings.
 
     python benchmarks/prompt_cache.py [--teacher qwen2.5-coder-1.5b] [--qa 3] [--math 3] [--rounds 2]
 """
@@ -14,7 +14,6 @@ step's text is the same within and across the settings.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import statistics
 import sys
@@ -26,11 +25,10 @@ from agentdistill.agent.records import read_trajectories
 from agentdistill.data import load_tasks
 from agentdistill.distill.generate import GenerateSettings, generate
 from agentdistill.models.loading import load_llm
-from agentdistill.models.server import start_server
+from agentdistill.models.server import PROMPT_CACHE_MIB as DEFAULT_MIB
 from agentdistill.retrieval import load_retriever
 
 OUT = Path(__file__).parent / "results" / "prompt_cache.json"
-DEFAULT_MIB = inspect.signature(start_server).parameters["prompt_cache_mib"].default
 
 
 def _run(teacher: str, mib: int, tasks: list, retriever, tmp: Path, tag: str) -> dict:

@@ -5,9 +5,10 @@ cached once per machine).
 
 Run: `serve_model` starts ``llama-server`` on a free loopback port with ``--parallel`` slots, one unified KV
 cache of ``parallel * n_ctx`` cells (``--kv-unified``: a SAG request with ``n`` samples shares the prompt's
-cells), with a host-memory prompt cache (``--cache-ram``, llama.cpp PR 16391: a slot's KV state is saved to RAM
-when another prompt takes the slot and restored when its prefix comes back), waits for ``/health``, writes the server log into ``log_dir`` and stops the server when the ``with``
-block ends, at interpreter exit (atexit) and when this process dies (``PR_SET_PDEATHSIG`` on Linux).
+cells) and a host-memory prompt cache (``--cache-ram``, llama.cpp PR 16391: a slot's KV state is saved to RAM
+when another prompt takes the slot and restored when its prefix comes back), waits for ``/health``, writes the
+server log into ``log_dir`` and stops the server when the ``with`` block ends, at interpreter exit (atexit)
+and when this process dies (``PR_SET_PDEATHSIG`` on Linux).
 `ServedLLM` drives it with the HTTP transport of the ``openai:`` backend (`agentdistill.llm.openai_http`);
 every prompt is rendered client-side with the same template as the in-process backend and sent with
 ``cache_prompt: true``, so the server reuses the longest cached prefix of a slot (an episode's earlier turns).
@@ -131,6 +132,10 @@ def _wait_healthy(served: ServedModel, timeout: float) -> None:
     raise ServerError(f"llama-server not healthy after {timeout:.0f} s; log {served.log_path}")
 
 
+# RAM (MiB) for llama-server's prompt cache by default (``start_server``'s ``prompt_cache_mib``; 0 disables it).
+PROMPT_CACHE_MIB = 1024
+
+
 def start_server(
     model: str,
     *,
@@ -142,7 +147,7 @@ def start_server(
     log_dir: str | Path | None = None,
     name: str | None = None,
     startup_timeout: float = 300.0,
-    prompt_cache_mib: int = 1024,
+    prompt_cache_mib: int = PROMPT_CACHE_MIB,
     extra_args: tuple[str, ...] = (),
 ) -> ServedModel:
     """Start llama-server for ``model`` (embedded name or .gguf path) and wait until ``/health`` is ok.

@@ -47,10 +47,8 @@ class EvalStage(Stage):
 
     def run(self, ctx: Context) -> list[Path]:
         cfg, e = ctx.cfg, ctx.cfg.eval
-        defaults = {
-            **settings_defaults(type(e)),
-            "run": settings_defaults(EvalRun),
-        }  # of settings added since
+        # the stamp's settings at their defaults: a stamp written before a setting existed lacks it
+        defaults = {**settings_defaults(type(e)), "run": settings_defaults(EvalRun)}
         trained: TrainedModel | None = ctx.outputs.get("train")
         tasks = load_slices(e.sets)
         specs = {"teacher": cfg.teacher.model, "student": cfg.student.model}
