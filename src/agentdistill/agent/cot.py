@@ -3,7 +3,8 @@
 The model answers with a step-by-step explanation; the answer is taken from the last ``\\boxed{…}``, else the
 last "answer is …" / "answer to the question is …" / "Final answer: …" phrase or "Answer: …" line (markdown
 emphasis allowed; a phrase repeated on that line — "the answer is: The answer is: X", "3. Wait, the answer is
-4" — counts from its last occurrence), else the last non-empty line. With a retriever, the top-k
+4" — counts from its last occurrence; an answer in ``$…$`` drops the sentence after it, as in the Minerva
+ending "The final answer is $X$. I hope it is correct."), else the last non-empty line. With a retriever, the top-k
 passages for the question are put before it (RAG baseline).
 """
 
@@ -26,6 +27,9 @@ _ANSWER_IS = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 
+# one $…$ answer, then a sentence with no more math: "$2\\pi$. I hope it is correct"
+_MATH_THEN_PROSE = re.compile(r"(\$[^$]+\$)[ \t]*[.,;:!]?(?:[ \t]+[^$]*)?$")
+
 
 @dataclass
 class CotResult:
@@ -47,6 +51,9 @@ def extract_answer(text: str) -> str | None:
         while (inner := list(_ANSWER_IS.finditer(ans))) and inner[-1].group("ans").strip():
             ans = inner[-1].group("ans").strip()
         ans = ans.rstrip(".").strip().strip("*_").strip().rstrip(".").strip()
+        # "$2\\pi$. I hope it is correct." (the Minerva ending): the math, not the sentence after it
+        math = _MATH_THEN_PROSE.match(ans)
+        ans = math.group(1) if math else ans
         if ans:
             return ans
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]

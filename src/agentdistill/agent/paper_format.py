@@ -38,6 +38,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from agentdistill.agent.parse_python import COMPILE_ERRORS
 from agentdistill.agent.prompts import PromptError, PromptTemplate, load_prompt
 from agentdistill.agent.records import Step
 from agentdistill.agent.turns import PlainFormat, step_failed
@@ -201,7 +202,7 @@ def with_last_value(code: str) -> tuple[str, dict[str, str]]:
     """
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except COMPILE_ERRORS:
         return code, {}
     if not tree.body:
         return code, {}

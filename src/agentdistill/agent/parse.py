@@ -12,8 +12,8 @@ What is never the action: reasoning (``<think>…</think>``, also an unclosed ``
 opening tag was in the prompt) — kept as thought; non-Python blocks (```` ```json ````, ```` ```text ````);
 JSON tool calls; prose that happens to parse (``Paris``). ``<code>…</code>`` (newer smolagents markup) is a
 code block like a fence (a fence inside the tags is the block). Code may sit on the ``Code:`` line itself, a block on
-one line (```` ```py final_answer(42)``` ````); prose after an unclosed block is cut when the code before it
-parses, and ``result: int = 6*7`` is code, not a 'Result:' narration line. Failures keep one of four kinds (``PARSE_ERROR_KINDS``) with a precise, model-readable
+one line (```` ```py final_answer(42)``` ````); prose after an unclosed block or unfenced labelled code is cut
+when the code before it parses, and ``result: int = 6*7`` is code, not a 'Result:' narration line. Failures keep one of four kinds (``PARSE_ERROR_KINDS``) with a precise, model-readable
 message, so a failure costs one step and teaches the model what to fix.
 
 The blocks are found by ``parse_blocks``; syntax verdicts, the trial budget that keeps a parse linear in its
@@ -31,6 +31,7 @@ from agentdistill.agent.parse_blocks import (
     TILDE_FENCE,
     all_blocks,
     chatter_lines,
+    cut_trailing_prose,
     outside,
     run_of_blocks,
 )
@@ -206,11 +207,12 @@ def _finish(thought: str, bodies: list[str], source: str) -> ParsedStep:
 
 
 def _label_code(code: str) -> str:
-    """The unfenced code after a ``Code:`` label: up to narration, inline backticks removed."""
+    """The unfenced code after a ``Code:`` label: up to narration, inline backticks removed, prose after it cut
+    (as after an unclosed block)."""
     chatter = chatter_lines(code)
     code = code[: chatter[0].start()] if chatter else code
     inline = _INLINE_FENCED.fullmatch(code)
-    return inline.group(2) if inline else code
+    return inline.group(2) if inline else cut_trailing_prose(code)
 
 
 def parse_step(text: str) -> ParsedStep:

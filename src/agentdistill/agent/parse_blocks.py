@@ -9,6 +9,7 @@ end the block; a stray opening fence with the step written again inside it gives
 from __future__ import annotations
 
 import bisect
+import keyword
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,8 +37,12 @@ _PARTIAL_CLOSE = re.compile(
     r"\n[ \t]*(?:<(?:/(?:c(?:o(?:d(?:e)?)?)?)?)?|`{1,2}|`{0,3}<?/?e(?:n(?:d(?:[_ -]?(?:c(?:o(?:d(?:e)?)?)?)?)?)?)?>?)[ \t]*$",
     re.IGNORECASE,
 )  # ... or of the end marker, cut or misspelled ("<end_co", "</end_code>", "<endcode>", "```end_code>")
-# prose after an unclosed block: a capitalised sentence of three or more words, after a blank line
-_PROSE_LINE = re.compile(r"^[A-Z][a-z']+(?:[ \t]+[^\s=()\[\]{}:]+){2,}[ \t]*$")  # no code marks
+# prose after unclosed code: a line that opens with a word (maybe after a list or emphasis mark), not a
+# Python keyword or print, and has three words or more, or two and a full stop ("This will search for x.",
+# "Note: the result is cached", "**Explanation:** ...", "Done here.")
+_PROSE_START = re.compile(r"^(?:[-*>][ \t]+|\*\*|__)?([A-Za-z][A-Za-z']*)(?=[ \t]|:[ \t*]|\*\*|[.!?]?$)")
+_ASSIGNMENT = re.compile(r"^[A-Za-z_]\w*[ \t]*(?:[-+*/%&|^@]|//|\*\*|>>|<<)?=(?!=)")  # "Total = 5 apples"
+_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 PY_TAGS = {"", "py", "python", "python3", "py3", "ipython", "pycon", "<code>"}
 
 
@@ -83,12 +88,25 @@ def _unclosed_body(body: str, python: bool) -> str:
     """The body of a block cut by length or by a stop string: a partial closing marker dropped, then cut at
     narration and before trailing prose (Python blocks)."""
     body = _PARTIAL_CLOSE.sub("", body)
-    return _cut_trailing_prose(_cut_at_chatter(body)) if python else _cut_at_chatter(body)
+    return cut_trailing_prose(_cut_at_chatter(body)) if python else _cut_at_chatter(body)
 
 
-def _cut_trailing_prose(body: str) -> str:
-    """An unclosed block that does not parse, cut before a paragraph of prose after a blank line when what
-    comes before it parses ("print(x)\n\nThis will search for x.")."""
+def _prose_line(line: str) -> bool:
+    """True when ``line`` reads as a sentence, not as (broken) code: see ``_PROSE_START``."""
+    text = line.strip()
+    start = _PROSE_START.match(text)
+    if start is None or keyword.iskeyword(start.group(1)) or start.group(1) in ("print", "exec"):
+        return False
+    if text.endswith(":") or _ASSIGNMENT.match(text) or parses(text):  # "else if x:" is broken code
+        return False
+    words = len(_WORD.findall(text))
+    return words >= 3 or (words == 2 and text[-1] in ".!?")
+
+
+def cut_trailing_prose(body: str) -> str:
+    """Code that does not parse, cut before its first line of prose when the code before that line parses
+    ("print(x)\nThis will search for x."): the model forgot the closing fence and went on writing. DESIGN
+    §3: parse leniently (trailing chatter). Code that parses, or whose head does not, is returned as it is."""
     if parses(tidy(body)):
         return body
     lines = body.splitlines(keepends=True)
@@ -97,7 +115,7 @@ def _cut_trailing_prose(body: str) -> str:
         at += len(lines[k - 1])
         if not trials_left():
             break
-        if lines[k - 1].strip() or not _PROSE_LINE.match(lines[k]) or parses(lines[k].strip()):
+        if not _prose_line(lines[k]):
             continue
         head = body[:at]
         if head.strip() and parses(tidy(head)):
@@ -216,7 +234,9 @@ def run_of_blocks(text: str, pool: list[Block], blocks: list[Block]) -> list[Blo
                 break
             if any(not o.python for o in blocks[index[id(chosen[-1])] + 1 : index[id(b)]]):
                 break
-            if not b.lang and chosen[-1].lang and not parses(tidy(b.body)):
-                break  # "```\n[Empty output]\n```" after the code: a hallucinated output, not code
+            if not b.lang and chosen[-1].lang and not is_action(tidy(b.body)):
+                # "```\n[Empty output]\n```" or "```\nParis\n```" after the code: a hallucinated output (it
+                # does nothing even when it parses), not code (smolagents#1219)
+                break
         chosen.append(b)
     return chosen

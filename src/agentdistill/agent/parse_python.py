@@ -35,6 +35,10 @@ _ACTION_STMTS = (
 # parse may spend this many characters of them, so any input parses in linear time. Real steps (a few KB) never
 # reach the floor; past it, the rules fall back to their first choice.
 _TRIAL_FLOOR = 1_000_000
+# What compiling model-written text can raise besides SyntaxError: ValueError (null bytes), and from CPython's
+# own parser MemoryError ("the " * 1500 on one line) and RecursionError (deep nesting). Every parse of model
+# text catches all four: a degenerate output is a failed step, never a crashed episode.
+COMPILE_ERRORS: tuple[type[Exception], ...] = (SyntaxError, ValueError, MemoryError, RecursionError)
 _TRIAL_PER_CHAR = 4
 
 
@@ -69,6 +73,8 @@ def _compile_error(code: str) -> str | None:
         return f"SyntaxError{where}: {exc.msg}{detail}"
     except ValueError as exc:  # e.g. null bytes in the source
         return f"SyntaxError: {exc}"
+    except (MemoryError, RecursionError) as exc:  # CPython's parser on ~1,500 bare words or deep nesting
+        return f"SyntaxError: the code is too long or too deeply nested to compile ({type(exc).__name__})"
     return None
 
 
@@ -104,7 +110,7 @@ def is_annotated_assignment(line: str) -> bool:
     (``Observation: r = 'Lyon'`` and ``Output: total = 5`` parse too, but are narration)."""
     try:
         body = ast.parse(line.strip()).body
-    except (SyntaxError, ValueError):
+    except COMPILE_ERRORS:
         return False
     if len(body) != 1 or not isinstance(body[0], ast.AnnAssign) or body[0].value is None:
         return False

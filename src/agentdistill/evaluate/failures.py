@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from agentdistill.agent.loop import FORCED_ANSWER_REQUEST
 from agentdistill.agent.parse import PARSE_ERROR_KINDS
+from agentdistill.agent.parse_python import COMPILE_ERRORS
 from agentdistill.agent.records import Step, Trajectory
 from agentdistill.evaluate.records import ResultRecord, RunResult
 from agentdistill.grading.extract import clean_math, extract_math_answer, to_number
@@ -188,7 +189,7 @@ def _final_answer_arg(code: str) -> ast.expr | None:
     """The argument of the last ``final_answer(...)`` call in source order (positional or ``answer=``)."""
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except COMPILE_ERRORS:
         return None
     calls = sorted(
         (

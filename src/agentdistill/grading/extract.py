@@ -12,6 +12,8 @@ from agentdistill.grading.types import is_payload, payload_text
 
 _FINAL_RE = re.compile(r"final answer\s*(?:is|:)\s*[:\s]*(.+)", re.IGNORECASE)
 _ANSWER_RE = re.compile(r"(?:^|\n)\s*answer\s*[:=]\s*(.+)", re.IGNORECASE)
+# "The answer is 18, since 9*2 = 18.": the phrase, then the same sentence rules as a 'final answer' phrase
+_ANSWER_IS_RE = re.compile(r"\bthe answer is\b[ \t:]*", re.IGNORECASE)
 _THOUSANDS_RE = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _UNIT_WORDS = (
     r"dollars?|cents?|cm|centimeters?|meters?|m|km|kilometers?|inch(?:es)?|feet|foot|ft|miles?|"
@@ -19,7 +21,8 @@ _UNIT_WORDS = (
     r"pounds?|lbs?|liters?|ml|mph|percent|people|students|apples|points?|usd|eur|euros?|gbp|yuan|rupees?"
 )
 _CURRENCY = re.compile(r"^([-+]?)\s*(?:\\?\$|€|£|¥|₹|(?:USD|US\$|EUR|GBP|INR|Rs\.?)(?=\s*[\d.]))\s*")
-_UNIT_TAIL = re.compile(r"\s+(?:" + _UNIT_WORDS + r")\b(.*)$", re.IGNORECASE)
+# a unit word and its exponent ("48 cm^2", "5 m^{3}", "5 ft²"), then what follows it
+_UNIT_TAIL = re.compile(r"\s+(?:" + _UNIT_WORDS + r")\b(?:\^\{?[23]\}?|[²³])?(.*)$", re.IGNORECASE)
 # "5 eggs", "42 is the answer": a number followed by words only (none a math word) is the number
 _NUMBER_WORDS = re.compile(r"^([-+]?[\d.,/]*\d[\d.,/]*)\s+([A-Za-z][A-Za-z' .]*)$")
 _SPELLED = re.compile(
@@ -42,7 +45,8 @@ _FRAC_ARG = r"(\\[a-zA-Z]+|[0-9a-zA-Z])"
 
 
 def extract_math_answer(prediction: object) -> str:
-    """The last `\\boxed{}` value, else a 'final answer is X' value, else the value after '####',
+    """The last `\\boxed{}` value, else a 'final answer is X' / 'Answer: X' / 'the answer is X' value (the
+    sentence after it cut: "18, since 9*2 = 18" is 18), else the value after '####',
     else the prediction itself (agents usually hand `final_answer` a bare value). A typed payload from the
     sandbox (``{"type": ..., "latex": ...}``) is read through its LaTeX/exact form; other non-strings
     (Fraction, sympy objects, lists) through ``str()``, which is Python syntax the grader reads as Python."""
@@ -63,6 +67,9 @@ def extract_math_answer(prediction: object) -> str:
         found = pattern.findall(text)
         if found:
             return _strip_sentence(found[-1])
+    phrases = list(_ANSWER_IS_RE.finditer(text))  # from its last occurrence: "18. No, the answer is 20"
+    if phrases and text[phrases[-1].end() :].strip():
+        return _strip_sentence(text[phrases[-1].end() :])
     if "####" in text:
         return text.rsplit("####", 1)[1].strip().splitlines()[0] if text.rsplit("####", 1)[1].strip() else ""
     return text
@@ -89,7 +96,12 @@ def clean_math(s: str, *, strip_var: bool = True) -> str:
     marks, \\!, the Unicode minus sign (as ``-``), `x =` (unless
     ``strip_var=False``: the math grader compares equations as equations), thousands separators, a trailing
     period; \\dfrac/\\tfrac -> \\frac."""
-    s = s.strip().strip("$").strip().replace("\u2212", "-")  # the Unicode minus sign
+    s = s.strip().replace("\u2212", "-")  # the Unicode minus sign
+    # "$X$." / "$X$," (an answer ended as a sentence): the mark after the closing $ goes first, then the $s
+    s = re.sub(r"^\$+|\$+\s*[.,;]?$", "", s).strip()
+    s = re.sub(r"(?<=\d)[\u00a0\u202f\u2009](?=\d{3}\b)", " ", s)  # no-break/thin space between thousands
+    s = s.replace("\u221e", "\\infty")  # ∞
+    s = re.sub(r"\^\s*([-+]\d+)\b", r"^{\1}", s)  # "10^-5": an unbraced signed exponent
     s = re.sub(r"^\\[\[(]\s*((?:(?!\\[\[\]()]).)*?)\s*\\[\])]$", r"\1", s, flags=re.DOTALL)  # \[5\], \(5\)
     bold = re.fullmatch(r"\*\*(.+)\*\*", s)
     s = bold.group(1).strip() if bold else s  # markdown bold

@@ -259,7 +259,7 @@ def looks_python(text: str) -> bool:
         return False
     try:
         ast.parse(s, mode="eval")
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # CPython's parser on degenerate text
         return False
     return True
 
