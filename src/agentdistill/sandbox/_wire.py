@@ -93,21 +93,42 @@ def _too_deep(data: bytes, limit: int) -> bool:
     return False
 
 
+def _clean(text: str) -> str:
+    """``text`` made encodable as UTF-8: lone surrogates become U+FFFD (a high+low pair, its character)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # UTF-16 joins a high+low pair into its character and turns each lone surrogate into one U+FFFD
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
 def _valid_text(obj: object) -> object:
-    """``obj`` with every string (dict keys too) made encodable as UTF-8: lone surrogates become U+FFFD."""
+    """``obj`` (fresh from ``json.loads``: no shared parts) with every string, dict keys too, made encodable as
+    UTF-8, in place. Iterative, so no nesting depth can raise ``RecursionError`` (a ~600-deep fork ``hello`` did:
+    findings/sandbox.md, fault 2)."""
     if isinstance(obj, str):
-        if obj.isascii():
-            return obj
-        try:
-            obj.encode("utf-8")
-        except UnicodeEncodeError:
-            # UTF-16 joins a high+low pair into its character and turns each lone surrogate into one U+FFFD
-            return obj.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-        return obj
-    if isinstance(obj, list):
-        return [_valid_text(x) for x in obj]
-    if isinstance(obj, dict):
-        return {_valid_text(k): _valid_text(v) for k, v in obj.items()}
+        return _clean(obj)
+    todo = [obj] if isinstance(obj, list | dict) else []
+    while todo:
+        node = todo.pop()
+        if isinstance(node, list):
+            for i, x in enumerate(node):
+                if isinstance(x, str):
+                    node[i] = _clean(x)
+                elif isinstance(x, list | dict):
+                    todo.append(x)
+        else:
+            items = list(node.items())
+            node.clear()
+            for k, v in items:
+                if isinstance(v, str):
+                    v = _clean(v)
+                elif isinstance(v, list | dict):
+                    todo.append(v)
+                node[_clean(k)] = v
     return obj
 
 
@@ -172,10 +193,15 @@ def recv_hello(
     (n,) = _HEADER.unpack(header)
     if n > limit:
         raise WireError(f"message of {n} bytes exceeds the {limit}-byte limit")
+    data = _recv_exact(sock, n, deadline)
+    if _too_deep(
+        data, MAX_DEPTH
+    ):  # a fork's hello comes after model code ran in it: as hostile as any message
+        raise WireError(f"invalid message: nested deeper than {MAX_DEPTH} levels")
     try:
-        obj = json.loads(_recv_exact(sock, n, deadline))
+        obj = _valid_text(json.loads(data.decode("utf-8", "surrogatepass")))
     except (ValueError, RecursionError) as exc:
         raise WireError(f"invalid message: {type(exc).__name__}") from None
     if not isinstance(obj, dict):
         raise WireError("invalid message: expected an object")
-    return _valid_text(obj), pid  # type: ignore[return-value]
+    return obj, pid  # type: ignore[return-value]

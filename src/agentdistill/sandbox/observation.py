@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
-from .types import ErrorKind, ExecError
-
-_KINDS = frozenset(get_args(ErrorKind))
+from .types import ExecError
 
 MAX_ERROR_CHARS = 2000
 
@@ -36,15 +32,3 @@ def build_observation(stdout: str, stdout_total: int, error: ExecError | None, b
     if err:
         return f"{out}\n{err}" if out and not out.endswith("\n") else out + err
     return out
-
-
-def parse_error(raw: object) -> ExecError | None:
-    """The worker is untrusted: accept only well-typed fields."""
-    if not isinstance(raw, dict):
-        return None
-    kind: ErrorKind = raw.get("kind") if raw.get("kind") in _KINDS else "exception"  # type: ignore[assignment]
-    line = raw.get("line") if isinstance(raw.get("line"), int) else None
-    text = raw.get("text") if isinstance(raw.get("text"), str) else None
-    return ExecError(
-        kind, str(raw.get("type", "Error"))[:200], str(raw.get("message", ""))[:2000], line, text
-    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import posixpath
 import secrets
@@ -13,16 +12,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import _answer, _wire
+from . import _answer, _replies, _wire
 from ._presets import resolve_imports
 from ._zygote import HANDSHAKE_SECONDS, Family, SandboxStartError, Worker, Zygote, _hello, _pair, get_zygote
 from .limits import check_config, episode_limits, episode_memory_bytes, family_pids
-from .observation import build_observation, parse_error
+from .observation import build_observation
 from .types import ExecError, ExecResult, SandboxConfig
 
 _LOST = "the interpreter was restarted and earlier variables are lost"
 # characters of output a step may claim it printed (the worker counts; the host caps the claim)
 MAX_TOTAL = 10**12
+# a fork's hello is read after model code ran in the fork: whatever it sends fails the fork, never the host
+_FORK_FAILED = (OSError, _wire.WireError, SandboxStartError, *_replies.BACKSTOP)
 
 __all__ = ["Sandbox", "SandboxClosed", "SandboxStartError"]
 
@@ -138,11 +139,18 @@ class Sandbox:
                     },
                 )
             except OSError:
-                return self._died(t0, _Step())
-            result = self._await_step(t0)
-            if self._proc is not None:  # processes the step started end with it (a killed worker's: in _kill)
-                self._family.sweep(self._proc.pid)
-            return result
+                return self._died(t0, _replies.Step())
+            try:
+                return self._await_step(t0)
+            except (
+                BaseException
+            ):  # e.g. a host tool's KeyboardInterrupt: the worker waits mid-step, so it goes
+                self._kill()
+                self.restarts += 1
+                raise
+            finally:  # processes the step started end with it, whatever happened (a killed worker's: in _kill)
+                if self._proc is not None:
+                    self._family.sweep(self._proc.pid)
 
     def fork(self) -> Sandbox:
         """An independent copy of this episode: ``os.fork`` of the worker, which copies its scratch dir inside
@@ -172,9 +180,9 @@ class Sandbox:
         try:  # an at-fork hook of model code may hang the child: no longer than a step may take
             hello, pid = _hello(host, "fork", min(HANDSHAKE_SECONDS, self.config.wall_seconds))
             pidfd = os.pidfd_open(pid)
-        except (OSError, _wire.WireError, SandboxStartError) as exc:  # this sandbox itself is unharmed
+        except _FORK_FAILED as exc:  # this sandbox itself is unharmed
             host.close()
-            self._family.sweep(self._proc.pid)  # the half-made fork, if any
+            self._family.sweep(self._proc.pid)  # the half-made fork, if any: not registered, so a stray
             raise RuntimeError(f"Sandbox.fork failed: {exc}") from None
         if hello.get("dir") != expected:  # never let a restart start anywhere but the area the host named
             Worker(pid, pidfd, host, "").kill()
@@ -263,7 +271,7 @@ class Sandbox:
 
     def _await_step(self, t0: float) -> ExecResult:
         assert self._proc is not None
-        sock, cfg, step = self._proc.sock, self.config, _Step()
+        sock, cfg, step = self._proc.sock, self.config, _replies.Step()
         deadline = t0 + cfg.wall_seconds  # host tool time counts
         while True:
             try:  # the deadline bounds the whole message, not each receive (a worker may send byte by byte);
@@ -285,61 +293,35 @@ class Sandbox:
             except OSError:
                 return self._died(t0, step)
             op = msg["op"]
-            if op == "call":
-                self._serve_tool(sock, msg, step)
-            elif op == "final":
-                if step.answer is None:
-                    value = msg.get("value")
-                    if _answer.size(value) > cfg.max_final_answer_chars:
-                        return self._bad_message(t0, step, "final answer over the size limit")
-                    step.answer = (value,)
-            elif op == "done":
-                if msg.get("seq") == self._token:
-                    return self._finish(msg, t0, step)
-            else:
-                return self._bad_message(t0, step, f"unknown message {op[:40]!r}")
+            try:  # every field is checked (_replies.py); the except is the backstop for a check we lack
+                if op == "call":
+                    _replies.serve_tool(self.tools, self.config, sock, msg, step)
+                elif op == "final":
+                    if step.answer is None:
+                        value = msg.get("value")
+                        if _answer.size(value) > cfg.max_final_answer_chars:
+                            return self._bad_message(t0, step, "final answer over the size limit")
+                        step.answer = (value,)
+                elif op == "done":
+                    if msg.get("seq") == self._token:
+                        return self._finish(_replies.step_end(msg, MAX_TOTAL), t0, step)
+                else:
+                    return self._bad_message(t0, step, f"unknown message {op[:40]!r}")
+            except _replies.Malformed as exc:
+                return self._bad_message(t0, step, str(exc))
+            except _replies.BACKSTOP as exc:
+                return self._bad_message(t0, step, f"malformed {op[:40]!r} message ({type(exc).__name__})")
 
-    def _bad_message(self, t0: float, step: _Step, why: str) -> ExecResult:
+    def _bad_message(self, t0: float, step: _replies.Step, why: str) -> ExecResult:
         self._kill()
         self.restarts += 1
         err = ExecError("output", "SandboxError", f"the worker sent an invalid message ({why}); {_LOST}")
         return self._result("", 0, err, t0, step)
 
-    def _serve_tool(self, sock: Any, msg: dict, step: _Step) -> None:
-        cfg, t = self.config, time.monotonic()
-        name, args, kwargs = msg.get("name"), msg.get("args"), msg.get("kwargs")
-        record: dict[str, Any] = {"name": name[:100] if isinstance(name, str) else repr(name)[:100]}
-        try:
-            fn = self.tools.get(name) if isinstance(name, str) else None
-            if fn is None:
-                raise NameError(f"no tool named {name[:100]!r}")
-            if not isinstance(args, list) or not isinstance(kwargs, dict):
-                raise TypeError("malformed tool call")
-            size = len(json.dumps([args, kwargs], ensure_ascii=False))
-            if step.answer is not None:
-                raise RuntimeError("the step has ended: final_answer was already called")
-            if len(step.calls) >= cfg.max_tool_calls:
-                raise RuntimeError(f"at most {cfg.max_tool_calls} tool calls per step")
-            if size > cfg.max_tool_arg_chars:
-                raise ValueError(f"arguments of {size} characters; the limit is {cfg.max_tool_arg_chars}")
-            record.update(args=args, kwargs=kwargs)
-            value = fn(*args, **kwargs)
-            json.dumps(value)
-            reply: dict[str, Any] = {"op": "ret", "value": value}
-        except Exception as exc:  # noqa: BLE001 - a failing or refused tool call is an observation, not a crash
-            reply = {"op": "err", "type": type(exc).__name__, "message": str(exc)[:2000]}
-            record["error"] = reply["message"]
-        record["seconds"] = time.monotonic() - t
-        step.calls.append(record)
-        with contextlib.suppress(OSError):  # the worker died; the next receive reports it
-            _wire.send_msg(sock, reply)
-
-    def _finish(self, msg: dict, t0: float, step: _Step) -> ExecResult:
-        stdout = msg.get("stdout") if isinstance(msg.get("stdout"), str) else ""
-        total = msg.get("stdout_total") if isinstance(msg.get("stdout_total"), int) else 0
-        total = min(max(total, len(stdout)), MAX_TOTAL)  # a forged count must not blow the observation budget
-        error = parse_error(msg.get("error"))
-        fatal = msg.get("fatal") if isinstance(msg.get("fatal"), str) else None
+    def _finish(self, end: _replies.StepEnd, t0: float, step: _replies.Step) -> ExecResult:
+        stdout, total, error, fatal = (
+            end  # total is capped: a forged count cannot blow the observation budget
+        )
         if fatal is None and self._threads() > 1:  # the kernel's count: the worker's own check can be patched
             fatal = "threads are not allowed: a thread outlived the step"
         if fatal is not None:
@@ -357,7 +339,7 @@ class Sandbox:
         except OSError:
             return 1
 
-    def _died(self, t0: float, step: _Step) -> ExecResult:
+    def _died(self, t0: float, step: _replies.Step) -> ExecResult:
         cfg = self.config
         self._kill()
         self.restarts += 1
@@ -374,7 +356,9 @@ class Sandbox:
             )
         return self._result("", 0, err, t0, step)
 
-    def _result(self, stdout: str, total: int, error: ExecError | None, t0: float, step: _Step) -> ExecResult:
+    def _result(
+        self, stdout: str, total: int, error: ExecError | None, t0: float, step: _replies.Step
+    ) -> ExecResult:
         if step.answer is not None:
             error = None
         obs = build_observation(stdout, total, error, self.config.output_chars)
@@ -385,11 +369,3 @@ class Sandbox:
             res.final_answer, res.has_final_answer = step.answer[0], True
             res.final_answer_text = _answer.describe(step.answer[0])[:2000]
         return res
-
-
-class _Step:
-    __slots__ = ("calls", "answer")
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.answer: tuple[Any] | None = None  # (payload,) once the first final_answer arrived
