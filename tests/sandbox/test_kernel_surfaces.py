@@ -162,3 +162,19 @@ def test_model_code_never_runs_as_host_root():
     assert r.stdout == "1000\n", r.observation
     assert host_uid == (HOST_UID if os.geteuid() == 0 else os.geteuid())
     assert "agentdistill-stage" not in Path("/proc/self/mountinfo").read_text()
+
+
+def test_memory_no_rlimit_counts_is_refused():
+    """``memfd_secret`` (its pages stay with the fd after munmap: one worker held 800 MiB under ``memory_mb=256``,
+    findings/sandbox.md fault 4) and a bigger pipe buffer (``F_SETPIPE_SZ``) are memory RLIMIT_AS does not count;
+    seccomp refuses both, as it refuses ``memfd_create`` and System V shared memory."""
+    code = (
+        "import ctypes, fcntl, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "print('memfd_secret', libc.syscall(447, 0), ctypes.get_errno())\n"  # x86_64 and aarch64 alike
+        "r, w = os.pipe()\ntry:\n    fcntl.fcntl(w, 1031, 1 << 20)\n    print('pipe', 'grown')\n"
+        "except OSError as e:\n    print('pipe', e.errno)\n"
+        "print('default pipe', len(os.read(r, 1) if os.write(w, b'x' * 65536) else b''))"
+    )
+    with _os_only() as sb:
+        r = sb.run(code)
+    assert r.stdout.splitlines() == ["memfd_secret -1 1", "pipe 1", "default pipe 1"], r.observation

@@ -2,7 +2,8 @@
 
 The filter allows by default and refuses (EPERM) the system calls a Python episode never needs: running programs,
 debugging or reading other processes, mounting and namespace changes, kernel-facing interfaces (BPF, perf,
-io_uring, keyrings, modules, reboot, clocks) and sockets other than AF_UNIX. ``clone`` with any namespace flag is
+io_uring, keyrings, modules, reboot, clocks), memory no rlimit counts (memfd, System V IPC, large pipe buffers)
+and sockets other than AF_UNIX. ``clone`` with any namespace flag is
 refused; ``clone3`` answers ENOSYS so glibc falls back to plain ``clone`` (whose flags the filter can see).
 The host compiles it once to a BPF program (bytes); the worker loads it with ``prctl`` right before model code
 runs, after ``PR_SET_NO_NEW_PRIVS``, so it cannot be removed or widened afterwards.
@@ -82,7 +83,11 @@ DENIED = (
     "inotify_init",
     "inotify_init1",
     "mq_open",
+    # memory no rlimit counts: a memfd's pages (and memfd_secret's, which stay with the fd after munmap: 800 MiB
+    # held under memory_mb=256, findings/sandbox.md fault 4) are charged to no RLIMIT_AS; only a memory cgroup
+    # (host root) would bound them
     "memfd_create",
+    "memfd_secret",
     # System V IPC: its memory is charged to no process limit (shmget 64 MiB x 6 held 384 MiB under a 300 MiB
     # cap); POSIX semaphores (multiprocessing) live in /dev/shm, a small tmpfs
     "shmget",
@@ -102,6 +107,10 @@ NAMESPACE_FLAGS = (
 )  # NEWNS NEWUSER NEWPID NEWNET NEWIPC NEWUTS NEWCGROUP NEWTIME
 AF_UNIX = 1
 F_SETLEASE = 1024
+F_SETPIPE_SZ = 1031  # a pipe's buffer is memory no rlimit counts: up to 1 MiB per pipe instead of 64 KiB
+# syscalls refused by number where libseccomp is too old to know the name (the same number on x86_64 and aarch64:
+# memfd_secret is in the generic table, Linux 5.14)
+BY_NUMBER = {"memfd_secret": 447}
 # Calls that change a file's mode, owner, times or extended attributes (POSIX ACLs are modes too) return success
 # and do nothing: started by root, the sandbox uid is host uid 0, which owns the host's device nodes bound into
 # /dev (chmod 000 /dev/null would break the host); code that copies files (shutil.copy2) keeps working.
@@ -132,14 +141,16 @@ def compile_filter() -> bytes:
     for name in DENIED:
         try:
             f.add_rule(deny, name)
-        except (OSError, ValueError):  # a syscall this arch does not have
-            continue
+        except (OSError, ValueError):  # a syscall this arch does not have (or this libseccomp does not know)
+            if name in BY_NUMBER and os.uname().machine in ("x86_64", "aarch64"):
+                f.add_rule(deny, BY_NUMBER[name])
     for name in NO_OP:
         try:
             f.add_rule(sc.ERRNO(0), name)
         except (OSError, ValueError):  # a syscall this arch (or libseccomp) does not know
             continue
     f.add_rule(deny, "fcntl", sc.Arg(1, sc.EQ, F_SETLEASE))  # a lease on a host file blocks host writers
+    f.add_rule(deny, "fcntl", sc.Arg(1, sc.EQ, F_SETPIPE_SZ))
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     for flag in NAMESPACE_FLAGS:
         f.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
