@@ -1,10 +1,10 @@
 """The episode worker's seccomp filter, compiled on the host with libseccomp (the ``pyseccomp`` binding).
 
 The filter allows by default and refuses (EPERM) the system calls a Python episode never needs: running programs,
-debugging or reading other processes, mounting and namespace changes, kernel-facing interfaces (BPF, perf,
-io_uring, keyrings, modules, reboot, clocks), memory no rlimit counts (memfd, System V IPC, large pipe buffers)
-and sockets other than AF_UNIX. ``clone`` with any namespace flag is
-refused; ``clone3`` answers ENOSYS so glibc falls back to plain ``clone`` (whose flags the filter can see).
+debugging, reading or changing other processes (calls that take a pid: only 0, the caller), mounting and
+namespace changes, kernel-facing interfaces (BPF, perf, io_uring, keyrings, modules, reboot, clocks), memory no
+rlimit counts (memfd, System V IPC, large pipe buffers) and sockets other than AF_UNIX. ``clone`` with any
+namespace flag is refused; ``clone3`` answers ENOSYS so glibc falls back to plain ``clone`` (whose flags the filter can see).
 The host compiles it once to a BPF program (bytes); the worker loads it with ``prctl`` right before model code
 runs, after ``PR_SET_NO_NEW_PRIVS``, so it cannot be removed or widened afterwards.
 """
@@ -25,6 +25,8 @@ DENIED = (
     "process_vm_writev",
     "pidfd_getfd",
     "kcmp",
+    "process_madvise",
+    "process_mrelease",
     # filesystems and namespaces
     "mount",
     "umount2",
@@ -108,6 +110,25 @@ NAMESPACE_FLAGS = (
 AF_UNIX = 1
 F_SETLEASE = 1024
 F_SETPIPE_SZ = 1031  # a pipe's buffer is memory no rlimit counts: up to 1 MiB per pipe instead of 64 KiB
+# Calls that change (or read the memory layout of) another process are allowed only on the caller itself: the
+# argument at the index is 0 ("self"), else EPERM. A SAG candidate could otherwise lower the hard rlimits of its
+# parent, its siblings and the family init for good, pin them to one CPU or renice them: they share its uid
+# (findings/sandbox.md fault 3; DESIGN.md: losers leave no side effects). glibc's getrlimit/setrlimit, nice and
+# os.sched_setaffinity(0, ...) pass 0. Signals are kept inside a process's own Landlock domain (ABI 6).
+SELF_ONLY = (
+    ("prlimit64", 0),
+    ("sched_setaffinity", 0),
+    ("sched_setparam", 0),
+    ("sched_setscheduler", 0),
+    ("sched_setattr", 0),
+    ("migrate_pages", 0),
+    ("move_pages", 0),
+    ("get_robust_list", 0),
+    ("setpriority", 0),  # which: PRIO_PROCESS (0), not a process group or a user ...
+    ("setpriority", 1),  # ... and who: the caller (0)
+    ("ioprio_set", 1),  # who: the caller (0); which must be IOPRIO_WHO_PROCESS (below)
+)
+IOPRIO_WHO_PROCESS = 1
 # syscalls refused by number where libseccomp is too old to know the name (the same number on x86_64 and aarch64:
 # memfd_secret is in the generic table, Linux 5.14)
 BY_NUMBER = {"memfd_secret": 447}
@@ -151,6 +172,9 @@ def compile_filter() -> bytes:
             continue
     f.add_rule(deny, "fcntl", sc.Arg(1, sc.EQ, F_SETLEASE))  # a lease on a host file blocks host writers
     f.add_rule(deny, "fcntl", sc.Arg(1, sc.EQ, F_SETPIPE_SZ))
+    for name, index in SELF_ONLY:
+        f.add_rule(deny, name, sc.Arg(index, sc.NE, 0))
+    f.add_rule(deny, "ioprio_set", sc.Arg(0, sc.NE, IOPRIO_WHO_PROCESS))
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     for flag in NAMESPACE_FLAGS:
         f.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
