@@ -11,29 +11,34 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
+from ._terminal import terminal_safe as safe
+
 console = Console()
 
 
 def _render_step(step, max_steps: int) -> Panel:  # noqa: ANN001 - agent.records.Step
+    """One step's panel; every text from the model or the sandbox goes through ``safe`` (``_terminal.py``)."""
     parts: list = []
     if step.prefix:
         parts.append(
             Text.assemble(
                 ("Prefix (first thought): ", "bold magenta"),
-                (step.prefix.strip().removeprefix("Thought:").strip(), "magenta"),
+                (safe(step.prefix.strip().removeprefix("Thought:").strip()), "magenta"),
             )
         )
-    parts.append(Text.assemble(("Thought: ", "bold cyan"), (step.thought or "(none)", "cyan")))
+    parts.append(Text.assemble(("Thought: ", "bold cyan"), (safe(step.thought or "(none)"), "cyan")))
     if step.code:
         parts.append(Text("Code:", style="bold yellow"))
-        parts.append(Syntax(step.code, "python", theme="monokai", line_numbers=False, word_wrap=True))
+        parts.append(Syntax(safe(step.code), "python", theme="monokai", line_numbers=False, word_wrap=True))
     style = "red" if step.error_kind else "green"
     label = f"Observation ({step.error_kind}):" if step.error_kind else "Observation:"
     if step.observation.strip() or not step.has_final_answer:
         parts.append(Text(label, style=f"bold {style}"))
-        parts.append(Text(step.observation.rstrip(), style=style))
+        parts.append(Text(safe(step.observation.rstrip()), style=style))
     if step.has_final_answer:
-        parts.append(Text.assemble(("final_answer: ", "bold green"), (repr(step.final_answer), "green")))
+        parts.append(
+            Text.assemble(("final_answer: ", "bold green"), (safe(repr(step.final_answer)), "green"))
+        )
     extra = (
         f" · SAG {step.n_valid}/{step.n_candidates} valid, winner #{step.winner}"
         if step.n_candidates > 1
@@ -41,6 +46,23 @@ def _render_step(step, max_steps: int) -> Panel:  # noqa: ANN001 - agent.records
     )
     title = f"Step {step.index + 1}/{max_steps}{extra} · {step.tokens} tok · {step.seconds:.1f}s"
     return Panel(Group(*parts), title=title, title_align="left", border_style="blue")
+
+
+def _render_end(traj, max_steps: int) -> Panel:  # noqa: ANN001 - agent.records.Trajectory
+    """The closing panel: the final answer, why there is none, or the error (through ``safe``, as the steps)."""
+    t = traj.totals
+    summary = (
+        f"{t.steps} steps · {t.completion_tokens} tokens · {t.seconds:.1f}s "
+        f"(generation {t.gen_seconds:.1f}s, execution {t.exec_seconds:.1f}s)"
+    )
+    if traj.status == "answered":
+        text, title, colour = str(traj.final_answer), "Final answer", "green"
+    elif traj.status in ("max_steps", "context_overflow"):
+        why = traj.error if traj.status == "context_overflow" else f"No answer within {max_steps} steps."
+        text, title, colour = str(why), traj.status, "yellow"
+    else:
+        text, title, colour = traj.error or "error", "error", "red"
+    return Panel(Text(safe(text), style=f"bold {colour}"), title=title, subtitle=summary, border_style=colour)
 
 
 def run(
@@ -124,39 +146,7 @@ def run(
         )
     finally:
         llm.close()
-    t = traj.totals
-    summary = (
-        f"{t.steps} steps · {t.completion_tokens} tokens · {t.seconds:.1f}s "
-        f"(generation {t.gen_seconds:.1f}s, execution {t.exec_seconds:.1f}s)"
-    )
-    if traj.status == "answered":
-        console.print(
-            Panel(
-                Text(str(traj.final_answer), style="bold green"),
-                title="Final answer",
-                subtitle=summary,
-                border_style="green",
-            )
-        )
-    elif traj.status in ("max_steps", "context_overflow"):
-        why = traj.error if traj.status == "context_overflow" else f"No answer within {max_steps} steps."
-        console.print(
-            Panel(
-                Text(str(why), style="bold yellow"),
-                title=traj.status,
-                subtitle=summary,
-                border_style="yellow",
-            )
-        )
-    else:
-        console.print(
-            Panel(
-                Text(traj.error or "error", style="bold red"),
-                title="error",
-                subtitle=summary,
-                border_style="red",
-            )
-        )
+    console.print(_render_end(traj, max_steps))
     if save is not None:
         with TrajectoryWriter(save) as writer:
             writer.write(traj)
