@@ -4,8 +4,9 @@ A grader fix must not leave published figures graded by the old rules unannounce
 (``<work>/eval/*/results.jsonl``) and the teacher's generate records (agent trajectories and CoT attempts),
 grades each stored answer again as the pipeline would now (a CoT row's answer re-extracted from its text with
 ``agent.cot.extract_answer``), and reports per row how many verdicts flip, which questions, and the accuracy
-under both. QA is compared on exact match (the LLM judge is not re-run: a QA answer whose extraction changed is
-listed, since its judge verdict is then stale). Backend failures (``failure``) are skipped, as accuracy skips them.
+under both. QA is compared on exact match (the LLM judge is not re-run: a QA answer whose extraction changed
+is listed, since its judge verdict is then stale). Backend failures (``failure``) are skipped, as accuracy
+skips them.
 
     python benchmarks/regrade_audit.py --work runs/study --out results/study/regrade_audit.json
 """
@@ -122,7 +123,8 @@ def markdown(res: dict) -> str:
         "",
         f"`{run['command']}` · {run['date']} · load {run['load_start']}",
         "",
-        "| records | n | correct (as stored) | correct (re-graded) | verdicts flipped | QA answers re-extracted |",
+        "| records | n | correct (as stored) | correct (re-graded) | verdicts flipped "
+        "| QA answers re-extracted |",
         "|:---|---:|---:|---:|---:|---:|",
     ]
     for r in res["eval"] + res["generate"]:

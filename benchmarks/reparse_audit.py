@@ -4,7 +4,8 @@ A parser change alters what a model's step runs. This reads the teacher's trajec
 (``<work>/generate/trajectories.jsonl``) and every eval row's trajectories (``<work>/eval/*/results.jsonl``),
 parses each step's raw text (and each SAG candidate's) with ``agent.parse.parse_step``, and compares with what
 was recorded then: the parse verdict (ok, or one of ``PARSE_ERROR_KINDS``) and, for steps that parsed both
-times, the code. The forced final-answer turn (``Step.forced``) is not a step and is skipped. A recorded sandbox error (an exception in code that parsed) counts as parsed.
+times, the code. The forced final-answer turn (``Step.forced``) is not a step and is skipped. A recorded
+sandbox error (an exception in code that parsed) counts as parsed.
 
     python benchmarks/reparse_audit.py --work runs/study --out results/study/reparse_audit.json
 """

@@ -1,4 +1,4 @@
-"""Degenerate and unfinished steps as small models write them (found by a review of the parser, 2026-12-02):
+"""Degenerate and unfinished steps as small models write them (docs/reviews/graders-parser-2026-12-02.md):
 a run of bare words that CPython's own parser cannot compile (MemoryError, not SyntaxError), an imagined output
 block after labelled code, and prose after code whose closing fence was never written. Each case failed before."""
 

@@ -1,5 +1,5 @@
 """Terminal escape sequences printed by model code never reach the operator's terminal through `agentdistill run`
-(``cli/_terminal.py``; findings/sandbox.md, fault 5): the observation, thought, code and final answer are
+(``cli/_terminal.py``; docs/reviews/sandbox-2026-12-02.md, fault 5): the observation, thought, code and final answer are
 shown with every C0/C1 control character except newline and tab escaped, while the records keep the exact text."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Answers written as sentences, as real models end them: ``$X$.``, the Minerva ending ("The final answer is
 $X$. I hope it is correct."), "The answer is 18, since 9*2 = 18.", units with exponents, no-break thousands
-separators, unbraced signed exponents, ∞. Found by a review of the graders against real output forms (each
-case failed before: the $ of ``$X$.`` was stripped before the full stop, so ``X$`` was read as a leading number).
+separators, unbraced signed exponents, ∞. Found by a review of the graders against real output forms
+(docs/reviews/graders-parser-2026-12-02.md; each case failed before: the $ of ``$X$.`` was stripped before the
+full stop, so ``X$`` was read as a leading number).
 """
 
 from __future__ import annotations

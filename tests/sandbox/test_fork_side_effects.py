@@ -2,7 +2,7 @@
 kernel refuses calls that change another process (``_seccomp.SELF_ONLY``), so a loser cannot lower the hard
 rlimits of its parent, its sibling (the winner) or the family init, pin them to a CPU or renice them; its own
 limits, affinity and priority it may still change. With the Python guards off: the kernel is the boundary.
-Attacks from a review session (findings/sandbox.md, fault 3)."""
+Attacks from a review session (docs/reviews/sandbox-2026-12-02.md, fault 3)."""
 
 from __future__ import annotations
 

@@ -166,7 +166,7 @@ def test_model_code_never_runs_as_host_root():
 
 def test_memory_no_rlimit_counts_is_refused():
     """``memfd_secret`` (its pages stay with the fd after munmap: one worker held 800 MiB under ``memory_mb=256``,
-    findings/sandbox.md fault 4) and a bigger pipe buffer (``F_SETPIPE_SZ``) are memory RLIMIT_AS does not count;
+    docs/reviews/sandbox-2026-12-02.md fault 4) and a bigger pipe buffer (``F_SETPIPE_SZ``) are memory RLIMIT_AS does not count;
     seccomp refuses both, as it refuses ``memfd_create`` and System V shared memory."""
     code = (
         "import ctypes, fcntl, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"

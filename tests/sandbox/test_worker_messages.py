@@ -1,7 +1,7 @@
 """The host trusts no field of a worker message (``sandbox/_replies.py``, ``_wire.py``): model code rewrites the
 worker's own modules and so chooses every field, yet ``Sandbox.run`` and ``Sandbox.fork`` raise only their
 documented errors, and the processes of the step (or of a half-made fork) are gone afterwards.
-Attacks from a review session (findings/sandbox.md, faults 1 and 2), against the real sandbox."""
+Attacks from a review session (docs/reviews/sandbox-2026-12-02.md, faults 1 and 2), against the real sandbox."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 Model-written code controls what it prints, and the CLI shows that output (and the model's own thought, code and
 final answer) live. A terminal acts on control characters: ESC starts CSI/OSC sequences that set the window
 title, write the clipboard (OSC 52) or clear the screen, and C1 codes (CSI as the single byte U+009B) do the same
-on terminals that read them. Rich's ``Text`` strips only BEL, BS, VT, FF and CR (findings/sandbox.md, fault 5).
+on terminals that read them. Rich's ``Text`` strips only BEL, BS, VT, FF and CR
+(docs/reviews/sandbox-2026-12-02.md, fault 5).
 Rule: every C0 control character except newline and tab, DEL, and every C1 control character is shown as a
 visible ``\\xNN`` escape; the records keep the exact text, only what is printed changes.
 """

@@ -4,7 +4,8 @@ The worker is untrusted: model code can rewrite any of its modules (``_episode._
 so choose every field of every message. Rule: the host reads a worker field only through these checks; a field
 of the wrong type makes the message :class:`Malformed`, which ``Sandbox`` turns into an error result (the worker is
 killed and restarted, "the end of the step"), never an exception of the host's own. A review found
-``raw.get("kind") in _KINDS`` raising ``TypeError`` for an unhashable kind (2026, findings/sandbox.md, fault 1).
+``raw.get("kind") in _KINDS`` raising ``TypeError`` for an unhashable kind
+(docs/reviews/sandbox-2026-12-02.md, fault 1).
 ``_wire.recv_msg`` has already checked that the message is a dict with a str ``op``, nested at most 64 levels,
 with valid Unicode in every string.
 """

@@ -4,7 +4,8 @@ The filter allows by default and refuses (EPERM) the system calls a Python episo
 debugging, reading or changing other processes (calls that take a pid: only 0, the caller), mounting and
 namespace changes, kernel-facing interfaces (BPF, perf, io_uring, keyrings, modules, reboot, clocks), memory no
 rlimit counts (memfd, System V IPC, large pipe buffers) and sockets other than AF_UNIX. ``clone`` with any
-namespace flag is refused; ``clone3`` answers ENOSYS so glibc falls back to plain ``clone`` (whose flags the filter can see).
+namespace flag is refused; ``clone3`` answers ENOSYS so glibc falls back to plain ``clone`` (whose flags the
+filter can see).
 The host compiles it once to a BPF program (bytes); the worker loads it with ``prctl`` right before model code
 runs, after ``PR_SET_NO_NEW_PRIVS``, so it cannot be removed or widened afterwards.
 """
@@ -85,9 +86,9 @@ DENIED = (
     "inotify_init",
     "inotify_init1",
     "mq_open",
-    # memory no rlimit counts: a memfd's pages (and memfd_secret's, which stay with the fd after munmap: 800 MiB
-    # held under memory_mb=256, findings/sandbox.md fault 4) are charged to no RLIMIT_AS; only a memory cgroup
-    # (host root) would bound them
+    # memory no rlimit counts: a memfd's pages (and memfd_secret's, which stay with the fd after munmap:
+    # 800 MiB held under memory_mb=256, docs/reviews/sandbox-2026-12-02.md fault 4) are charged to no
+    # RLIMIT_AS; only a memory cgroup (host root) would bound them
     "memfd_create",
     "memfd_secret",
     # System V IPC: its memory is charged to no process limit (shmget 64 MiB x 6 held 384 MiB under a 300 MiB
@@ -113,8 +114,8 @@ F_SETPIPE_SZ = 1031  # a pipe's buffer is memory no rlimit counts: up to 1 MiB p
 # Calls that change (or read the memory layout of) another process are allowed only on the caller itself: the
 # argument at the index is 0 ("self"), else EPERM. A SAG candidate could otherwise lower the hard rlimits of its
 # parent, its siblings and the family init for good, pin them to one CPU or renice them: they share its uid
-# (findings/sandbox.md fault 3; DESIGN.md: losers leave no side effects). glibc's getrlimit/setrlimit, nice and
-# os.sched_setaffinity(0, ...) pass 0. Signals are kept inside a process's own Landlock domain (ABI 6).
+# (docs/reviews/sandbox-2026-12-02.md fault 3; DESIGN.md: losers leave no side effects). glibc's
+# getrlimit/setrlimit, nice and os.sched_setaffinity(0, ...) pass 0. Signals are kept inside a process's own Landlock domain (ABI 6).
 SELF_ONLY = (
     ("prlimit64", 0),
     ("sched_setaffinity", 0),

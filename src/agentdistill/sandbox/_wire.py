@@ -108,7 +108,7 @@ def _clean(text: str) -> str:
 def _valid_text(obj: object) -> object:
     """``obj`` (fresh from ``json.loads``: no shared parts) with every string, dict keys too, made encodable as
     UTF-8, in place. Iterative, so no nesting depth can raise ``RecursionError`` (a ~600-deep fork ``hello`` did:
-    findings/sandbox.md, fault 2)."""
+    docs/reviews/sandbox-2026-12-02.md, fault 2)."""
     if isinstance(obj, str):
         return _clean(obj)
     todo = [obj] if isinstance(obj, list | dict) else []
