@@ -91,6 +91,19 @@ def sandbox_processes() -> set[int]:
     return out
 
 
+# how long a test waits for killed processes to go: seconds on a loaded host (a kill is delivered, the reaping
+# parent must still be scheduled); a quiet host takes milliseconds
+PROCESS_WAIT_SECONDS = 10.0
+
+
+def wait_for_processes(n: int) -> set[int]:
+    """The live sandbox processes once there are ``n`` of them, or after ``PROCESS_WAIT_SECONDS``."""
+    deadline = time.monotonic() + PROCESS_WAIT_SECONDS
+    while len(procs := sandbox_processes()) != n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return procs
+
+
 def _parent(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/stat") as fh:
@@ -143,7 +156,7 @@ class Host:
         )
         new = {n for n in set(os.listdir("/tmp")) - self.tmp_before if not n.startswith(("pytest", "tmp"))}
         assert not {n for n in new if "escape" in n or "pwned" in n}, f"files planted in the host /tmp: {new}"
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + PROCESS_WAIT_SECONDS
         while sandbox_processes() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not sandbox_processes(), f"sandbox processes outlived close(): {sandbox_processes()}"

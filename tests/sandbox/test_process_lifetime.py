@@ -14,7 +14,7 @@ import pytest
 
 from agentdistill.sandbox import Sandbox
 
-from .conftest import FAST, sandbox_processes
+from .conftest import FAST, wait_for_processes
 
 S = "import collections\nS = collections._sys\nOS = S.modules['os']\n"
 SPINNER_OS = S + "for _ in range(3):\n    if OS.fork() == 0:\n        while True: pass\nprint('started')"
@@ -34,14 +34,7 @@ def test_fork_exec_is_refused_by_the_guards():
     with Sandbox(config=FAST) as sb:
         r = sb.run(SPINNER_GUARDED)
         assert r.error is not None and "fork_exec is not allowed" in r.observation, r.observation
-        assert _wait_for(2) == {sb._family.pid, sb.pid}
-
-
-def _wait_for(n: int) -> set[int]:
-    deadline = time.monotonic() + 3
-    while len(procs := sandbox_processes()) != n and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return procs
+        assert wait_for_processes(2) == {sb._family.pid, sb.pid}
 
 
 @pytest.mark.parametrize(
@@ -53,7 +46,9 @@ def test_processes_started_by_a_step_end_with_it(host, guards: bool, code: str):
     with Sandbox(config=FAST, _python_guards=guards) as sb:
         r = sb.run("x = 1\n" + code)
         assert r.stdout == "started\n", r.observation
-        assert _wait_for(2) == {sb._family.pid, sb.pid}, "a process of the step outlived it"  # init, worker
+        assert wait_for_processes(2) == {sb._family.pid, sb.pid}, (
+            "a process of the step outlived it"
+        )  # init, worker
         assert sb.run("print(x)").stdout == "1\n"  # the worker itself is untouched
     host.assert_intact()
 
@@ -67,7 +62,7 @@ def test_children_of_a_worker_killed_at_the_wall_limit_end_too(host):
         )
         assert r.error is not None and r.error.kind == "timeout", r.observation
         init = sb._family.pid  # worker killed, its child with it; the next step starts a fresh one
-        assert _wait_for(1) == {init}
+        assert wait_for_processes(1) == {init}
         assert sb.run("print(6 * 7)").stdout == "42\n"
     host.assert_intact()
 
@@ -80,11 +75,11 @@ def test_sag_forks_are_workers_not_strays():
         try:
             assert sb.run(SPINNER_OS).stdout == "started\n"  # the parent's step end spares the fork
             init = sb._family.pid
-            assert _wait_for(3) == {init, sb.pid, child.pid}
+            assert wait_for_processes(3) == {init, sb.pid, child.pid}
             assert child.run(SPINNER_OS + "\nprint(v)").stdout == "started\nparent\n"
-            assert _wait_for(3) == {init, sb.pid, child.pid}
+            assert wait_for_processes(3) == {init, sb.pid, child.pid}
             sb.adopt(child)
-            assert _wait_for(2) == {init, sb.pid} and sb.run("print(v)").stdout == "parent\n"
+            assert wait_for_processes(2) == {init, sb.pid} and sb.run("print(v)").stdout == "parent\n"
         finally:
             child.close()
 
@@ -100,7 +95,7 @@ def test_a_hanging_at_fork_hook_fails_the_fork_within_the_wall_limit(host):
         with pytest.raises(RuntimeError, match="Sandbox.fork failed"):
             sb.fork()
         assert time.monotonic() - t < 2.0 + 1.5
-        assert _wait_for(2) == {sb._family.pid, sb.pid}
+        assert wait_for_processes(2) == {sb._family.pid, sb.pid}
         assert sb.run("print(x)").stdout == "5\n"
     host.assert_intact()
 

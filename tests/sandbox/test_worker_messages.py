@@ -14,7 +14,7 @@ import pytest
 
 from agentdistill.sandbox import Sandbox, _wire
 
-from .conftest import FAST, sandbox_processes
+from .conftest import FAST, wait_for_processes
 
 S = "import collections\nS = collections._sys\nOS = S.modules['os']\nE = S.modules['_episode']\n"
 GOOD_ERROR = '{"kind": "exception", "type": "X", "message": "m", "line": None, "text": None}'
@@ -70,13 +70,6 @@ def test_a_forged_done_field_is_an_error_result(case: str, field: str, value: st
         assert sb.run("print('fresh')").stdout == "fresh\n"
 
 
-def _wait_for(n: int) -> set[int]:
-    deadline = time.monotonic() + 3
-    while len(procs := sandbox_processes()) != n and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return procs
-
-
 def test_the_processes_of_a_step_with_a_forged_reply_end_with_it(host):
     """The review's case with the guards off: a child forked in the step outlived the TypeError of ``run``."""
     with Sandbox(config=FAST, _python_guards=False) as sb:
@@ -86,7 +79,7 @@ def test_the_processes_of_a_step_with_a_forged_reply_end_with_it(host):
             "raise ValueError('boom')"
         )
         assert _invalid(r), r.observation
-        assert _wait_for(1) == {sb._family.pid}, "a process of the step outlived it"
+        assert wait_for_processes(1) == {sb._family.pid}, "a process of the step outlived it"
         assert sb.run("print(6 * 7)").stdout == "42\n"
     host.assert_intact()
 
@@ -107,7 +100,7 @@ def test_a_step_that_leaves_run_by_an_exception_still_ends_its_processes(host):
             sb.run(
                 S + "if OS.fork() == 0:\n    import time\n    time.sleep(30)\n    OS._exit(0)\nsearch('q')"
             )
-        assert _wait_for(1) == {sb._family.pid}
+        assert wait_for_processes(1) == {sb._family.pid}
         assert sb.restarts == 1 and sb.run("print(6 * 7)").stdout == "42\n"
     host.assert_intact()
 
@@ -128,7 +121,9 @@ def test_a_deeply_nested_fork_hello_fails_the_fork_and_kills_it(host, guards: bo
         assert sb.run(DEEP_HELLO.format(depth=600)).stdout == "patched\n"
         with pytest.raises(RuntimeError, match="Sandbox.fork failed"):
             sb.fork()
-        assert _wait_for(2) == {sb._family.pid, sb.pid}, "the half-made fork outlived the failed fork"
+        assert wait_for_processes(2) == {sb._family.pid, sb.pid}, (
+            "the half-made fork outlived the failed fork"
+        )
         assert sb.run("print(v)").stdout == "5\n"  # the parent is unharmed
     host.assert_intact()
 
