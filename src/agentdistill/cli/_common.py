@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -62,8 +63,9 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     try:
         from agentdistill.pipeline.config import ConfigError
         from agentdistill.pipeline.runner import StaleOutputError as PipelineStale
+        from agentdistill.pipeline.stages.filter import NothingKeptError
 
-        types += [ConfigError, PipelineStale]
+        types += [ConfigError, PipelineStale, NothingKeptError]
     except ImportError:  # pipeline mid-change elsewhere must not hide the other errors
         pass
     return tuple(types)
@@ -77,8 +79,23 @@ def settings_error(exc: Any) -> str:
     return f"{option}: {first['msg']}{more}"
 
 
+def io_error(exc: BaseException) -> str:
+    """One line for a file that cannot be read or written: the path and the problem (``[Errno 2] No such file``
+    becomes ``f/x.jsonl: No such file or directory``); a corrupt or truncated gzip file and bytes that are not
+    UTF-8 say so, with the path where the error carries it."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        where = f"{exc.filename} -> {exc.filename2}" if exc.filename2 is not None else str(exc.filename)
+        return f"{where}: {exc.strerror or exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"input is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, zlib.error | EOFError):
+        return f"corrupt or truncated compressed input ({exc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def user_errors(fn: F) -> F:
-    """Wrap a command: bad-input errors become ``error: <file:line: field: problem>`` and exit 2."""
+    """Wrap a command: bad-input errors become ``error: <file:line: field: problem>`` and exit 2; so do files
+    that cannot be read or written (``io_error``)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -90,6 +107,13 @@ def user_errors(fn: F) -> F:
             fail(settings_error(exc))
         except _user_error_types() as exc:
             fail(str(exc))
+        except (
+            OSError,
+            UnicodeDecodeError,
+            zlib.error,
+            EOFError,
+        ) as exc:  # a file: missing, unreadable, corrupt
+            fail(io_error(exc))
 
     return wrapper  # type: ignore[return-value]
 

@@ -26,26 +26,23 @@ def import_paper(
     """Convert the authors' agent logs (e.g. their published teacher trajectories) into trajectories."""
     from agentdistill.agent.paper_import import PaperLogError, iter_paper_log
     from agentdistill.agent.records import TrajectoryWriter
+    from agentdistill.common.files import atomic_file
 
     if kind not in ("auto", "qa", "math"):
         typer.echo(f"error: --kind must be auto, qa or math, got {kind!r}", err=True)
         raise typer.Exit(code=2)
     skipped: list[str] = []
-    tmp = out.with_name(out.name + ".part")
-    tmp.unlink(missing_ok=True)
     counts = {"n": 0, "correct": 0, "forced": 0}
-    try:
-        with TrajectoryWriter(tmp, fsync=False) as writer:
+    try:  # the output replaces --out only when the whole log converted; never the input log itself
+        with atomic_file(out, file) as tmp, TrajectoryWriter(tmp, fsync=False) as writer:
             for traj in iter_paper_log(file, dataset=dataset or None, kind=kind, skipped=skipped):
                 writer.write(traj)
                 counts["n"] += 1
                 counts["correct"] += bool(traj.correct)
                 counts["forced"] += bool(getattr(traj, "forced_final_answer", False))
     except PaperLogError as exc:
-        tmp.unlink(missing_ok=True)
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
-    tmp.replace(out)
     typer.echo(
         f"imported {counts['n']} trajectories ({counts['correct']} graded correct, {counts['forced']} forced "
         f"final answers) to {out}"
@@ -55,4 +52,6 @@ def import_paper(
 
 def register(root: typer.Typer) -> None:
     """Add the `import-paper` command to the root app."""
-    root.command("import-paper")(import_paper)
+    from agentdistill.cli._common import user_errors
+
+    root.command("import-paper")(user_errors(import_paper))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -51,11 +52,23 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _new_sibling(path: Path) -> tuple[int, Path]:
+    """A new, empty, uniquely named hidden file beside ``path`` (``.<name>.<random>.tmp``), opened for writing,
+    with the mode a plain ``open`` would give (0666 less the umask; ``mkstemp``'s 0600 would be kept by
+    ``os.replace``)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a fsynced temporary sibling and ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _new_sibling(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -78,6 +91,28 @@ def atomic_write_json(path: Path, obj: Any, indent: int | None = 2) -> None:
     atomic_write_text(
         path, json.dumps(obj, indent=indent, sort_keys=False, default=str, ensure_ascii=False) + "\n"
     )
+
+
+@contextmanager
+def atomic_file(path: Path, *inputs: Path) -> Iterator[Path]:
+    """Yield a fresh temporary sibling file (unique name, never an existing file, never an input); on success
+    it replaces ``path``, on an exception it is removed and ``path`` is untouched.
+
+    A fixed scratch name (``out.with_suffix(".tmp")``) deleted before writing would delete an input that has that
+    name (``filter X.tmp --out X.jsonl`` lost its input). Raises :class:`SamePathError` when ``path`` is an input.
+    Shape: ``with atomic_file(out, src) as tmp: write(tmp)``."""
+    path = Path(path)
+    refuse_same_path(path, *inputs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _new_sibling(path)
+    os.close(fd)
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 @contextmanager

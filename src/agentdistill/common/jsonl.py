@@ -49,14 +49,23 @@ def repair_tail(path: Path) -> int:
 def iter_jsonl(
     path: Path, *, on_torn_tail: Callable[[str], None] | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, record); a bad line raises JsonlError naming file and line.
+    """Yield (line number, record); a bad line (not UTF-8, not JSON, not an object) raises JsonlError naming
+    file and line. Lines end at ``\n`` only; a UTF-8 byte order mark before the first line is skipped.
 
     A last line without its newline (a killed writer) raises too, unless ``on_torn_tail`` is given: then it is
     called with a message naming the file, line and size, and the line is skipped (readers that may run beside
     a writer, or after a kill, use this; writers repair the tail with ``repair_tail``).
     """
-    with Path(path).open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with Path(path).open("rb") as f:  # split on "\n" only: U+2028 and U+0085 may sit inside a JSON string
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise JsonlError(
+                    f"{path}:{lineno}: not UTF-8 ({e.reason} at byte {e.start} of the line)"
+                ) from None
+            if lineno == 1:
+                line = line.removeprefix("\ufeff")  # a byte order mark (editors on Windows write one)
             if not line.strip():
                 continue
             if not line.endswith("\n"):

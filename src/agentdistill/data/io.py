@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ _TASK_FIELDS = ("id", "dataset", "kind", "question", "answer", "aliases", "meta"
 
 
 def _open_text(path: Path) -> io.TextIOBase:
+    """UTF-8 text, a byte order mark skipped (Excel's "CSV UTF-8" writes one before the header)."""
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return path.open(encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig")
+    return path.open(encoding="utf-8-sig", newline="")
 
 
 def _base_suffix(path: Path) -> str:
@@ -30,7 +32,21 @@ def _base_suffix(path: Path) -> str:
 
 
 def iter_raw_records(path: Path) -> Iterator[tuple[int | None, dict[str, Any]]]:
-    """Yield (line number or None, record dict); JSON may be a list or {examples|data|tasks: [...]}."""
+    """Yield (line number or None, record dict); JSON may be a list or {examples|data|tasks: [...]}.
+    Raises DataError naming the file for bad records, bytes that are not UTF-8 and a corrupt, truncated or
+    mislabelled gzip file."""
+    try:
+        yield from _raw_records(path)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start} of a read block)", file=path
+        ) from None
+    except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
+        why = str(exc) or "the compressed data ends early"
+        raise DataError(f"corrupt or truncated gzip file ({why})", file=path) from None
+
+
+def _raw_records(path: Path) -> Iterator[tuple[int | None, dict[str, Any]]]:
     kind = _base_suffix(path)
     with _open_text(path) as fh:
         if kind in (".jsonl", ".ndjson"):

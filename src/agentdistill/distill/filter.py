@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agentdistill.agent.records import Trajectory, TrajectoryWriter, iter_trajectories
-from agentdistill.common.files import refuse_same_path
+from agentdistill.common.files import atomic_file
 from agentdistill.common.jsonl import JsonlAppender, iter_jsonl
 from agentdistill.common.progress import stage_progress
 from agentdistill.distill.sft import is_forced
@@ -141,11 +141,12 @@ def filter_trajectories(
 ) -> FilterReport:
     """Write the kept agent trajectories of ``src`` to ``dst`` (rewritten whole: filtering is cheap).
     ``judge``: an ``LLMJudge`` that re-grades QA answers (see the module docstring)."""
-    refuse_same_path(dst, src)
     sel = _Selector(max_per_task)
-    tmp = Path(dst).with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    with TrajectoryWriter(tmp, fsync=False) as writer, _judge_progress(src, judge) as progress:
+    with (
+        atomic_file(dst, src) as tmp,
+        TrajectoryWriter(tmp, fsync=False) as writer,
+        _judge_progress(src, judge) as progress,
+    ):
         for traj in iter_trajectories(src):
             if judge is not None and traj.status == "answered" and not is_forced(traj):
                 traj.correct = rejudge(traj.task, traj.final_answer, bool(traj.correct), judge, sel.report)
@@ -153,7 +154,6 @@ def filter_trajectories(
             if sel.keep(f"{traj.task.dataset}/{traj.task.id}", reason, [s.raw for s in traj.steps]):
                 writer.write(traj)
             progress.advance()
-    tmp.replace(dst)
     return sel.finish()
 
 
@@ -164,11 +164,8 @@ def filter_cot(
     ``require_correct=False`` (smoke tests) keeps every answered attempt; failed attempts are never kept."""
     from agentdistill.data.task import Task
 
-    refuse_same_path(dst, src)
     sel = _Selector(max_per_task)
-    tmp = Path(dst).with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    with JsonlAppender(tmp) as out, _judge_progress(src, judge) as progress:
+    with atomic_file(dst, src) as tmp, JsonlAppender(tmp) as out, _judge_progress(src, judge) as progress:
         for _, rec in iter_jsonl(src):
             if judge is not None and rec.get("answer") is not None and not rec.get("error"):
                 rec["correct"] = rejudge(
@@ -187,7 +184,6 @@ def filter_cot(
             if sel.keep(f"{rec['task']['dataset']}/{rec['task']['id']}", reason, [rec.get("text", "")]):
                 out.write(rec)
             progress.advance()
-    tmp.replace(dst)
     return sel.finish()
 
 

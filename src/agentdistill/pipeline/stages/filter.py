@@ -37,8 +37,15 @@ class FilterStage(Stage):
             f"kept {rep.kept} of {rep.total} ({rep.tasks_kept} tasks); dropped: {dict(rep.dropped) or 'none'}"
         )
         if rep.kept == 0:
-            raise RuntimeError(f"no trajectory survived filtering ({src}); nothing to train on")
+            raise NothingKeptError(
+                f"no trajectory survived filtering ({src}: {rep.total} records, dropped: {dict(rep.dropped)}); "
+                "nothing to train on"
+            )
         return kept
+
+
+class NothingKeptError(RuntimeError):
+    """The filter kept no record: the teacher solved nothing the filter accepts (a weak teacher, too few tasks)."""
 
 
 FILTER = FilterStage()
