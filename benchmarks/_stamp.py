@@ -74,3 +74,13 @@ def write_results(path: Path, result: dict, stamp: dict) -> dict:
     tmp.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return out
+
+
+def write_results_and_markdown(path: Path, result: dict, stamp: dict, markdown) -> dict:
+    """``write_results``, then its Markdown rendering (``markdown(written) -> str``) beside it as ``.md``, printed
+    too; return what was written."""
+    written = write_results(path, result, stamp)
+    text = markdown(written)
+    Path(path).with_suffix(".md").write_text(text, encoding="utf-8")
+    print(text)
+    return written

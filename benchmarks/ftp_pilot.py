@@ -213,14 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--math-tasks", type=int, default=300, help="the full arm's math tasks (study.yaml)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _stamp import start_stamp, write_results
+    from _stamp import start_stamp, write_results_and_markdown
 
     stamp = start_stamp(["benchmarks/ftp_pilot.py", *(sys.argv[1:] if argv is None else argv)])
     res = pilot(args.ftp, args.base, {"qa": args.qa_tasks, "math": args.math_tasks})
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    written = write_results(args.out, res, stamp)
-    args.out.with_suffix(".md").write_text(markdown(written), encoding="utf-8")
-    print(markdown(written))
+    write_results_and_markdown(args.out, res, stamp, markdown)
     return 0
 
 

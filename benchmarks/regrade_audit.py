@@ -144,14 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.work.is_dir():
         ap.error(f"--work {args.work}: no such run directory")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _stamp import start_stamp, write_results
+    from _stamp import start_stamp, write_results_and_markdown
 
     stamp = start_stamp(["benchmarks/regrade_audit.py", *(sys.argv[1:] if argv is None else argv)])
     res = {"work": str(args.work), "eval": audit_eval(args.work), "generate": audit_generate(args.work)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    written = write_results(args.out, res, stamp)
-    args.out.with_suffix(".md").write_text(markdown(written), encoding="utf-8")
-    print(markdown(written))
+    write_results_and_markdown(args.out, res, stamp, markdown)
     return 0
 
 
