@@ -2,7 +2,7 @@
 
 from agentdistill.data.catalog import TaskSetInfo, list_task_sets
 from agentdistill.data.errors import DataError
-from agentdistill.data.loader import load_task_specs, load_tasks, parse_task_spec
+from agentdistill.data.loader import join_task_sets, load_task_specs, load_tasks, parse_task_spec
 from agentdistill.data.task import Task
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "Task",
     "TaskSetInfo",
     "list_task_sets",
+    "join_task_sets",
     "load_task_specs",
     "load_tasks",
     "parse_task_spec",

@@ -164,15 +164,35 @@ def record_to_task(
 def read_tasks_file(
     path: str | Path, *, field_map: dict[str, str] | None = None, kind: str | None = None
 ) -> list[Task]:
-    """Read a user file into Tasks; a bundled set file (Task records) goes through the same path."""
+    """Read a user file into Tasks; a bundled set file (Task records) goes through the same path.
+
+    The set name is the ``dataset`` field, else the file name up to its first dot. Raises DataError naming the
+    file and line for a bad record, and for two records with the same (set, id): every record is keyed by it
+    (resume, summaries), so the later one would replace the earlier without a word.
+    """
     p = Path(path)
     if not p.exists():
         raise DataError("file not found", file=p)
     dataset = p.name.split(".")[0]
-    return [
-        record_to_task(rec, index=i, path=p, line=line, dataset=dataset, kind=kind, field_map=field_map)
-        for i, (line, rec) in enumerate(iter_raw_records(p))
-    ]
+    tasks: list[Task] = []
+    first_at: dict[tuple[str, str], str] = {}
+    for i, (line, rec) in enumerate(iter_raw_records(p)):
+        task = record_to_task(
+            rec, index=i, path=p, line=line, dataset=dataset, kind=kind, field_map=field_map
+        )
+        key = (task.dataset, task.id)
+        if key in first_at:
+            raise DataError(
+                ("" if line is not None else f"record {i}: ")
+                + f"task id {task.id!r} of set {task.dataset!r} repeats {first_at[key]}; results are keyed by"
+                " (set, id), so one question would silently replace the other: give each record its own id"
+                " (or drop the id column to number records)",
+                file=p,
+                line=line,
+            )
+        first_at[key] = f"line {line}" if line is not None else f"record {i}"
+        tasks.append(task)
+    return tasks
 
 
 def write_jsonl_gz(path: str | Path, records: Iterable[dict[str, Any]]) -> int:

@@ -54,12 +54,33 @@ def load_task_specs(specs: list[str]) -> list[Task]:
     """
     if not specs:
         raise DataError("no task set given")
-    tasks: list[Task] = []
+    groups: list[tuple[str, list[Task]]] = []
     for spec in specs:
         name, limit = parse_task_spec(spec)
         got = load_tasks(name, limit=limit)
         if not got and limit != 0:
             raise DataError("no tasks in this set (empty file?)", file=name)
+        groups.append((spec, got))
+    return join_task_sets(groups)
+
+
+def join_task_sets(groups: list[tuple[str, list[Task]]]) -> list[Task]:
+    """The tasks of several sets, in order, given as (spec, tasks) pairs.
+
+    Raises DataError when two specs give a task with the same (set, id): records are keyed by it, so one of the
+    two would be dropped from every summary. Two files with the same name (``a/test.jsonl``, ``b/test.jsonl``)
+    get the same set name (``test``); the message says to rename one or give its records a ``dataset`` field.
+    """
+    tasks: list[Task] = []
+    given_by: dict[tuple[str, str], int] = {}
+    for i, (spec, got) in enumerate(groups):
+        for task in got:
+            first = given_by.setdefault((task.dataset, task.id), i)
+            if first != i:
+                raise DataError(
+                    f"'{groups[first][0]}' and '{spec}' both give task {task.id!r} of set {task.dataset!r}"
+                    + _collision_hint(groups[first][0], spec)
+                )
         tasks.extend(got)
     return tasks
 
@@ -72,3 +93,14 @@ def task_spec_files(specs: list[str]) -> list[Path]:
         if name not in SPECS and Path(name).exists():
             files.append(Path(name))
     return files
+
+
+def _collision_hint(first: str, second: str) -> str:
+    stems = {Path(parse_task_spec(spec)[0]).name.split(".")[0] for spec in (first, second)}
+    files = all(parse_task_spec(spec)[0] not in SPECS for spec in (first, second))
+    if files and len(stems) == 1 and first != second:
+        return (
+            f"; both files are named '{stems.pop()}', which names their set: rename one,"
+            " or give its records a 'dataset' field"
+        )
+    return "; a task may be given once (the same set twice, or overlapping slices of one set?)"

@@ -20,7 +20,7 @@ from rich.console import Console
 
 from agentdistill.common.files import move_stale
 from agentdistill.common.runs import StaleOutputError  # noqa: F401 - re-exported (one error type for stale output)
-from agentdistill.data import load_tasks
+from agentdistill.data import join_task_sets, load_tasks
 from agentdistill.data.task import Task
 from agentdistill.llm.types import LLM
 from agentdistill.pipeline.config import PipelineConfig, TaskSlice
@@ -47,10 +47,13 @@ def stable_hash(obj: Any) -> str:
 
 
 def load_slices(slices: list[TaskSlice]) -> list[Task]:
-    tasks: list[Task] = []
-    for s in slices:
-        tasks.extend(load_tasks(s.set, limit=s.limit))
-    return tasks
+    """The tasks of a stage's slices, in order; a task given by two slices raises DataError (`join_task_sets`)."""
+    return join_task_sets(
+        [
+            (f"{s.set}:{s.limit}" if s.limit is not None else s.set, load_tasks(s.set, limit=s.limit))
+            for s in slices
+        ]
+    )
 
 
 class ModelPool:
