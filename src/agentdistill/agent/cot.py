@@ -4,7 +4,9 @@ The model answers with a step-by-step explanation; the answer is taken from the 
 last "answer is …" / "answer to the question is …" / "Final answer: …" phrase or "Answer: …" line (markdown
 emphasis allowed; a phrase repeated on that line — "the answer is: The answer is: X", "3. Wait, the answer is
 4" — counts from its last occurrence; an answer in ``$…$`` drops the sentence after it, as in the Minerva
-ending "The final answer is $X$. I hope it is correct."), else the last non-empty line. With a retriever, the top-k
+ending "The final answer is $X$. I hope it is correct."; a new sentence or a "which/because/…" clause after
+the answer on its line is dropped, but not at an abbreviation or initial: "St. Louis"), else the last non-empty
+line. With a retriever, the top-k
 passages for the question are put before it (RAG baseline).
 """
 
@@ -30,6 +32,19 @@ _ANSWER_IS = re.compile(
 # one $…$ answer, then a sentence with no more math: "$2\\pi$. I hope it is correct"
 _MATH_THEN_PROSE = re.compile(r"(\$[^$]+\$)[ \t]*[.,;:!]?(?:[ \t]+[^$]*)?$")
 
+# An explanation after the answer on its line: a new sentence ("Paris. Paris is the capital") or a clause
+# after a comma ("Paris, which is ..."). A full stop after an abbreviation or an initial ("St. Louis",
+# "J. K. Rowling", "Washington D.C. is") does not end the answer.
+_NOT_SENTENCE_END = (
+    r"(?<!\b[A-Za-z])(?<!\.[A-Za-z])(?<!\bSt)(?<!\bMt)(?<!\bFt)(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bJr)(?<!\bSr)"
+    r"(?<!\bNo)(?<!\bvs)(?<!\bCo)(?<!\bMrs)(?<!\bInc)(?<!\bLtd)(?<!\bGen)(?<!\bCol)(?<!\bGov)(?<!\bSen)"
+    r"(?<!\bRev)(?<!\bvol)(?<!\bProf)(?<!\bSgt)(?<!\bCapt)(?<!\betc)"
+)
+_EXPLANATION = re.compile(
+    _NOT_SENTENCE_END + r"[.!?][ \t]+(?=[A-Z\"'(])"
+    r"|,[ \t]+(?:which|who|whose|because|since|as|so|but|although|though|while|meaning|making)\b",
+)
+
 
 @dataclass
 class CotResult:
@@ -53,7 +68,7 @@ def extract_answer(text: str) -> str | None:
         ans = ans.rstrip(".").strip().strip("*_").strip().rstrip(".").strip()
         # "$2\\pi$. I hope it is correct." (the Minerva ending): the math, not the sentence after it
         math = _MATH_THEN_PROSE.match(ans)
-        ans = math.group(1) if math else ans
+        ans = math.group(1) if math else _EXPLANATION.split(ans, maxsplit=1)[0].strip()
         if ans:
             return ans
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]

@@ -83,6 +83,11 @@ def _python_form(value: object) -> str:
     return repr(form) if isinstance(form, float) else str(form)
 
 
+# Unicode superscript digits and signs, written as an exponent: "3×10⁸" is 3×10^{8}, "2⁻³" is 2^{-3}
+_FROM_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+_SUPERSCRIPT = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
+
+
 def _strip_sentence(s: str) -> str:
     s = s.strip().splitlines()[0].strip()
     s = re.split(r",?\s+(?:since|because|as shown|which is|so that)\b", s, maxsplit=1)[0]  # "5, since 2+3=5"
@@ -101,6 +106,7 @@ def clean_math(s: str, *, strip_var: bool = True) -> str:
     s = re.sub(r"^\$+|\$+\s*[.,;]?$", "", s).strip()
     s = re.sub(r"(?<=\d)[\u00a0\u202f\u2009](?=\d{3}\b)", " ", s)  # no-break/thin space between thousands
     s = s.replace("\u221e", "\\infty")  # ∞
+    s = _SUPERSCRIPT.sub(lambda m: "^{" + m.group().translate(_FROM_SUPERSCRIPT) + "}", s)  # "3×10⁸", "x²"
     s = re.sub(r"\^\s*([-+]\d+)\b", r"^{\1}", s)  # "10^-5": an unbraced signed exponent
     s = re.sub(r"^\\[\[(]\s*((?:(?!\\[\[\]()]).)*?)\s*\\[\])]$", r"\1", s, flags=re.DOTALL)  # \[5\], \(5\)
     bold = re.fullmatch(r"\*\*(.+)\*\*", s)
