@@ -113,3 +113,32 @@ def test_unfinished_steps(name: str, raw: str, kind: str | None, code: str | Non
     assert step.error_kind == kind, (name, step)
     if code is not None:
         assert step.code == code, (name, step)
+
+
+# A block opened by a fence and closed by </code>, or the reverse (smolagents#1870): the closer is not code.
+MIXED_CLOSERS = [
+    f"Thought: t\n{F}py\nprint(2+2)\n</code>",
+    f"Thought: t\n{F}py\nprint(2+2)\n</code>\nThe result will show.",
+    f"Thought: t\n{F}py\nprint(2+2)</code>",
+    f"Thought: t\n<code>\nprint(2+2)\n{F}",
+    f"Thought: t\nCode: <code>\nprint(2+2)\n{F}<end_code>",
+    f"Thought: t\nCode:<code>print(2+2)\n{F}",
+]
+
+
+@pytest.mark.parametrize("raw", MIXED_CLOSERS)
+def test_a_block_closed_by_the_other_kind_of_marker(raw: str) -> None:
+    step = parse_step(raw)
+    assert step.error is None and step.code == "print(2+2)", (step.code, step.error)
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (f"Thought: t\n{F}py\nprint('</code>')\n{F}", "print('</code>')"),  # markers inside strings stay code
+        (f"Thought: t\n{F}py\ns = '<code>'\nprint(s)\n{F}", "s = '<code>'\nprint(s)"),
+        ("Thought: t\n<code>\nprint(1)\n</code>", "print(1)"),
+    ],
+)
+def test_markers_inside_code_are_code(raw: str, code: str) -> None:
+    assert parse_step(raw).code == code

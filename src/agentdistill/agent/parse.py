@@ -33,6 +33,7 @@ from agentdistill.agent.parse_blocks import (
     chatter_lines,
     cut_trailing_prose,
     outside,
+    pair_mixed_closers,
     run_of_blocks,
 )
 from agentdistill.agent.parse_python import (
@@ -230,7 +231,7 @@ def _parse_step(text: str) -> ParsedStep:
     if "```" not in text:  # CommonMark's other fence: "~~~python" ... "~~~"
         text = TILDE_FENCE.sub(r"\1```", text)
     text, think = _split_reasoning(text)
-    text = _LATE_OPEN.sub(r"\1\n\2", text)
+    text = _LATE_OPEN.sub(r"\1\n\2", pair_mixed_closers(text))
     if not text.strip() and not think:
         return _fail("", "", "empty", f"Your step was empty. {FORMAT_REMINDER}")
 

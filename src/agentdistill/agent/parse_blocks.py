@@ -44,6 +44,25 @@ _PROSE_START = re.compile(r"^(?:[-*>][ \t]+|\*\*|__)?([A-Za-z][A-Za-z']*)(?=[ \t
 _ASSIGNMENT = re.compile(r"^[A-Za-z_]\w*[ \t]*(?:[-+*/%&|^@]|//|\*\*|>>|<<)?=(?!=)")  # "Total = 5 apples"
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 PY_TAGS = {"", "py", "python", "python3", "py3", "ipython", "pycon", "<code>"}
+# A block opened one way and closed the other (smolagents#1870): "```py ... </code>" and "<code> ... ```". The
+# closer ends a line (so "print('</code>')" is not one) and the opener starts one (so "'<code>'" in code is not).
+_FENCE_CLOSED_BY_TAG = re.compile(
+    r"(^[ \t]*```[ \t]*(?:py|python3?|py3)?[ \t]*\n)((?:(?!```|<code>|</code>).)*?)[ \t]*</code>[ \t]*$",
+    re.DOTALL | re.MULTILINE | re.IGNORECASE,
+)
+_TAG_CLOSED_BY_FENCE = re.compile(
+    r"^([ \t]*(?:Code:[ \t]*)?)<code>[ \t]*\n?((?:(?!```|</code>|<code>).)*?)^([ \t]*```)",
+    re.DOTALL | re.MULTILINE | re.IGNORECASE,
+)
+
+
+def pair_mixed_closers(text: str) -> str:
+    """``text`` with a block opened by a fence and closed by ``</code>`` (or the reverse) written as a fenced
+    block, so that its closer is not read as code or as a new block."""
+    if "code>" not in text.lower():
+        return text
+    text = _FENCE_CLOSED_BY_TAG.sub(lambda m: f"{m.group(1)}{m.group(2).rstrip()}\n```", text)
+    return _TAG_CLOSED_BY_FENCE.sub(lambda m: f"{m.group(1)}```py\n{m.group(2)}{m.group(3)}", text)
 
 
 @dataclass
