@@ -21,6 +21,7 @@ from rich.console import Console
 from agentdistill.common.files import move_stale
 from agentdistill.common.runs import StaleOutputError  # noqa: F401 - re-exported (one error type for stale output)
 from agentdistill.data import load_tasks
+from agentdistill.data.errors import DataError
 from agentdistill.data.task import Task
 from agentdistill.llm.types import LLM
 from agentdistill.pipeline.config import PipelineConfig, TaskSlice
@@ -51,6 +52,24 @@ def load_slices(slices: list[TaskSlice]) -> list[Task]:
     for s in slices:
         tasks.extend(load_tasks(s.set, limit=s.limit))
     return tasks
+
+
+def check_task_sets(sections: dict[str, list[TaskSlice]]) -> None:
+    """Read every set of ``sections`` (config section -> its set specs) as the stages will, so a missing file,
+    an unknown set name, a bad record or an empty set fails before any work. Raises ``DataError`` naming the
+    section, the set and (from the reader) the file, line and field."""
+    seen: set[tuple[str, int | None]] = set()
+    for section, slices in sections.items():
+        for i, s in enumerate(slices):
+            if (s.set, s.limit) in seen:
+                continue
+            seen.add((s.set, s.limit))
+            try:
+                tasks = load_tasks(s.set, limit=s.limit)
+            except DataError as exc:
+                raise DataError(f"{section}[{i}] ({s.set}): {exc}") from None
+            if not tasks and s.limit != 0:
+                raise DataError(f"{section}[{i}] ({s.set}): no tasks in this set (an empty file?)")
 
 
 class ModelPool:
@@ -203,6 +222,11 @@ class Stage:
     def enabled(self, cfg: PipelineConfig) -> bool:
         """False when the config does not ask for this stage at all (e.g. ``cot`` without a ``cot:`` section)."""
         return True
+
+    def task_sets(self, cfg: PipelineConfig) -> dict[str, list[TaskSlice]]:
+        """The task sets the stage reads, by config section (e.g. ``{"eval.sets": [...]}``): the runner reads
+        them all before the first stage runs (``check_task_sets``)."""
+        return {}
 
     def settings(self, cfg: PipelineConfig) -> Any:
         """This stage's typed settings: its section of the pipeline config."""
