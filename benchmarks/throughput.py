@@ -117,7 +117,7 @@ def agent_run(
         wall = time.perf_counter() - start
     finally:
         llm.close()
-    trajs = [json.loads(x) for x in out.read_text().splitlines()]
+    trajs = [json.loads(x) for x in out.read_text().split("\n") if x.strip()]  # not splitlines(): U+2028
     tok = sum(t["totals"]["completion_tokens"] for t in trajs)
     prompt = sum(t["totals"]["prompt_tokens"] for t in trajs)
     cached = sum(t["totals"]["cached_prompt_tokens"] for t in trajs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -69,6 +70,15 @@ def test_output_without_stamp_is_not_resumed_unless_adopted(tmp_path: Path) -> N
     check_stamp(stamp, {"model": "a"}, has_output=True, adopt_unstamped=True)  # the caller checked it
     with pytest.raises(StaleOutputError):  # from then on the stamp holds
         check_stamp(stamp, {"model": "b"}, has_output=True, adopt_unstamped=True)
+
+
+@pytest.mark.parametrize(("text", "why"), [("{", "not valid JSON"), ("[1]", "not a JSON object (a list)")])
+def test_a_stamp_that_is_not_a_json_object_is_named(tmp_path: Path, text: str, why: str) -> None:
+    stamp = tmp_path / "out.jsonl.stamp.json"
+    stamp.write_text(text)
+    with pytest.raises(StaleOutputError, match=rf"{stamp}: {re.escape(why)}.*refusing to resume") as e:
+        check_stamp(stamp, {"model": "a"}, has_output=True, what="out.jsonl")
+    assert "other settings" not in str(e.value) and stamp.read_text() == text
 
 
 def test_stamp_archive_moves_old_output_to_stale_n(tmp_path: Path) -> None:

@@ -142,6 +142,19 @@ def test_cache_by_judge_model_and_torn_line(tmp_path):
     assert not judge.grade(task, "").correct  # an empty answer is never correct, and costs no call
 
 
+def test_cache_reads_back_a_prediction_with_line_separators(tmp_path):
+    """A prediction holding U+2028, U+2029 or U+0085 is cached raw (ensure_ascii=False); its verdict is read back
+    by the next judge on that file: no second call (docs/reviews/bad-input-2026-12-02.md item 17)."""
+    cache = tmp_path / "judge.jsonl"
+    task = Task(id="1", dataset="d", kind="qa", question="Capital of France?", answer="Paris")
+    prediction = "Paris\u2028(the capital)\u2029of France\u0085."
+    api = RecordedJudge(['{"explanation": "same", "score": 1}'])
+    assert LLMJudge(api, cache).grade(task, prediction).correct and len(api.calls) == 1
+    assert "\u2028" in cache.read_text(encoding="utf-8")
+    again = RecordedJudge([])  # any call would fail: nothing left to reply
+    assert LLMJudge(again, cache).grade(task, prediction).correct and again.calls == []
+
+
 def test_judge_results_file_tallies_against_em(tmp_path, capsys):
     tasks = [Task(id=str(i), dataset="hq", kind="qa", question=f"q{i}", answer="Paris") for i in range(3)]
     rows = [

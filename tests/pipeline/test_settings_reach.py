@@ -296,7 +296,12 @@ def test_every_train_setting_reaches_the_trainer(tmp_path: Path, monkeypatch: py
 
     monkeypatch.setattr(train_pkg, "train", fake_train)
     # valid other values where a made-up one cannot load (the stage converts the kept records with the prompt)
-    changed = {**_all_changed(TrainSettings), "lora_target": "q_proj", "student_prompt": "teacher"}
+    changed = {
+        **_all_changed(TrainSettings),
+        "lora_target": "q_proj",
+        "student_prompt": "teacher",
+        "gguf_quant": "q4_k_m",  # a known quant: names are checked with the settings
+    }
     cfg = make_cfg(tmp_path, train=changed)
     kept_set(cfg)
     run_pipeline(cfg, ("train",))

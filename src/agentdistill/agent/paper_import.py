@@ -208,7 +208,7 @@ def iter_paper_log(
         raise ValueError(f"kind must be auto, qa or math, got {kind!r}")
     dataset = dataset or path.stem
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte order mark before the first line is skipped
     except OSError as exc:
         raise PaperLogError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if text.lstrip().startswith("["):
@@ -222,7 +222,9 @@ def iter_paper_log(
                 continue
             yield trajectory_from_entry(entry, f"{path}: item {i}", dataset, kind)
         return
-    for number, line in enumerate(text.splitlines(), start=1):
+    # lines end at "\n" only: str.splitlines() also splits at U+2028, U+2029 and U+0085, which json.dumps(...,
+    # ensure_ascii=False) leaves raw inside strings
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agentdistill.cli._common import console, model_and_retriever, model_options, user_errors
+from agentdistill.cli._common import console, fail, model_and_retriever, model_options, user_errors
 
 
 def eval_cmd(
@@ -43,6 +43,17 @@ def eval_cmd(
     from agentdistill.evaluate.run import EvalSettings, evaluate
 
     tasks = load_task_specs(sets)  # bad names/files fail here, before a model is loaded
+    if prompt is not None:  # a missing or broken template fails here too, in either mode
+        from agentdistill.agent.prompts import PromptError, load_prompt
+
+        try:
+            load_prompt(prompt)
+        except PromptError as exc:
+            fail(f"--prompt: {exc}")
+        if mode == "cot":
+            typer.echo(
+                "note: --prompt is not used by --mode cot (CoT answers use the built-in cot prompt)", err=True
+            )
     s = EvalSettings(
         label=label,
         mode=mode,

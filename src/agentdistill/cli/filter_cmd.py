@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agentdistill.cli._common import console, user_errors
+from agentdistill.cli._common import console, fail, user_errors
 
 
 def filter_cmd(
@@ -27,8 +27,13 @@ def filter_cmd(
 ) -> None:
     """Keep correct, fully parsed trajectories (up to M distinct per task); report what was dropped."""
     from agentdistill.distill.filter import run_filter
+    from agentdistill.distill.settings import FilterSettings
 
-    options = {"keep_exec_errors": keep_exec_errors} if mode == "agent" else {}
+    if mode not in ("agent", "cot"):
+        fail(f"--mode must be agent or cot, got {mode!r}")
+    # the settings model's bounds (--max-per-task >= 1), checked before any file is read or model loaded
+    settings = FilterSettings(max_per_task=max_per_task, keep_exec_errors=keep_exec_errors)
+    options = {"keep_exec_errors": settings.keep_exec_errors} if mode == "agent" else {}
     llm = None
     if judge:
         from agentdistill.grading.judge import LLMJudge
@@ -37,7 +42,7 @@ def filter_cmd(
         llm = load_llm(judge)
         options["judge"] = LLMJudge(llm, out.parent / "judge_cache.jsonl")
     try:
-        rep = run_filter(src, out, mode, max_per_task, **options)
+        rep = run_filter(src, out, mode, settings.max_per_task, **options)
     finally:
         if llm is not None:
             llm.close()

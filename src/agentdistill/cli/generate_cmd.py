@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agentdistill.cli._common import console, model_and_retriever, user_errors
+from agentdistill.cli._common import console, fail, model_and_retriever, user_errors
 
 SUMMARY_COLUMNS = (
     "tasks",
@@ -57,6 +57,10 @@ def generate_cmd(
     from agentdistill.data.loader import task_spec_files
     from agentdistill.distill.generate import GenerateSettings, generate
 
+    if out.is_dir():
+        fail(
+            f"--out {out} is a directory; generate writes one JSONL file (e.g. --out {out / 'trajectories.jsonl'})"
+        )
     task_list = load_task_specs(tasks)  # bad names/files fail here, before a model is loaded
     refuse_same_path(out, *task_spec_files(tasks))  # appending rollouts to a task file would ruin it
     s = GenerateSettings(

@@ -30,15 +30,21 @@ def pipeline_cmd(
     from agentdistill.pipeline.config import load_config
     from agentdistill.pipeline.runner import run_pipeline
 
-    overrides = {}
+    overrides, given = {}, {}
     for item in set_ or []:
         key, eq, value = item.partition("=")
-        if not eq:
-            fail(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key] = yaml.safe_load(value)
+        if not eq or not all(part.strip() for part in key.split(".")):
+            fail(f"--set expects KEY=VALUE (KEY dotted, e.g. generate.max_steps=3), got {item!r}")
+        try:
+            overrides[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            why = getattr(exc, "problem", None) or str(exc)
+            fail(f"--set {item!r}: the value is not valid YAML ({why})")
+        given[key] = f"--set {item!r}"
     if workdir is not None:
         overrides["workdir"] = str(workdir)
-    cfg = load_config(config, overrides)
+        given["workdir"] = "--workdir"
+    cfg = load_config(config, overrides, given=given)
     # an unknown stage name is a ConfigError from the runner's plan, before any stage runs
     _print_results(run_pipeline(cfg, tuple(s.strip() for s in stages.split(",")) if stages else None))
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -44,6 +45,23 @@ _FLAGS = {  # param: (flag when True, flag when False)
     "export_gguf": ("--export-gguf", None),
 }
 _NOT_FORWARDED = {"accelerate", "num_processes", "print_launch"}
+# TrainConfig fields whose CLI option has another name: a refused value names the option the user typed
+OPTION_OF_FIELD = {
+    "effective_batch": "--batch",
+    "learning_rate": "--lr",
+    "out_dir": "--out",
+    "gradient_checkpointing": "--grad-ckpt",
+    "torch_compile": "--compile",
+}
+
+
+def option_error(exc: Any) -> str:
+    """A TrainConfig ``ValidationError`` as ``--option: problem``, named as on the command line."""
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"])
+    option = OPTION_OF_FIELD.get(field, "--" + field.replace("_", "-"))
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{option}: {first['msg']}{more}"
 
 
 def forward_args(params: dict) -> list[str]:
@@ -62,7 +80,10 @@ def forward_args(params: dict) -> list[str]:
 
 
 def register(root: typer.Typer) -> None:
+    from agentdistill.cli._common import user_errors
+
     @root.command("train")
+    @user_errors  # a model that cannot be found or exported (ModelError), a file that cannot be read: one line
     def train_cmd(
         data: Path = typer.Option(
             ..., "--data", help="SFT JSONL ({'messages': [...]}) or a trajectories JSONL"
@@ -150,9 +171,7 @@ def register(root: typer.Typer) -> None:
                 accelerate=accelerate,
             )
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            typer.echo(f"error: --{field.replace('_', '-')}: {first['msg']}", err=True)
+            typer.echo(f"error: {option_error(exc)}", err=True)
             raise typer.Exit(2) from None
         try:
             result = train(cfg)

@@ -87,16 +87,22 @@ def read_jsonl(
     path: Path, model: type[M], *, on_torn_tail: Callable[[str], None] | None = None
 ) -> Iterator[tuple[int, M]]:
     """Yield (line number, validated ``model``); errors read ``FILE:LINE: field 'a.b': message``."""
+    for lineno, record in iter_jsonl(path, on_torn_tail=on_torn_tail):
+        yield lineno, check_record(path, lineno, record, model)
+
+
+def check_record(path: Path, lineno: int, record: dict[str, Any], model: type[M]) -> M:
+    """``record`` (line ``lineno`` of ``path``) validated as ``model``; raises JsonlError
+    ``FILE:LINE: field 'a.b': message`` (for readers that keep the record as it is, e.g. to write it back)."""
     from pydantic import ValidationError
 
-    for lineno, record in iter_jsonl(path, on_torn_tail=on_torn_tail):
-        try:
-            yield lineno, model.model_validate(record)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"]) or "<record>"
-            more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-            raise JsonlError(f"{path}:{lineno}: field '{loc}': {first['msg']}{more}") from None
+    try:
+        return model.model_validate(record)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "<record>"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise JsonlError(f"{path}:{lineno}: field '{loc}': {first['msg']}{more}") from None
 
 
 class JsonlAppender:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agentdistill.common.files import atomic_write_json, move_stale
-from agentdistill.common.jsonl import JsonlAppender, iter_jsonl
+from agentdistill.common.jsonl import JsonlAppender, check_record, iter_jsonl
 from agentdistill.common.progress import announce_resume, stage_progress
 
 T = TypeVar("T")
@@ -60,32 +60,52 @@ def check_stamp(
     With ``archive`` (a file or dir holding the output) a mismatch moves it to ``<archive>.stale-N`` and
     starts afresh instead of raising; the new path is returned. Raises :class:`StaleOutputError` otherwise.
     Output without a stamp is refused too (its settings are unknown), unless ``adopt_unstamped``: a caller that
-    has checked the settings by other means (the pipeline's own stage stamp) adopts it.
+    has checked the settings by other means (the pipeline's own stage stamp) adopts it. A stamp that cannot be
+    read (not JSON, not a JSON object) counts as settings unknown; the error names it and says why.
     """
     stamp = Path(stamp)
     current = json.loads(json.dumps(settings, sort_keys=True, default=str))
-    before = None
+    before, unknown = None, ""
     if stamp.exists():
-        try:
-            before = json.loads(stamp.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            before = {"<unreadable stamp>": True}
+        before, unknown = _read_stamp(stamp)
     elif has_output and not adopt_unstamped:
-        before = {"<no settings stamp>": True}
+        unknown = f"it has no settings stamp ({stamp} does not exist)"
     moved = None
-    if has_output and before is not None and before != current:
-        changed = sorted(k for k in set(before) | set(current) if before.get(k) != current.get(k))
-        detail = ", ".join(f"{k}: {before.get(k)!r} -> {current.get(k)!r}" for k in changed[:6])
+    if has_output and (unknown or (before is not None and before != current)):
         if archive is None:
+            advice = "Delete it, move it aside, or choose another output path"
+            if unknown:
+                raise StaleOutputError(
+                    f"{what}: the settings it was made with are unknown: {unknown}; refusing to resume "
+                    f"into it. {advice}"
+                )
+            before = before or {}
+            changed = sorted(k for k in set(before) | set(current) if before.get(k) != current.get(k))
+            detail = ", ".join(f"{k}: {before.get(k)!r} -> {current.get(k)!r}" for k in changed[:6])
             raise StaleOutputError(
                 f"{what} was made with other settings ({detail}); refusing to resume into it. "
-                f"Delete it, move it aside, or choose another output path ({stamp} holds the old settings)"
+                f"{advice} ({stamp} holds the old settings)"
             )
         moved = move_stale(archive)
         if archive != stamp.parent and stamp.exists():
             move_stale(stamp)
     atomic_write_json(stamp, current)
     return moved
+
+
+def _read_stamp(stamp: Path) -> tuple[dict[str, Any] | None, str]:
+    """``(settings, "")`` from a stamp file, or ``(None, why)`` when it cannot be read as a JSON object."""
+    try:
+        before = json.loads(stamp.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return None, f"{stamp}: cannot be read ({exc.strerror or exc})"
+    except UnicodeDecodeError:
+        return None, f"{stamp}: not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        return None, f"{stamp}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    if not isinstance(before, dict):
+        return None, f"{stamp}: not a JSON object (a {type(before).__name__})"
+    return before, ""
 
 
 @dataclass
@@ -127,21 +147,26 @@ def run_batch(
     description: str = "batch",
     on_record: Callable[[R], None] | None = None,
     before_work: Callable[[int], None] | None = None,
+    record_model: type | None = None,
 ) -> BatchResult:
     """Run ``work`` on every item whose key is not yet done in ``out``, appending each result as one line.
 
     A key is done when ``out`` holds a record with that key that is not ``failed``. Writes are whole lines,
     flushed and fsynced, in input order. ``before_work(n_todo)`` is called once before the first item (e.g. to
     load a model only when something is left); ``workers`` may be a callable read after it. Progress and the resume announcement go to stderr.
+
+    ``record_model`` (a pydantic model of the records): every record already in ``out`` is validated before
+    any work, so a record without its ``task`` raises ``JsonlError`` naming file, line and field (the file is
+    left as it was, a torn last line aside) instead of a ``KeyError`` from ``record_key_of``.
     """
     out = Path(out)
     lock = threading.Lock()
     writer = JsonlAppender(out)  # repairs a torn tail first
-    done = {record_key_of(r) for _, r in iter_jsonl(out) if not failed(r)} if out.stat().st_size else set()
-    todo = [it for it in items if key(it) not in done]
-    result = BatchResult(skipped=len(items) - len(todo))
-    announce_resume(description, result.skipped, len(items), out)
     try:
+        done = _done_keys(out, record_key_of, failed, record_model)
+        todo = [it for it in items if key(it) not in done]
+        result = BatchResult(skipped=len(items) - len(todo))
+        announce_resume(description, result.skipped, len(items), out)
         if todo and before_work is not None:
             before_work(len(todo))
         with stage_progress(description, total=len(items), done=result.skipped) as bar:
@@ -160,6 +185,23 @@ def run_batch(
     finally:
         writer.close()
     return result
+
+
+def _done_keys(
+    out: Path,
+    record_key_of: Callable[[dict[str, Any]], str],
+    failed: Callable[[dict[str, Any]], bool],
+    record_model: type | None,
+) -> set[str]:
+    """The keys of the records in ``out`` that are not ``failed``; each record validated as ``record_model``
+    first when given (raises ``JsonlError`` naming file, line and field)."""
+    done: set[str] = set()
+    for lineno, r in iter_jsonl(out):
+        if record_model is not None:
+            check_record(out, lineno, r, record_model)
+        if not failed(r):
+            done.add(record_key_of(r))
+    return done
 
 
 def latest_by_key(

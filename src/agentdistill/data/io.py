@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -137,20 +138,8 @@ def record_to_task(
     if k not in ("qa", "math"):
         raise DataError(f"kind must be 'qa' or 'math', got {k!r}", field=fmap.get("kind", "kind"), **where)
     out["kind"] = k
-    aliases = get("aliases")
-    if isinstance(aliases, str):
-        try:
-            aliases = (
-                json.loads(aliases)
-                if aliases.strip().startswith("[")
-                else [a for a in aliases.split("|") if a]
-            )
-        except json.JSONDecodeError:
-            raise DataError(
-                "aliases must be a JSON list or '|'-separated", field="aliases", **where
-            ) from None
-    out["aliases"] = [str(a) for a in aliases or []]
-    meta = get("meta") if isinstance(get("meta"), dict) else {}
+    out["aliases"] = _aliases(get("aliases"), field=fmap.get("aliases", "aliases"), where=where)
+    meta = _meta(get("meta"), field=fmap.get("meta", "meta"), where=where)
     used = {fmap.get(f, f) for f in _TASK_FIELDS} | {"problem"}
     meta = {**{k2: v for k2, v in rec.items() if k2 not in used}, **meta}
     out["meta"] = meta
@@ -159,6 +148,40 @@ def record_to_task(
     except ValidationError as exc:
         err = exc.errors()[0]
         raise DataError(err["msg"], field=".".join(map(str, err["loc"])), **where) from None
+
+
+def _aliases(value: Any, *, field: str, where: dict[str, Any]) -> list[str]:
+    """Accepted answers: a list of strings (numbers are written as text), a JSON list in a string, or
+    ``a|b`` (CSV); absent or empty: none. Anything else raises DataError naming the field."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip().startswith("[") else [a for a in value.split("|") if a]
+        except json.JSONDecodeError:
+            raise DataError("must be a JSON list or '|'-separated", field=field, **where) from None
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(
+        isinstance(a, str | int | float) and not isinstance(a, bool) for a in value
+    ):
+        raise DataError(
+            f"must be a list of strings (or one '|'-separated string), got {json.dumps(value)[:80]}",
+            field=field,
+            **where,
+        )
+    return [str(a) for a in value]
+
+
+def _meta(value: Any, *, field: str, where: dict[str, Any]) -> dict[str, Any]:
+    """Free-form task metadata: a JSON object (in CSV, the object's JSON text); absent or empty: none. Anything
+    else raises DataError naming the field (it used to be dropped without a word)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return {}
+    if isinstance(value, str):
+        with contextlib.suppress(json.JSONDecodeError):  # plain text: refused below, quoted
+            value = json.loads(value)
+    if not isinstance(value, dict):
+        raise DataError(f"must be a JSON object, got {json.dumps(value)[:80]}", field=field, **where)
+    return value
 
 
 def read_tasks_file(

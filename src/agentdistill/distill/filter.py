@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from agentdistill.agent.records import Trajectory, TrajectoryWriter, iter_trajectories
 from agentdistill.common.files import atomic_file
-from agentdistill.common.jsonl import JsonlAppender, iter_jsonl
+from agentdistill.common.jsonl import JsonlAppender, JsonlError, check_record, iter_jsonl
 from agentdistill.common.progress import stage_progress
+from agentdistill.data.task import Task
 from agentdistill.distill.sft import is_forced
 
 PARSE_ERROR_KINDS = frozenset({"empty", "no_code", "empty_code", "syntax"})
@@ -130,6 +133,19 @@ def _judge_progress(src: Path, judge: Any) -> Any:
     return stage_progress("filter (judge)", total, unit="records")
 
 
+class _CotFields(BaseModel):
+    """What ``filter_cot`` reads of a CoT record (``distill.generate.CotRecord``) beyond ``.get`` lookups."""
+
+    task: Task
+    text: str | None = None
+
+
+def _refuse_empty(src: Path, sel: _Selector) -> None:
+    """Raise ``JsonlError`` when ``src`` held no record (inside the output's ``atomic_file``: nothing written)."""
+    if sel.report.total == 0:
+        raise JsonlError(f"{src}: no records (an empty file?); nothing to filter")
+
+
 def filter_trajectories(
     src: Path,
     dst: Path,
@@ -138,9 +154,12 @@ def filter_trajectories(
     require_correct: bool = True,
     require_parsed: bool = True,
     judge: Any = None,
+    refuse_empty: bool = False,
 ) -> FilterReport:
     """Write the kept agent trajectories of ``src`` to ``dst`` (rewritten whole: filtering is cheap).
-    ``judge``: an ``LLMJudge`` that re-grades QA answers (see the module docstring)."""
+    ``judge``: an ``LLMJudge`` that re-grades QA answers (see the module docstring). Raises
+    ``TrajectoryFormatError`` naming file, line and field of a bad record, and with ``refuse_empty`` a
+    ``JsonlError`` for a ``src`` without records; ``dst`` is then left as it was."""
     sel = _Selector(max_per_task)
     with (
         atomic_file(dst, src) as tmp,
@@ -154,36 +173,41 @@ def filter_trajectories(
             if sel.keep(f"{traj.task.dataset}/{traj.task.id}", reason, [s.raw for s in traj.steps]):
                 writer.write(traj)
             progress.advance()
+        if refuse_empty:
+            _refuse_empty(src, sel)
     return sel.finish()
 
 
 def filter_cot(
-    src: Path, dst: Path, max_per_task: int = 1, judge: Any = None, require_correct: bool = True
+    src: Path,
+    dst: Path,
+    max_per_task: int = 1,
+    judge: Any = None,
+    require_correct: bool = True,
+    refuse_empty: bool = False,
 ) -> FilterReport:
     """The CoT-distillation counterpart: keep correct, distinct CoT answers (QA re-graded by ``judge``).
-    ``require_correct=False`` (smoke tests) keeps every answered attempt; failed attempts are never kept."""
-    from agentdistill.data.task import Task
-
+    ``require_correct=False`` (smoke tests) keeps every answered attempt; failed attempts are never kept.
+    Records are written back as they were; one whose ``task`` or ``text`` is missing or of the wrong type
+    raises ``JsonlError`` naming file, line and field (``refuse_empty``: so does a ``src`` without records);
+    ``dst`` is then left as it was."""
     sel = _Selector(max_per_task)
     with atomic_file(dst, src) as tmp, JsonlAppender(tmp) as out, _judge_progress(src, judge) as progress:
-        for _, rec in iter_jsonl(src):
+        for lineno, rec in iter_jsonl(src):
+            task = check_record(src, lineno, rec, _CotFields).task
             if judge is not None and rec.get("answer") is not None and not rec.get("error"):
-                rec["correct"] = rejudge(
-                    Task.model_validate(rec["task"]),
-                    rec["answer"],
-                    bool(rec.get("correct")),
-                    judge,
-                    sel.report,
-                )
+                rec["correct"] = rejudge(task, rec["answer"], bool(rec.get("correct")), judge, sel.report)
             if rec.get("error"):
                 reason: str | None = "error"
             elif rec.get("correct") or (not require_correct and rec.get("text")):
                 reason = None
             else:
                 reason = "incorrect" if rec.get("answer") is not None else "no_answer"
-            if sel.keep(f"{rec['task']['dataset']}/{rec['task']['id']}", reason, [rec.get("text", "")]):
+            if sel.keep(f"{task.dataset}/{task.id}", reason, [rec.get("text") or ""]):
                 out.write(rec)
             progress.advance()
+        if refuse_empty:
+            _refuse_empty(src, sel)
     return sel.finish()
 
 
@@ -191,9 +215,13 @@ def run_filter(
     src: Path, dst: Path, mode: str = "agent", max_per_task: int = 1, judge: Any = None, **agent_options: bool
 ) -> FilterReport:
     """Filter ``src`` by its mode: agent trajectories (``agent_options``: keep_exec_errors, require_correct,
-    require_parsed) or CoT records (no options); ``judge`` re-grades QA answers in both."""
+    require_parsed) or CoT records (no options); ``judge`` re-grades QA answers in both. A ``src`` without
+    records is refused (``JsonlError``; nothing written), as ``generate`` refuses a task file without tasks.
+    Raises ``ValueError`` for another mode or ``max_per_task`` < 1."""
+    if max_per_task < 1:
+        raise ValueError(f"max_per_task must be >= 1, got {max_per_task}")
     if mode == "agent":
-        return filter_trajectories(src, dst, max_per_task, judge=judge, **agent_options)
+        return filter_trajectories(src, dst, max_per_task, judge=judge, refuse_empty=True, **agent_options)
     if mode == "cot":
-        return filter_cot(src, dst, max_per_task, judge=judge)
+        return filter_cot(src, dst, max_per_task, judge=judge, refuse_empty=True)
     raise ValueError(f"filter mode must be agent or cot, got {mode!r}")

@@ -6,6 +6,7 @@ loses at most the tasks in flight, and each record carries the seed that reprodu
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import time
 from collections.abc import Callable
@@ -218,9 +219,13 @@ def generate(
 
     Records are keyed by (set, task id, sample). ``out`` made with other settings (model, sampling, prompt,
     ``stamp_extra`` such as the retriever spec) raises :class:`StaleOutputError` before any work;
-    ``adopt_unstamped``: see :func:`agentdistill.common.runs.check_stamp`.
+    ``adopt_unstamped``: see :func:`agentdistill.common.runs.check_stamp`. A record in ``out`` that is not a
+    trajectory (CoT mode: a :class:`CotRecord`) raises ``JsonlError`` naming file, line and field; ``out``
+    being a directory raises ``IsADirectoryError``; both before any work.
     """
     out = Path(out)
+    if out.is_dir():  # not output "made with other settings": a file is expected here
+        raise IsADirectoryError(errno.EISDIR, "is a directory; the output is one JSONL file", str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     check_stamp(
         stamp_path(out),
@@ -255,6 +260,7 @@ def generate(
             workers=workers,
             description=description,
             on_record=on_record,
+            record_model=Trajectory if settings.mode == "agent" else CotRecord,  # resumed records checked
         ).skipped
 
     start = time.perf_counter()

@@ -76,11 +76,11 @@ class TrainSettings(_Strict):
     # method
     lora: bool = True
     lora_r: int = 64
-    lora_alpha: int = 128
-    lora_dropout: float = 0.05
+    lora_alpha: int = Field(128, ge=1)
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0)
     lora_target: str | list[str] = "all-linear"
-    learning_rate: float = 2e-4
-    epochs: float = 2.0
+    learning_rate: float = Field(2e-4, gt=0.0)
+    epochs: float = Field(2.0, gt=0.0)  # fractional epochs train part of the data
     effective_batch: int = 8  # per-device batch × gradient accumulation (× devices)
     per_device_batch: int = 1
     max_seq_len: int = 2048
@@ -88,9 +88,9 @@ class TrainSettings(_Strict):
         "drop"  # examples longer than max_seq_len (distill/train/length.py)
     )
     max_steps: int = -1  # optimizer steps; -1: as many as ``epochs`` take
-    warmup_ratio: float = 0.03
+    warmup_ratio: float = Field(0.03, ge=0.0, le=1.0)
     lr_scheduler: str = "cosine"
-    weight_decay: float = 0.0
+    weight_decay: float = Field(0.0, ge=0.0)
     seed: int = 42
     assistant_only_loss: bool = True
     chat_template: str | None = None  # a training template with {% generation %} markers, overriding ours
@@ -110,9 +110,9 @@ class TrainSettings(_Strict):
     # outputs
     merge: bool = True
     export_gguf: bool = False
-    gguf_quant: str = "q8_0"
-    save_steps: int = 200
-    logging_steps: int = 1
+    gguf_quant: str = "q8_0"  # one of models.convert.QUANT_TYPES (any case)
+    save_steps: int = Field(200, ge=1)
+    logging_steps: int = Field(1, ge=1)
     resume: bool = True
     progress: bool = True
 
@@ -121,4 +121,21 @@ class TrainSettings(_Strict):
     def _positive(cls, v: int) -> int:
         if v < 1:
             raise ValueError("must be >= 1")
+        return v
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps(cls, v: int) -> int:
+        if v != -1 and v < 1:
+            raise ValueError("must be >= 1, or -1 (as many as epochs take)")
+        return v
+
+    @field_validator("gguf_quant")
+    @classmethod
+    def _known_quant(cls, v: str) -> str:
+        """Checked here, when the settings are made, not by the GGUF export after the whole training run."""
+        from agentdistill.models.convert import QUANT_TYPES
+
+        if v.lower() not in QUANT_TYPES:
+            raise ValueError(f"unknown quant {v!r}; choose one of {', '.join(QUANT_TYPES)}")
         return v

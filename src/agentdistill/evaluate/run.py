@@ -134,7 +134,8 @@ def evaluate(
     ``llm`` may be a zero-argument loader: it is called only if some task is still to do, so a finished run
     is re-summarised without loading its model (then ``settings.model_name`` names the model in the stamp).
     A run dir made with other settings raises :class:`StaleOutputError` before any work (``adopt_unstamped``:
-    see :func:`agentdistill.common.runs.check_stamp`).
+    see :func:`agentdistill.common.runs.check_stamp`); a record of results.jsonl that is not a
+    :class:`ResultRecord` raises ``JsonlError`` naming file, line and field, also before any work.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -171,6 +172,7 @@ def evaluate(
         workers=workers,
         before_work=load,
         description=f"eval {settings.label or run_dir.name}",
+        record_model=ResultRecord,  # a resumed record without its task: one error naming file:line, not KeyError
     )
     wanted = {(t.dataset, t.id) for t in tasks}
     records = [r for r in read_results(results) if (r.task.dataset, r.task.id) in wanted]

@@ -148,12 +148,7 @@ class LLMJudge:
         self._cache: dict[str, dict] = {}
         self._lock = threading.Lock()
         if self.cache_path and self.cache_path.exists():
-            for line in self.cache_path.read_text(encoding="utf-8").splitlines():
-                try:
-                    rec = json.loads(line)
-                    self._cache[rec["key"]] = rec
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    continue  # a line cut short by a kill is simply re-judged
+            self._cache.update(read_cache(self.cache_path))
 
     def key(self, question: str, prediction: str, answer: str = "") -> str:
         blob = json.dumps([self.model, self.rubric, question, prediction, answer])
@@ -226,6 +221,20 @@ class LLMJudge:
     def grade(self, task: Task, prediction: object) -> Grade:
         """Judge ``prediction`` against the task's answer (aliases listed after it, as the gold)."""
         return self.judge(task.question, _gold(task), prediction)
+
+
+def read_cache(path: Path) -> dict[str, dict]:
+    """The verdicts of a judge cache file by key. Lines end at ``\n`` only (a prediction may hold U+2028 or
+    U+0085, which ``str.splitlines`` would split at); a line cut short by a kill (later appends may run on from
+    it) is skipped: its verdict is simply judged again."""
+    cache: dict[str, dict] = {}
+    for raw in path.read_bytes().split(b"\n"):
+        try:
+            rec = json.loads(raw.decode("utf-8"))
+            cache[rec["key"]] = rec
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+            continue
+    return cache
 
 
 def _gold(task: Task) -> str:

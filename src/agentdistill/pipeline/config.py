@@ -187,34 +187,57 @@ def _read_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(_read_raw(base_path, (*seen, path.resolve())), raw)
 
 
-def load_config(path_or_name: str | Path, overrides: dict[str, Any] | None = None) -> PipelineConfig:
+def load_config(
+    path_or_name: str | Path, overrides: dict[str, Any] | None = None, *, given: dict[str, str] | None = None
+) -> PipelineConfig:
     """Load a config file (or a built-in name, ``BUILTIN``); errors name the file and field.
 
     A config may start from another: ``base: study`` (a built-in name, or a file path relative to this one)
     takes that config and applies this file's keys over it — mappings merge key by key, lists and ``null``
-    replace (as Hydra and torchtune configs compose)."""
+    replace (as Hydra and torchtune configs compose).
+
+    ``overrides`` (dotted key -> value) apply over the file; a problem with a field an override set is blamed
+    on the override, named as ``given[key]`` says (the CLI: ``--set 'KEY=VALUE'``; default ``override KEY``),
+    not on the file. Raises ``ConfigError``."""
     path = _resolve(path_or_name)
     raw = _read_raw(path)
+    names = {key: (given or {}).get(key, f"override {key!r}") for key in overrides or {}}
     for key, value in (overrides or {}).items():
-        _set_dotted(raw, key, value)
+        _set_dotted(raw, key, value, names[key])
     try:
         return PipelineConfig.model_validate(raw)
     except ValidationError as e:
-        problems = []
+        problems: dict[str, list[str]] = {}  # source (the file, or an override) -> its problems
         for err in e.errors():
             where = _format_loc(err["loc"])
             if err["type"] == "extra_forbidden" and str(err["loc"][-1]) in RENAMED:
-                problems.append(f"unknown field '{where}' (renamed: use {RENAMED[str(err['loc'][-1])]})")
+                problem = f"unknown field '{where}' (renamed: use {RENAMED[str(err['loc'][-1])]})"
             elif err["type"] == "extra_forbidden":
-                problems.append(f"unknown field '{where}' (a typo?)")
+                problem = f"unknown field '{where}' (a typo?)"
             else:
-                problems.append(f"field '{where}': {err['msg']}")
-        raise ConfigError(f"{path}: " + "; ".join(problems)) from None
+                problem = f"field '{where}': {err['msg']}"
+            problems.setdefault(_source(err["loc"], names, path), []).append(problem)
+        raise ConfigError("; ".join(f"{src}: {'; '.join(p)}" for src, p in problems.items())) from None
 
 
-def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+def _source(loc: tuple[Any, ...], names: dict[str, str], path: Path) -> str:
+    """Where the value at ``loc`` came from: the override that set it (or a mapping above it), else the file."""
+    dotted = [str(p) for p in loc]
+    for key, name in names.items():
+        parts = key.split(".")
+        if dotted[: len(parts)] == parts:
+            return name
+    return str(path)
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, name: str) -> None:
+    """Set ``raw[a][b]... = value`` for ``dotted`` ``a.b...``, making mappings on the way; a part that holds
+    something other than a mapping raises ``ConfigError`` naming the override (``name``)."""
     node = raw
     parts = dotted.split(".")
-    for part in parts[:-1]:
+    for i, part in enumerate(parts[:-1]):
         node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            above = ".".join(parts[: i + 1])
+            raise ConfigError(f"{name}: '{above}' is a {type(node).__name__}, not a mapping with keys")
     node[parts[-1]] = value

@@ -22,6 +22,7 @@ from agentdistill.pipeline.stages.base import (  # noqa: F401 - re-exported: the
     PipelineResult,
     StaleOutputError,
     check_settings,
+    check_task_sets,
     console,
     load_slices,
     slug,
@@ -80,9 +81,12 @@ def run_pipeline(
     """Run (or resume) every stage of ``cfg``; ``stages`` limits which run (others must be complete).
 
     ``llm_loader(spec, **options)`` loads a model (default: ``agentdistill.models.load_llm``).
-    Raises ``ConfigError`` for an unknown stage name, ``StaleOutputError`` for output of other settings.
+    Raises ``ConfigError`` for an unknown stage name, ``StaleOutputError`` for output of other settings, and
+    ``DataError`` for a task set of a planned stage that cannot be read (checked before any stage runs).
     """
     todo = plan(cfg, stages)
+    # every set the planned stages read, read now: a typo in an eval set must not wait for generate and train
+    check_task_sets({k: v for s in todo if s.enabled(cfg) for k, v in s.task_sets(cfg).items()})
     work = Path(cfg.workdir)
     work.mkdir(parents=True, exist_ok=True)
     (work / "config.json").write_text(cfg.model_dump_json(indent=2))

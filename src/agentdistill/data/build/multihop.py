@@ -91,7 +91,8 @@ def _load_json(path: Path):
 
 
 def _load_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # "\n" only: str.splitlines() would also split inside strings at U+2028, U+2029 and U+0085
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 def _columns_to_rows(cols: dict) -> list[dict]:

@@ -21,6 +21,7 @@ from rich.console import Console
 from agentdistill.common.files import move_stale
 from agentdistill.common.runs import StaleOutputError  # noqa: F401 - re-exported (one error type for stale output)
 from agentdistill.data import join_task_sets, load_tasks
+from agentdistill.data.errors import DataError
 from agentdistill.data.task import Task
 from agentdistill.llm.types import LLM
 from agentdistill.pipeline.config import PipelineConfig, TaskSlice
@@ -48,12 +49,31 @@ def stable_hash(obj: Any) -> str:
 
 def load_slices(slices: list[TaskSlice]) -> list[Task]:
     """The tasks of a stage's slices, in order; a task given by two slices raises DataError (`join_task_sets`)."""
-    return join_task_sets(
-        [
-            (f"{s.set}:{s.limit}" if s.limit is not None else s.set, load_tasks(s.set, limit=s.limit))
-            for s in slices
-        ]
-    )
+    return join_task_sets([(_slice_spec(s), load_tasks(s.set, limit=s.limit)) for s in slices])
+
+
+def _slice_spec(s: TaskSlice) -> str:
+    return f"{s.set}:{s.limit}" if s.limit is not None else s.set
+
+
+def check_task_sets(sections: dict[str, list[TaskSlice]]) -> None:
+    """Read every set of ``sections`` (config section -> its set specs) as the stages will, so a missing file,
+    an unknown set name, a bad record, an empty set or a task given twice in a section fails before any work.
+    Raises ``DataError`` naming the section, the set and (from the reader) the file, line and field."""
+    for section, slices in sections.items():
+        groups: list[tuple[str, list[Task]]] = []
+        for i, s in enumerate(slices):
+            try:
+                tasks = load_tasks(s.set, limit=s.limit)
+            except DataError as exc:
+                raise DataError(f"{section}[{i}] ({s.set}): {exc}") from None
+            if not tasks and s.limit != 0:
+                raise DataError(f"{section}[{i}] ({s.set}): no tasks in this set (an empty file?)")
+            groups.append((_slice_spec(s), tasks))
+        try:
+            join_task_sets(groups)
+        except DataError as exc:
+            raise DataError(f"{section}: {exc}") from None
 
 
 class ModelPool:
@@ -206,6 +226,11 @@ class Stage:
     def enabled(self, cfg: PipelineConfig) -> bool:
         """False when the config does not ask for this stage at all (e.g. ``cot`` without a ``cot:`` section)."""
         return True
+
+    def task_sets(self, cfg: PipelineConfig) -> dict[str, list[TaskSlice]]:
+        """The task sets the stage reads, by config section (e.g. ``{"eval.sets": [...]}``): the runner reads
+        them all before the first stage runs (``check_task_sets``)."""
+        return {}
 
     def settings(self, cfg: PipelineConfig) -> Any:
         """This stage's typed settings: its section of the pipeline config."""

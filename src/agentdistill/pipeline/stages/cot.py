@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agentdistill.pipeline.config import ConfigError, PipelineConfig
+from agentdistill.pipeline.config import ConfigError, PipelineConfig, TaskSlice
 from agentdistill.pipeline.stages.base import Context, Stage, console
 from agentdistill.pipeline.stages.train import TrainedModel, read_done, trained_model
 
@@ -52,6 +52,10 @@ class CotArmStage(Stage):
 
     def enabled(self, cfg: PipelineConfig) -> bool:
         return cfg.cot is not None
+
+    def task_sets(self, cfg: PipelineConfig) -> dict[str, list[TaskSlice]]:
+        """The arm's generate tasks (``cot.generate`` may replace them); a bad arm raises ``ConfigError``."""
+        return {"cot.generate.tasks": cot_config(cfg, Path(cfg.workdir) / self.name).generate.tasks}
 
     def run(self, ctx: Context) -> TrainedModel:
         from agentdistill.pipeline.runner import run_pipeline

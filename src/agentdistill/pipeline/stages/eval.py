@@ -11,7 +11,7 @@ from typing import Any
 
 from agentdistill.evaluate.run import evaluate
 from agentdistill.evaluate.settings import EvalMethod, EvalSampling, EvalSettings
-from agentdistill.pipeline.config import EvalRun, PipelineConfig
+from agentdistill.pipeline.config import EvalRun, PipelineConfig, TaskSlice
 from agentdistill.pipeline.stages.base import (
     Context,
     Stage,
@@ -44,6 +44,9 @@ class EvalStage(Stage):
         """Only the students some row evaluates are trained (or checked up to date) before eval."""
         rows = {r.model for r in cfg.eval.runs}
         return tuple(stage for model, stage in self.TRAINED_BY.items() if model in rows)
+
+    def task_sets(self, cfg: PipelineConfig) -> dict[str, list[TaskSlice]]:
+        return {"eval.sets": cfg.eval.sets}
 
     def run(self, ctx: Context) -> list[Path]:
         cfg, e = ctx.cfg, ctx.cfg.eval

@@ -8,7 +8,7 @@ from typing import Any
 from agentdistill.common.files import atomic_write_json
 from agentdistill.distill.generate import generate
 from agentdistill.distill.settings import GenerateSettings
-from agentdistill.pipeline.config import PipelineConfig
+from agentdistill.pipeline.config import PipelineConfig, TaskSlice
 from agentdistill.pipeline.stages.base import Context, Stage, console, load_slices, settings_defaults
 
 
@@ -18,6 +18,9 @@ class GenerateStage(Stage):
     def records(self, cfg: PipelineConfig, work: Path) -> Path:
         """The records this stage writes (agent trajectories or CoT answers): the filter stage's input."""
         return work / self.name / ("trajectories.jsonl" if cfg.generate.mode == "agent" else "cot.jsonl")
+
+    def task_sets(self, cfg: PipelineConfig) -> dict[str, list[TaskSlice]]:
+        return {"generate.tasks": cfg.generate.tasks}
 
     def settings(self, cfg: PipelineConfig) -> GenerateSettings:
         return GenerateSettings.model_validate(
