@@ -3,7 +3,14 @@
 - Balancing: each request goes to the endpoint with the fewest requests in flight (ties round-robin);
   an endpoint that just failed is avoided for a few seconds.
 - Bounded concurrency (a semaphore over all endpoints), retries with exponential backoff on connect
-  errors, timeouts, 5xx and 429; an endpoint that never answers gives a GenerationError naming its URL.
+  errors, timeouts, 5xx and 429; an endpoint that never answers gives a GenerationError naming its URL
+  (an `EndpointUnreachableError` when no attempt could even connect).
+- ``timeout`` bounds each attempt as a whole, not each read: a server that trickles bytes is cut off like one
+  that stalls (``ReadTimeout``, retried). Connecting takes at most ``min(10, timeout)`` s; the wait for the
+  response headers and then the whole body must each end within ``timeout`` s of the attempt's start (a server
+  that trickles its header bytes one by one is bounded per read only).
+- A 200 whose body is not a completion reply (an ``error`` object, no ``choices``, wrong types) is a
+  GenerationError naming the URL and the problem (`agentdistill.llm.openai_wire`), not retried.
 - ``n``: sent as is; servers that return fewer choices (llama.cpp's server drops ``n``) are topped up by
   concurrent single-sample requests with distinct seeds (seed+i), so callers always get ``n``.
 - Prefix continuation (``prefix_mode``):
@@ -32,10 +39,11 @@ from typing import Any, Literal
 import httpx
 
 from agentdistill.llm.chat_template import render_chat
-from agentdistill.llm.stops import truncate_at_stop
+from agentdistill.llm.openai_wire import Reply, parse_reply
 from agentdistill.llm.types import (
     Completion,
     ContextOverflowError,
+    EndpointUnreachableError,
     GenerationConfig,
     GenerationError,
     GenerationResult,
@@ -50,6 +58,11 @@ _CONTEXT_OVERFLOW = re.compile(
     r"exceeds? the available context|exceed_context_size|context_length_exceeded|maximum context length",
     re.IGNORECASE,
 )
+NO_CONNECTION = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+)  # refused, unknown host, no route: nothing was sent
+CHECK_TIMEOUT = 10.0  # s, at most, for the GET /models of `check_reachable` and the server-kind probe
 
 
 @dataclass
@@ -95,6 +108,7 @@ class OpenAIHTTPLLM:
         self.endpoints = [Endpoint(u.rstrip("/")) for u in endpoints]
         self.retries = retries
         self.backoff = backoff
+        self.timeout = timeout
         self.prefix_mode = prefix_mode
         self.chat_template = chat_template
         self.extra_body = dict(extra_body or {})
@@ -121,25 +135,63 @@ class OpenAIHTTPLLM:
             ep.in_flight += 1
             return ep
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _fetch(
+        self, method: str, url: str, body: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> httpx.Response:
+        """One HTTP exchange whose answer must be complete within ``timeout`` s (default: the backend's) of its
+        start: the body is streamed and the deadline checked at every chunk, so a trickle ends in
+        ``httpx.ReadTimeout`` as a stall does. Raises httpx.TransportError (and httpx.DecodingError)."""
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        with self._client.stream(
+            method, url, json=body, timeout=httpx.Timeout(limit, connect=min(10.0, limit))
+        ) as resp:
+            raw = bytearray()
+            for chunk in resp.iter_raw():
+                raw += chunk
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(
+                        f"answer not complete after the {limit:g} s timeout ({len(raw)} bytes so far)",
+                        request=resp.request,
+                    )
+            # a complete Response (.text, .json()), content-encoding decoded
+            return httpx.Response(
+                resp.status_code, headers=resp.headers, content=bytes(raw), request=resp.request
+            )
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
         """POST with balancing, the concurrency bound and retries; return the decoded JSON."""
+        return self._exchange(path, body)[1]
+
+    def _exchange(self, path: str, body: dict[str, Any]) -> tuple[str, Any]:
+        """POST with balancing, the concurrency bound and retries; return (the URL that answered, its JSON).
+
+        Raises ContextOverflowError (HTTP 400 saying the request does not fit), GenerationError (another 4xx,
+        a body that is not JSON, or no answer after every attempt), EndpointUnreachableError (no attempt could
+        connect)."""
         errors: list[str] = []
+        connected = False  # some attempt reached a server (an HTTP status, or a timeout after connecting)
         with self._sem:
             for attempt in range(self.retries + 1):
                 ep = self._pick()
                 url = ep.url + path
                 try:
-                    resp = self._client.post(url, json=body)
+                    resp = self._fetch("POST", url, body)
                 except httpx.TransportError as exc:  # connect refused, timeouts, dropped connections
                     errors.append(f"{url}: {type(exc).__name__}: {exc}")
+                    connected = connected or not isinstance(exc, NO_CONNECTION)
                     self._failed(ep)
+                except httpx.DecodingError as exc:  # e.g. a body that claims gzip and is not
+                    self._failed(ep)
+                    raise GenerationError(f"{url}: response body could not be decoded: {exc}") from exc
                 else:
+                    connected = True
                     if resp.status_code < 400:
                         with ep.lock:
                             ep.in_flight -= 1
                             ep.requests += 1
                         try:
-                            return resp.json()
+                            return url, resp.json()
                         except ValueError as exc:
                             raise GenerationError(
                                 f"{url}: response is not JSON: {resp.text[:200]!r}"
@@ -158,7 +210,30 @@ class OpenAIHTTPLLM:
                         )
                 if attempt < self.retries:
                     time.sleep(self.backoff * 2**attempt)
-        raise GenerationError(
+        error = GenerationError if connected else EndpointUnreachableError
+        raise error(
+            f"no answer from {', '.join(e.url for e in self.endpoints)} after {self.retries + 1} attempts; "
+            f"last errors: {' | '.join(errors[-3:])}"
+        )
+
+    def check_reachable(self) -> None:
+        """GET ``/models`` until some endpoint answers (any HTTP status counts, so do timeouts after connecting),
+        with the requests' retries and backoff.
+
+        Raises EndpointUnreachableError naming every endpoint when no attempt could connect."""
+        errors: list[str] = []
+        for attempt in range(self.retries + 1):
+            for ep in self.endpoints:
+                try:
+                    self._fetch("GET", ep.url + "/models", timeout=min(CHECK_TIMEOUT, self.timeout))
+                    return
+                except NO_CONNECTION as exc:
+                    errors.append(f"{ep.url}: {type(exc).__name__}: {exc}")
+                except (httpx.TransportError, httpx.DecodingError):
+                    return  # it accepted the connection: up, if slow or odd
+            if attempt < self.retries:
+                time.sleep(self.backoff * 2**attempt)
+        raise EndpointUnreachableError(
             f"no answer from {', '.join(e.url for e in self.endpoints)} after {self.retries + 1} attempts; "
             f"last errors: {' | '.join(errors[-3:])}"
         )
@@ -173,7 +248,7 @@ class OpenAIHTTPLLM:
         ep = self.endpoints[0]
         if ep.server is None:
             try:
-                data = self._client.get(ep.url + "/models").json()
+                data = self._fetch("GET", ep.url + "/models", timeout=min(CHECK_TIMEOUT, self.timeout)).json()
                 ep.server = str((data.get("data") or [{}])[0].get("owned_by", "")).lower()
             except (httpx.HTTPError, ValueError, AttributeError, IndexError):
                 ep.server = ""
@@ -205,54 +280,44 @@ class OpenAIHTTPLLM:
         body["messages"] = msgs
         return "/chat/completions", body
 
-    def _parse(
-        self, data: dict[str, Any], config: GenerationConfig
-    ) -> tuple[list[Completion], dict[str, Any]]:
-        out = []
-        for ch in sorted(data.get("choices") or [], key=lambda c: c.get("index", 0)):
-            text = ch.get("text")
-            if text is None:
-                text = (ch.get("message") or {}).get("content") or ""
-            text, hit = truncate_at_stop(text, config.stop)  # servers differ in whether they strip stops
-            reason = ch.get("stop_reason")
-            stop_string = hit or (reason if isinstance(reason, str) and reason in config.stop else None)
-            finish = "length" if ch.get("finish_reason") == "length" else "stop"
-            out.append(Completion(text, finish, 0, stop_string))
-        usage = data.get("usage") or {}
-        if len(out) == 1:
-            out[0].tokens = int(usage.get("completion_tokens") or 0)
-        return out, usage
+    def _request(self, path: str, body: dict[str, Any]) -> Reply:
+        """POST ``body`` and check that the answer is a completion reply (raises GenerationError naming the URL)."""
+        url, data = self._exchange(path, body)
+        return parse_reply(data, url)
 
     def generate(
         self, messages: list[Message], config: GenerationConfig, prefix: str = ""
     ) -> GenerationResult:
+        """``config.n`` completions of ``messages`` (continuing ``prefix``).
+
+        Raises GenerationError (no answer, a rejected request, a body that is not a completion reply),
+        EndpointUnreachableError (no endpoint accepted a connection) or ContextOverflowError."""
         t0 = time.perf_counter()
         completions_api = bool(prefix) and not self._use_chat_continue()
         seed = config.seed
         path, body = self._body(messages, config, prefix, config.n, seed, completions_api)
-        got, usage = self._parse(self._post(path, body), config)
-        if prefix and not completions_api and got and got[0].text.startswith(prefix):
+        reply = self._request(path, body)
+        got = reply.completions(config.stop)
+        if prefix and not completions_api and got[0].text.startswith(prefix):
             got = [Completion(c.text[len(prefix) :], c.finish_reason, c.tokens, c.stop_string) for c in got]
-        prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        cached = int(((usage.get("prompt_tokens_details") or {}).get("cached_tokens")) or 0)
-        completion_tokens = int(usage.get("completion_tokens") or 0)
+        completion_tokens = reply.completion_tokens
         missing = config.n - len(got)
         if missing > 0:  # server dropped `n`: top up with concurrent single-sample requests
             base = seed if seed is not None else random.getrandbits(31)
             futs = []
             for i in range(len(got), config.n):
                 p, b = self._body(messages, config, prefix, 1, base + i, completions_api)
-                futs.append(self._pool.submit(self._post, p, b))
+                futs.append(self._pool.submit(self._request, p, b))
             for f in futs:
-                extra, u = self._parse(f.result(), config)
-                got += extra[:1]
-                completion_tokens += int(u.get("completion_tokens") or 0)
+                extra = f.result()
+                got += extra.completions(config.stop)[:1]
+                completion_tokens += extra.completion_tokens
         t1 = time.perf_counter()
         return GenerationResult(
             got[: config.n],
             Usage(
-                prompt_tokens=prompt_tokens,
-                cached_prompt_tokens=cached,
+                prompt_tokens=reply.prompt_tokens,
+                cached_prompt_tokens=reply.cached_prompt_tokens,
                 completion_tokens=completion_tokens,
                 decode_seconds=t1 - t0,
                 seconds=t1 - t0,

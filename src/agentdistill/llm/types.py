@@ -58,6 +58,17 @@ class GenerationError(RuntimeError):
     """A backend could not serve a request (unreachable endpoint, unsupported option, bad model output)."""
 
 
+class EndpointUnreachableError(GenerationError):
+    """No endpoint of an HTTP backend accepted a connection (refused, unknown host, connect timeout) in any
+    attempt of a request. Batch runs stop on a streak of these (`agentdistill.llm.reachability`)."""
+
+
+def is_unreachable_failure(failure: str | None) -> bool:
+    """Whether a recorded failure (``"ExcType: message"``, as generate and eval write it) is an
+    :class:`EndpointUnreachableError`."""
+    return bool(failure) and failure.startswith(f"{EndpointUnreachableError.__name__}:")
+
+
 class ContextOverflowError(GenerationError):
     """The conversation does not fit the model's context: prompt + ``max_tokens`` > ``n_ctx`` (or the KV cache
     or the server's context is full). A property of the episode, not an outage: an agent that talks past its
