@@ -22,6 +22,7 @@ from agentdistill.common.runs import check_stamp, latest_by_key, record_key, run
 from agentdistill.data.task import Task
 from agentdistill.distill.settings import GenerateSettings
 from agentdistill.grading import grade
+from agentdistill.llm.reachability import UnreachableBreaker, check_reachable
 from agentdistill.llm.types import LLM, ContextOverflowError, GenerationConfig
 from agentdistill.retrieval.types import Retriever
 
@@ -186,11 +187,17 @@ def _key_of(mode: str) -> Callable[[dict[str, Any]], str]:
     return lambda r: record_key(r["task"]["dataset"], r["task"]["id"], _sample_of(mode, r))
 
 
+def _failure(mode: str) -> Callable[[dict[str, Any]], str | None]:
+    """A record's backend/sandbox failure ("ExcType: message"), or None."""
+    if mode == "agent":
+        return lambda r: (r.get("error") or "error") if r.get("status") == "error" else None
+    return lambda r: r.get("error")
+
+
 def _failed(mode: str) -> Callable[[dict[str, Any]], bool]:
     """Backend/sandbox failures: written down, not counted as done, retried by the next run."""
-    if mode == "agent":
-        return lambda r: r.get("status") == "error"
-    return lambda r: r.get("error") is not None
+    failure = _failure(mode)
+    return lambda r: failure(r) is not None
 
 
 def stamp_settings(
@@ -218,7 +225,10 @@ def generate(
 
     Records are keyed by (set, task id, sample). ``out`` made with other settings (model, sampling, prompt,
     ``stamp_extra`` such as the retriever spec) raises :class:`StaleOutputError` before any work;
-    ``adopt_unstamped``: see :func:`agentdistill.common.runs.check_stamp`.
+    ``adopt_unstamped``: see :func:`agentdistill.common.runs.check_stamp`. A failed attempt is recorded and the
+    run goes on, except that 3 attempts in a row that could not connect to the model's endpoint, still down
+    when checked again, stop it with EndpointUnreachableError (`agentdistill.llm.reachability`; the records
+    written stay, a re-run resumes).
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -232,6 +242,7 @@ def generate(
     # llama.cpp in-process is one model in one process: tasks run one after another; HTTP backends
     # declare ``thread_safe`` and get ``concurrency`` tasks in flight.
     workers = settings.concurrency if getattr(llm, "thread_safe", False) else 1
+    breaker = UnreachableBreaker(_failure(settings.mode), lambda: check_reachable(llm), str(out))
 
     def one(item: tuple[Task, int]) -> Any:
         task, sample = item
@@ -255,6 +266,7 @@ def generate(
             workers=workers,
             description=description,
             on_record=on_record,
+            after_write=breaker,
         ).skipped
 
     start = time.perf_counter()
