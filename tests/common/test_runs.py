@@ -125,3 +125,27 @@ def test_kill_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path) -
     assert f"resuming {out}: {before} of 200 already done, skipped" in done.stderr  # the resume is announced
     ids = [r["id"] for _, r in iter_jsonl(out)]
     assert sorted(ids, key=int) == [str(i) for i in range(200)]
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_an_after_write_error_stops_the_batch_and_keeps_what_was_written(
+    tmp_path: Path, workers: int
+) -> None:
+    out = tmp_path / "out.jsonl"
+    items = [("s", str(i), 0) for i in range(40)]
+    started: list[str] = []
+
+    def work(it):  # noqa: ANN001, ANN202
+        started.append(it[1])
+        time.sleep(0.01)
+        return {"set": it[0], "id": it[1], "sample": 0}
+
+    def after_write(rec):  # noqa: ANN001, ANN202
+        if rec["id"] == "2":
+            raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        run_batch(items, lambda it: record_key(*it), work, out, record_key_of=lambda r: record_key(r["set"], r["id"]),
+                  to_json=lambda r: r, workers=workers, after_write=after_write)  # fmt: skip
+    assert [r["id"] for _, r in iter_jsonl(out)] == ["0", "1", "2"]  # in order, the stopping one included
+    assert len(started) <= 3 + 2 * workers  # queued items never started

@@ -122,15 +122,20 @@ def run_ordered(
 ) -> None:
     """``finish(fn(item))`` for each item, in input order; ``workers > 1`` keeps that many calls in flight.
 
-    Results are finished in order so a resumed run's file reads the same as an uninterrupted one.
+    Results are finished in order so a resumed run's file reads the same as an uninterrupted one. An exception
+    from ``fn`` or ``finish`` stops the run: calls in flight end (their results are dropped), queued ones never
+    start, and the exception propagates.
     """
     if workers <= 1:
         for item in items:
             finish(fn(item))
         return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         for result in pool.map(fn, items):
             finish(result)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_batch(
@@ -148,12 +153,16 @@ def run_batch(
     on_record: Callable[[R], None] | None = None,
     before_work: Callable[[int], None] | None = None,
     record_model: type | None = None,
+    after_write: Callable[[dict[str, Any]], None] | None = None,
 ) -> BatchResult:
     """Run ``work`` on every item whose key is not yet done in ``out``, appending each result as one line.
 
     A key is done when ``out`` holds a record with that key that is not ``failed``. Writes are whole lines,
     flushed and fsynced, in input order. ``before_work(n_todo)`` is called once before the first item (e.g. to
-    load a model only when something is left); ``workers`` may be a callable read after it. Progress and the resume announcement go to stderr.
+    load a model only when something is left); ``workers`` may be a callable read after it. ``after_write(line)``
+    sees each record's JSON once it is written; an exception from it stops the batch (the lines written stay;
+    see `run_ordered`) and propagates, e.g. `agentdistill.llm.reachability.UnreachableBreaker`. Progress and the
+    resume announcement go to stderr.
 
     ``record_model`` (a pydantic model of the records): every record already in ``out`` is validated before
     any work, so a record without its ``task`` raises ``JsonlError`` naming file, line and field (the file is
@@ -180,6 +189,8 @@ def run_batch(
                     bar.advance(1, tokens(rec))
                     if on_record is not None:
                         on_record(rec)
+                    if after_write is not None:
+                        after_write(d)
 
             run_ordered(todo, work, finish, workers() if callable(workers) else workers)
     finally:

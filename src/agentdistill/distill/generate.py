@@ -23,6 +23,7 @@ from agentdistill.common.runs import check_stamp, latest_by_key, record_key, run
 from agentdistill.data.task import Task
 from agentdistill.distill.settings import GenerateSettings
 from agentdistill.grading import grade
+from agentdistill.llm.reachability import UnreachableBreaker, check_reachable
 from agentdistill.llm.types import LLM, ContextOverflowError, GenerationConfig
 from agentdistill.retrieval.types import Retriever
 
@@ -187,11 +188,17 @@ def _key_of(mode: str) -> Callable[[dict[str, Any]], str]:
     return lambda r: record_key(r["task"]["dataset"], r["task"]["id"], _sample_of(mode, r))
 
 
+def _failure(mode: str) -> Callable[[dict[str, Any]], str | None]:
+    """A record's backend/sandbox failure ("ExcType: message"), or None."""
+    if mode == "agent":
+        return lambda r: (r.get("error") or "error") if r.get("status") == "error" else None
+    return lambda r: r.get("error")
+
+
 def _failed(mode: str) -> Callable[[dict[str, Any]], bool]:
     """Backend/sandbox failures: written down, not counted as done, retried by the next run."""
-    if mode == "agent":
-        return lambda r: r.get("status") == "error"
-    return lambda r: r.get("error") is not None
+    failure = _failure(mode)
+    return lambda r: failure(r) is not None
 
 
 def stamp_settings(
@@ -222,6 +229,9 @@ def generate(
     ``adopt_unstamped``: see :func:`agentdistill.common.runs.check_stamp`. A record in ``out`` that is not a
     trajectory (CoT mode: a :class:`CotRecord`) raises ``JsonlError`` naming file, line and field; ``out``
     being a directory raises ``IsADirectoryError``; both before any work.
+    A failed attempt is recorded and the run goes on, except that 3 attempts in a row that could not connect to
+    the model's endpoint, still down when checked again, stop it with EndpointUnreachableError
+    (`agentdistill.llm.reachability`; the records written stay, a re-run resumes).
     """
     out = Path(out)
     if out.is_dir():  # not output "made with other settings": a file is expected here
@@ -237,6 +247,7 @@ def generate(
     # llama.cpp in-process is one model in one process: tasks run one after another; HTTP backends
     # declare ``thread_safe`` and get ``concurrency`` tasks in flight.
     workers = settings.concurrency if getattr(llm, "thread_safe", False) else 1
+    breaker = UnreachableBreaker(_failure(settings.mode), lambda: check_reachable(llm), str(out))
 
     def one(item: tuple[Task, int]) -> Any:
         task, sample = item
@@ -261,6 +272,7 @@ def generate(
             description=description,
             on_record=on_record,
             record_model=Trajectory if settings.mode == "agent" else CotRecord,  # resumed records checked
+            after_write=breaker,
         ).skipped
 
     start = time.perf_counter()

@@ -24,7 +24,8 @@ from agentdistill.evaluate.records import (
 )
 from agentdistill.evaluate.settings import EvalSettings
 from agentdistill.grading import grade
-from agentdistill.llm.types import LLM, ContextOverflowError, GenerationConfig
+from agentdistill.llm.reachability import UnreachableBreaker, check_reachable
+from agentdistill.llm.types import LLM, ContextOverflowError, EndpointUnreachableError, GenerationConfig
 from agentdistill.retrieval.types import Retriever
 
 STAMP_FILE = "stamp.json"
@@ -136,6 +137,9 @@ def evaluate(
     A run dir made with other settings raises :class:`StaleOutputError` before any work (``adopt_unstamped``:
     see :func:`agentdistill.common.runs.check_stamp`); a record of results.jsonl that is not a
     :class:`ResultRecord` raises ``JsonlError`` naming file, line and field, also before any work.
+    A failed question is recorded and the run goes on, except that 3 in a row that could not connect to the
+    model's endpoint, still down when checked again, stop it with EndpointUnreachableError
+    (`agentdistill.llm.reachability`; the records written stay and are summarised, a re-run resumes).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -160,24 +164,42 @@ def evaluate(
     def workers() -> int:  # known once the model is loaded: in-process llama.cpp runs one task at a time
         return settings.concurrency if getattr(holder.get("llm"), "thread_safe", False) else 1
 
-    run_batch(
-        tasks,
-        lambda t: record_key(t.dataset, t.id),
-        one,
-        results,
-        record_key_of=_key,
-        to_json=lambda r: r.model_dump(mode="json"),
-        failed=is_failure,
-        tokens=lambda r: r.tokens,
-        workers=workers,
-        before_work=load,
-        description=f"eval {settings.label or run_dir.name}",
-        record_model=ResultRecord,  # a resumed record without its task: one error naming file:line, not KeyError
-    )
+    try:
+        run_batch(
+            tasks,
+            lambda t: record_key(t.dataset, t.id),
+            one,
+            results,
+            record_key_of=_key,
+            to_json=lambda r: r.model_dump(mode="json"),
+            failed=is_failure,
+            tokens=lambda r: r.tokens,
+            workers=workers,
+            before_work=load,
+            after_write=UnreachableBreaker(
+                lambda r: r.get("failure"), lambda: check_reachable(holder["llm"]), str(results)
+            ),
+            description=f"eval {settings.label or run_dir.name}",
+            record_model=ResultRecord,  # a resumed record without its task: one error naming file:line, not KeyError
+        )
+    except EndpointUnreachableError:
+        _write_summary(tasks, results, run_dir, settings, holder.get("llm"), run_name)
+        raise
+    return _write_summary(tasks, results, run_dir, settings, holder.get("llm"), run_name)
+
+
+def _write_summary(
+    tasks: list[Task],
+    results: Path,
+    run_dir: Path,
+    settings: EvalSettings,
+    loaded: LLM | None,
+    run_name: str | None,
+) -> RunSummary:
+    """The summary over every record of ``tasks`` on disk (a retried failure wins), written to summary.json."""
     wanted = {(t.dataset, t.id) for t in tasks}
     records = [r for r in read_results(results) if (r.task.dataset, r.task.id) in wanted]
     records = list({(r.task.dataset, r.task.id): r for r in records}.values())  # a retried failure wins
-    loaded = holder.get("llm")
     summary = RunSummary(
         run_name=run_name or run_dir.name,
         mode=settings.mode,
