@@ -168,7 +168,7 @@ def pilot(ftp_work: Path, base_work: Path, full_tasks: dict[str, int]) -> dict[s
             "ci95_pts": [round(100 * test.diff_low, 1), round(100 * test.diff_high, 1)],
             "only_ftp": test.only_a,
             "only_no_ftp": test.only_b,
-            "mcnemar_p": round(test.p_value, 4),
+            "mcnemar_p": float(f"{test.p_value:.3g}"),  # 3 significant figures: a small p is not 0.0
         },
         "projection": {
             "tasks_by_kind": full_tasks,
@@ -199,7 +199,7 @@ def markdown(res: dict[str, Any]) -> str:
     lines += [
         "",
         f"Tasks solved, FTP − no FTP: {t['diff_pts']:+} pts [{t['ci95_pts'][0]:+}, {t['ci95_pts'][1]:+}], "
-        f"McNemar exact p={t['mcnemar_p']} (n={t['n']}; {t['only_ftp']} vs {t['only_no_ftp']} discordant)",
+        f"McNemar exact p={t['mcnemar_p']:.2g} (n={t['n']}; {t['only_ftp']} vs {t['only_no_ftp']} discordant)",
     ]
     return "\n".join(lines) + "\n"
 
