@@ -47,33 +47,37 @@ def stable_hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def load_slices(slices: list[TaskSlice]) -> list[Task]:
-    """The tasks of a stage's slices, in order; a task given by two slices raises DataError (`join_task_sets`)."""
-    return join_task_sets([(_slice_spec(s), load_tasks(s.set, limit=s.limit)) for s in slices])
+def load_slices(slices: list[TaskSlice], section: str | None = None) -> list[Task]:
+    """The tasks of a stage's slices, in order. Raises ``DataError`` for a set that cannot be read, a set with
+    no tasks, or a task given by two slices (`join_task_sets`); with ``section`` (e.g. ``eval.sets``) the
+    message names it and the slice's index."""
 
+    def named(i: int | None, exc: DataError | str) -> DataError:
+        at = f"{section}[{i}] ({slices[i].set})" if i is not None else section
+        return DataError(f"{at}: {exc}" if section else str(exc))
 
-def _slice_spec(s: TaskSlice) -> str:
-    return f"{s.set}:{s.limit}" if s.limit is not None else s.set
+    groups: list[tuple[str, list[Task]]] = []
+    for i, s in enumerate(slices):
+        try:
+            tasks = load_tasks(s.set, limit=s.limit)
+        except DataError as exc:
+            raise named(i, exc) from None
+        if not tasks and s.limit != 0:
+            raise named(i, "no tasks in this set (an empty file?)")
+        groups.append((f"{s.set}:{s.limit}" if s.limit is not None else s.set, tasks))
+    try:
+        return join_task_sets(groups)
+    except DataError as exc:
+        raise named(None, exc) from None
 
 
 def check_task_sets(sections: dict[str, list[TaskSlice]]) -> None:
-    """Read every set of ``sections`` (config section -> its set specs) as the stages will, so a missing file,
-    an unknown set name, a bad record, an empty set or a task given twice in a section fails before any work.
-    Raises ``DataError`` naming the section, the set and (from the reader) the file, line and field."""
+    """Read every set of ``sections`` (config section -> its set specs) as the stages will (`load_slices`), so
+    a missing file, an unknown set name, a bad record, an empty set or a task given twice in a section fails
+    before any work. Raises ``DataError`` naming the section, the set and (from the reader) the file, line and
+    field."""
     for section, slices in sections.items():
-        groups: list[tuple[str, list[Task]]] = []
-        for i, s in enumerate(slices):
-            try:
-                tasks = load_tasks(s.set, limit=s.limit)
-            except DataError as exc:
-                raise DataError(f"{section}[{i}] ({s.set}): {exc}") from None
-            if not tasks and s.limit != 0:
-                raise DataError(f"{section}[{i}] ({s.set}): no tasks in this set (an empty file?)")
-            groups.append((_slice_spec(s), tasks))
-        try:
-            join_task_sets(groups)
-        except DataError as exc:
-            raise DataError(f"{section}: {exc}") from None
+        load_slices(slices, section)
 
 
 class ModelPool:
